@@ -1,0 +1,43 @@
+//! Updog's schema migrations (sea-orm-migration), one file per migration, named
+//! `mYYYYMMDD_HHMMSS_<verb>_<noun>`. Each `down` restores exactly the schema before its `up`.
+//!
+//! Run them with `cargo run -p migration -- <up|down|status|fresh|refresh|reset>` or
+//! `sea-orm-cli migrate <same> -d migration`; see `migration/README.md`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod common;
+mod m20261122_000001_create_funds;
+mod m20261122_000002_create_portfolio_companies;
+mod m20261122_000003_create_investments;
+mod m20261122_000004_create_investment_lots;
+mod m20261122_000005_create_distributions;
+mod m20261122_000006_create_forecast_snapshots;
+mod m20261122_000007_create_reserve_allocations;
+mod m20261122_000008_create_job_outbox;
+mod m20261122_000009_create_scenario_matrices;
+mod m20261122_000010_create_optimization_sessions;
+mod m20261122_000011_create_idempotency_records;
+mod m20261122_000012_create_api_keys;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_funds::Migration),
+            Box::new(m20261122_000002_create_portfolio_companies::Migration),
+            Box::new(m20261122_000003_create_investments::Migration),
+            Box::new(m20261122_000004_create_investment_lots::Migration),
+            Box::new(m20261122_000005_create_distributions::Migration),
+            Box::new(m20261122_000006_create_forecast_snapshots::Migration),
+            Box::new(m20261122_000007_create_reserve_allocations::Migration),
+            Box::new(m20261122_000008_create_job_outbox::Migration),
+            Box::new(m20261122_000009_create_scenario_matrices::Migration),
+            Box::new(m20261122_000010_create_optimization_sessions::Migration),
+            Box::new(m20261122_000011_create_idempotency_records::Migration),
+            Box::new(m20261122_000012_create_api_keys::Migration),
+        ]
+    }
+}
