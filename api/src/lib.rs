@@ -1,1 +1,16 @@
+//! The Updog HTTP API: actix-web handlers over the `service` crate, documented with utoipa.
+//!
+//! Handlers are thin: they parse the request into a domain input, call one service function and map
+//! the result. No SQL lives here.
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;
+pub use error::Error;

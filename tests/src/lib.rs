@@ -1,1 +1,355 @@
+//! The shared test harness: a fresh database per test, on SQLite always and on PostgreSQL when
+//! `TEST_DATABASE_URL` names a server, and the real application served over real HTTP.
+//!
+//! PostgreSQL databases are copied from a template that holds the migrated schema (`CREATE DATABASE …
+//! TEMPLATE …` takes milliseconds, migrating takes far longer). The template's name carries a digest of
+//! the migration sources, so a changed migration gets a new template. Each test database is dropped when
+//! its `TestDb` goes out of scope, even if the test failed.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api::config::{Config, LogFormat};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement,
+};
+use service::{Backend, Database};
+
+/// Digest of the migration sources, computed by `build.rs`.
+const MIGRATIONS_DIGEST: &str = env!("UPDOG_MIGRATIONS_DIGEST");
+
+/// The backends this run covers: SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    if postgres_server_url().is_some() {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+fn postgres_server_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// `TEST_REDIS_URL`, when the run has a Redis server.
+pub fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// `postgres://user@host:port` with any database path and query removed.
+fn server_root(url: &str) -> String {
+    let without_query = url.split('?').next().unwrap_or(url);
+    let after_scheme = without_query.find("://").map(|i| i + 3).unwrap_or(0);
+    match without_query[after_scheme..].find('/') {
+        Some(slash) => without_query[..after_scheme + slash].to_owned(),
+        None => without_query.to_owned(),
+    }
+}
+
+/// One test's own database.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub db: Database,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// The temporary directory holding the SQLite file; removed on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    /// The PostgreSQL server and database to drop.
+    Postgres { server: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh database with every migration applied.
+    pub async fn migrated(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let db = Self::empty(Backend::Sqlite).await;
+                db.db
+                    .migrate()
+                    .await
+                    .expect("migrate the SQLite test database");
+                db
+            }
+            Backend::Postgres => {
+                let server = server_root(&postgres_server_url().expect("TEST_DATABASE_URL"));
+                let template = ensure_template(&server).await;
+                Self::create_postgres(&server, Some(&template)).await
+            }
+        }
+    }
+
+    /// A fresh database with no tables at all.
+    pub async fn empty(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("create a temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                let db = Database::connect(&url)
+                    .await
+                    .expect("open the SQLite test database");
+                Self {
+                    backend,
+                    url,
+                    db,
+                    cleanup: Cleanup::Sqlite(dir),
+                }
+            }
+            Backend::Postgres => {
+                let server = server_root(&postgres_server_url().expect("TEST_DATABASE_URL"));
+                Self::create_postgres(&server, None).await
+            }
+        }
+    }
+
+    async fn create_postgres(server: &str, template: Option<&str>) -> Self {
+        let name = format!("updog_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = admin_connection(server).await;
+        let sql = match template {
+            Some(t) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{t}""#),
+            None => format!(r#"CREATE DATABASE "{name}""#),
+        };
+        admin
+            .execute_unprepared(&sql)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let url = format!("{server}/{name}");
+        let db = Database::connect(&url)
+            .await
+            .expect("connect to the test database");
+        Self {
+            backend: Backend::Postgres,
+            url,
+            db,
+            cleanup: Cleanup::Postgres {
+                server: server.to_owned(),
+                name,
+            },
+        }
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        self.db.connection()
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        self.conn().get_database_backend()
+    }
+
+    /// Executes raw SQL, returning the database's error text on failure.
+    pub async fn exec(&self, sql: &str) -> Result<u64, String> {
+        self.conn()
+            .execute_unprepared(sql)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs a query and returns its rows.
+    pub async fn query(&self, sql: &str) -> Vec<QueryResult> {
+        self.conn()
+            .query_all_raw(Statement::from_string(self.db_backend(), sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("query failed: {sql}: {e}"))
+    }
+
+    /// `SELECT COUNT(*) FROM <table>`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let rows = self
+            .query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await;
+        rows[0].try_get::<i64>("", "n").expect("count")
+    }
+
+    /// A lowercase hex digest literal of the right shape for SHA-256 columns.
+    pub fn sha(&self, seed: char) -> String {
+        std::iter::repeat_n(seed, 64).collect()
+    }
+
+    /// A literal for a new UUID v7, in the form the ORM stores it: `uuid` on PostgreSQL, a 16-byte blob on
+    /// SQLite (sqlx's encoding there), so that raw rows and entity rows can refer to each other.
+    pub fn uuid(&self) -> String {
+        self.uuid_literal(uuid::Uuid::now_v7())
+    }
+
+    pub fn uuid_literal(&self, id: uuid::Uuid) -> String {
+        match self.backend {
+            Backend::Postgres => format!("'{id}'"),
+            Backend::Sqlite => format!("X'{}'", id.simple()),
+        }
+    }
+
+    /// A binary literal (`bytea` on PostgreSQL, `blob` on SQLite).
+    pub fn bytes_literal(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => r"'\x00'::bytea",
+            Backend::Sqlite => "X'00'",
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { server, name } = &self.cleanup {
+            let (server, name) = (server.clone(), name.clone());
+            // Drop runs outside async context; use a private runtime on its own thread.
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let admin = admin_connection(&server).await;
+                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                    let result = admin.execute_unprepared(&sql).await;
+                    let _ = admin.close().await;
+                    result.ok()
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(_))) {
+                eprintln!("warning: could not drop test database {}", self.url);
+            }
+        }
+    }
+}
+
+async fn admin_connection(server: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(format!("{server}/postgres"));
+    options
+        .max_connections(1)
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5));
+    sea_orm::Database::connect(options)
+        .await
+        .expect("connect to the PostgreSQL server of TEST_DATABASE_URL")
+}
+
+/// Creates the migrated template database once per migration digest. Safe across concurrent test
+/// processes: creation happens under an advisory lock, into a scratch name that is renamed at the end.
+async fn ensure_template(server: &str) -> String {
+    let template = format!("updog_template_{MIGRATIONS_DIGEST}");
+    let admin = admin_connection(server).await;
+    let lock_key = 7_236_001_i64; // arbitrary, fixed: "updog test template"
+    admin
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({lock_key})"))
+        .await
+        .expect("advisory lock");
+    let exists = !admin
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT 1 FROM pg_database WHERE datname = '{template}'"),
+        ))
+        .await
+        .expect("look up the template")
+        .is_empty();
+    if !exists {
+        let scratch = format!("{template}_building");
+        admin
+            .execute_unprepared(&format!(
+                r#"DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)"#
+            ))
+            .await
+            .expect("drop a stale scratch template");
+        admin
+            .execute_unprepared(&format!(r#"CREATE DATABASE "{scratch}""#))
+            .await
+            .expect("create template");
+        {
+            let db = Database::connect(&format!("{server}/{scratch}"))
+                .await
+                .expect("connect to the template");
+            Migrator::up(db.connection(), None)
+                .await
+                .expect("migrate the template");
+            db.close().await.expect("close the template connection");
+        }
+        admin
+            .execute_unprepared(&format!(
+                r#"ALTER DATABASE "{scratch}" RENAME TO "{template}""#
+            ))
+            .await
+            .expect("publish the template");
+        // Templates of older migration digests are dead weight; remove them while we hold the lock.
+        let stale = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'updog\\_template\\_%' \
+                     AND datname NOT LIKE '{template}%'"
+                ),
+            ))
+            .await
+            .unwrap_or_default();
+        for row in stale {
+            if let Ok(name) = row.try_get::<String>("", "datname") {
+                let _ = admin
+                    .execute_unprepared(&format!(
+                        r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                    ))
+                    .await;
+            }
+        }
+    }
+    admin
+        .execute_unprepared(&format!("SELECT pg_advisory_unlock({lock_key})"))
+        .await
+        .expect("advisory unlock");
+    let _ = admin.close().await;
+    template
+}
+
+/// The application served on a random local port, over its own test database.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// Builds the real application (the same `Application::build` as `main`) on a fresh migrated
+    /// database and serves it in the background.
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = TestDb::migrated(backend).await;
+        let config = Config {
+            database_url: db.url.clone(),
+            redis_url: redis_url(),
+            bind: "127.0.0.1:0".parse().expect("loopback address"),
+            workers: 0,
+            migrate_on_start: false,
+            log_filter: "warn".to_owned(),
+            log_format: LogFormat::Pretty,
+        };
+        let app = api::Application::build(&config)
+            .await
+            .expect("build the application");
+        let address = app.address();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Self {
+            address,
+            client,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+}

@@ -1,0 +1,242 @@
+//! Builds the application. `main` and the integration tests both go through [`Application::build`],
+//! so the tests exercise exactly what production runs.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use service::Database;
+use service::cache::Redis;
+use tracing::Instrument;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::openapi::{self, RouteTable};
+use crate::problem::ProblemCode;
+use crate::routes;
+
+/// Request bodies larger than this are refused with 413 (SPEC §2).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long shutdown waits for in-flight requests after SIGTERM/SIGINT.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Database,
+    pub redis: Option<Redis>,
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database (migrating it if configured), binds the listener and prepares the
+    /// server. Nothing is served until [`Application::run_until_stopped`].
+    pub async fn build(config: &Config) -> Result<Self, Error> {
+        let db = Database::connect(&config.database_url).await?;
+        if config.migrate_on_start {
+            db.migrate().await?;
+        } else {
+            let pending = db.pending_migrations().await?;
+            if let Some(first) = pending.first() {
+                return Err(Error::PendingMigrations {
+                    count: pending.len(),
+                    first: first.clone(),
+                });
+            }
+        }
+        let redis = config.redis_url.as_deref().map(Redis::new).transpose()?;
+
+        let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
+            addr: config.bind.to_string(),
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.bind.to_string(),
+            source,
+        })?;
+
+        let state = web::Data::new(AppState { db, redis });
+        let spec = openapi::openapi();
+        let route_table = web::Data::new(RouteTable::from_spec(&spec));
+
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(route_table.clone())
+                .app_data(json_config())
+                .app_data(path_config())
+                .app_data(query_config())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .configure(routes::configure)
+                .split_for_parts();
+            app.wrap(from_fn(request_context))
+                .route("/docs", web::get().to(docs_redirect))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .default_service(web::to(fallback))
+        })
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        // Signals are handled in `run_until_stopped`, so that SIGINT is as graceful as SIGTERM.
+        .disable_signals()
+        .listen(listener)
+        .map_err(|source| Error::Bind {
+            addr: address.to_string(),
+            source,
+        })?
+        .run();
+
+        Ok(Self { address, server })
+    }
+
+    /// The bound address (useful when binding port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish (bounded by
+    /// the shutdown timeout).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Gives every request an id (the client's `X-Request-Id` if it is sane, else a new UUID v7), a
+/// tracing span carrying it, one log line when it completes, and echoes the id in the response.
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request completed"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    Ok(response)
+}
+
+/// Unmatched requests: 405 with `Allow` when the path exists with other methods, else 404.
+async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, Error> {
+    let path = req.path().to_owned();
+    Err(match routes.allowed(&path) {
+        Some(allow) => Error::MethodNotAllowed {
+            method: req.method().to_string(),
+            path,
+            allow,
+        },
+        None => Error::NotFound { path },
+    })
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// actix's own body, path and query extractor failures go through the problem envelope too.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as J;
+            let error = match &err {
+                J::Overflow { .. } | J::OverflowKnownLength { .. } => Error::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                },
+                J::ContentType => Error::BadRequest {
+                    code: ProblemCode::UnsupportedMediaType,
+                    detail: "The request body must be JSON (Content-Type: application/json)."
+                        .into(),
+                },
+                _ => Error::BadRequest {
+                    code: ProblemCode::MalformedJson,
+                    detail: format!("Invalid JSON body: {err}"),
+                },
+            };
+            error.into()
+        })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        Error::BadRequest {
+            code: ProblemCode::InvalidPath,
+            detail: format!("Invalid path parameter: {err}"),
+        }
+        .into()
+    })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        Error::BadRequest {
+            code: ProblemCode::InvalidQuery,
+            detail: format!("Invalid query string: {err}"),
+        }
+        .into()
+    })
+}

@@ -1,0 +1,122 @@
+//! RFC 9457 problem details (`application/problem+json`), the one error envelope of the API.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The machine-readable problem codes. Each is documented at `/problems/<code>` by its `type` URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemCode {
+    NotFound,
+    MethodNotAllowed,
+    MalformedJson,
+    InvalidPath,
+    InvalidQuery,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ProblemCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidPath => "invalid_path",
+            Self::InvalidQuery => "invalid_query",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MalformedJson | Self::InvalidPath | Self::InvalidQuery => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::MalformedJson => "Malformed JSON body",
+            Self::InvalidPath => "Invalid path parameter",
+            Self::InvalidQuery => "Invalid query parameter",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::PayloadTooLarge => "Request body too large",
+            Self::ServiceUnavailable => "Service unavailable",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+/// An RFC 9457 problem. Extra members (for example `current_version` or `errors`) may be present,
+/// depending on `code`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/not_found",
+    "title": "Not found",
+    "status": 404,
+    "detail": "There is no resource at /api/v1/nothing.",
+    "code": "not_found"
+}))]
+pub struct Problem {
+    /// A relative URI identifying the problem type: `/problems/<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// A short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// The machine-readable problem code.
+    pub code: String,
+    /// Extension members specific to the problem code.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(code: ProblemCode, detail: String) -> Self {
+        Self {
+            type_uri: format!("/problems/{}", code.as_str()),
+            title: code.title().to_owned(),
+            status: code.status().as_u16(),
+            detail,
+            code: code.as_str().to_owned(),
+            extensions: Map::new(),
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .content_type(PROBLEM_JSON)
+            .json(self)
+    }
+}

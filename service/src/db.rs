@@ -1,0 +1,207 @@
+//! Opening, migrating and checking the database.
+//!
+//! PostgreSQL is the production database; SQLite is the embedded default, so that a newcomer needs
+//! nothing installed. Both are opened here with the settings each needs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::error::{Error, Result};
+
+/// Which database engine a connection talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Recognises the backend from a database URL, without connecting.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            Err(Error::UnsupportedDatabaseUrl {
+                url: redact_url(url),
+            })
+        }
+    }
+}
+
+/// How long to wait for a connection before answering "unavailable": short, so that requests fail fast
+/// with a 503 while the database is down instead of piling up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a SQLite writer waits for the lock held by another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pooled database handle. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Database {
+    conn: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to `url` (`postgres://…` or `sqlite:…`). For SQLite the database file and its directory
+    /// are created when missing.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let backend = Backend::from_url(url)?;
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .connect_timeout(CONNECT_TIMEOUT)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .sqlx_logging(false);
+        match backend {
+            Backend::Postgres => {
+                options.max_connections(16).min_connections(0);
+            }
+            Backend::Sqlite => {
+                ensure_sqlite_directory(url)?;
+                // One connection: SQLite allows one writer at a time, and a single connection turns
+                // concurrent writers into an orderly queue instead of "database is locked" errors.
+                options.max_connections(1).map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                        .foreign_keys(true)
+                });
+            }
+        }
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .map_err(Error::DatabaseUnavailable)?;
+        Ok(Self { conn, backend })
+    }
+
+    /// Wraps an existing connection (used by the test harness).
+    pub fn from_connection(conn: DatabaseConnection) -> Self {
+        let backend = match conn.get_database_backend() {
+            DbBackend::Sqlite => Backend::Sqlite,
+            _ => Backend::Postgres,
+        };
+        Self { conn, backend }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying SeaORM connection, for the service's own queries and for tests.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.conn, None)
+            .await
+            .map_err(Error::Migration)
+    }
+
+    /// Names of the migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>> {
+        let pending = Migrator::get_pending_migrations(&self.conn)
+            .await
+            .map_err(Error::from_db)?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// A round trip to the database (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        let stmt = Statement::from_string(self.conn.get_database_backend(), "SELECT 1");
+        self.conn
+            .execute_raw(stmt)
+            .await
+            .map(|_| ())
+            .map_err(Error::from_db)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(self) -> Result<()> {
+        self.conn.close().await.map_err(Error::from_db)
+    }
+}
+
+/// Creates the directory of a file-backed SQLite URL and checks that it is writable, so that a bad data
+/// directory is reported as such rather than as an obscure driver error.
+fn ensure_sqlite_directory(url: &str) -> Result<()> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    let fail = |source| Error::DataDirectory {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    // Creating the directory succeeds on an existing read-only one; probe that we can write into it.
+    let probe = dir.join(".updog-write-probe");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_appears_in_a_redacted_url() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/updog"),
+            "postgres://app:***@db:5432/updog"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/updog"),
+            "postgres://app@db/updog"
+        );
+        assert_eq!(
+            redact_url("sqlite://./updog-data/updog.db"),
+            "sqlite://./updog-data/updog.db"
+        );
+    }
+
+    #[test]
+    fn the_backend_is_read_from_the_url_scheme() {
+        assert_eq!(
+            Backend::from_url("postgres://x/y").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://x/y").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(Backend::from_url("sqlite://a.db").unwrap(), Backend::Sqlite);
+        assert!(matches!(
+            Backend::from_url("mysql://x/y"),
+            Err(Error::UnsupportedDatabaseUrl { .. })
+        ));
+    }
+}

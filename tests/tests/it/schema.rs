@@ -1,0 +1,726 @@
+//! The database itself enforces the data model (SPEC §3): every CHECK, foreign key, partial unique
+//! index and cascade is exercised with raw SQL, so that the service is never the only guard.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use updog_tests::{TestDb, backends};
+
+use crate::fixtures::{self, Row, portfolio};
+
+/// Asserts that the database refuses `row`, naming `constraint` in its error.
+async fn assert_refused(db: &TestDb, row: &Row, constraint: &str) {
+    match row.insert(db).await {
+        Ok(_) => panic!(
+            "[{:?}] the database accepted a row violating {constraint}: {}",
+            db.backend,
+            row.sql()
+        ),
+        Err(e) => assert!(
+            e.contains(constraint),
+            "[{:?}] expected a violation of {constraint}, got: {e}\n  for {}",
+            db.backend,
+            row.sql()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn every_check_constraint_refuses_a_violating_row() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let p = portfolio(&db, 1).await;
+        let snapshot_id = db.uuid();
+        let matrix_id = db.uuid();
+        let fund = fixtures::fund(2);
+        let company = fixtures::company(20, 1);
+        let investment = fixtures::investment(200, 1, p.company);
+        let lot = fixtures::lot(&db, 1, p.investment);
+        let distribution = fixtures::distribution(1, p.company);
+        let snapshot = fixtures::snapshot(&db, &snapshot_id, 1)
+            .with("source_hash", &format!("'{}'", db.sha('e')));
+        let allocation = fixtures::allocation(&db, 1, &p.snapshot, p.company);
+        let job = fixtures::job(&db, 1);
+        let matrix =
+            fixtures::matrix(&db, &matrix_id, 1).with("matrix_key", &format!("'{}'", db.sha('f')));
+        let optimization = fixtures::optimization(&db, 1, &p.matrix);
+        let record = fixtures::idempotency_record(&db);
+        let key = fixtures::api_key(&db);
+
+        let cases: Vec<(Row, &str)> = vec![
+            (fund.with("name", "''"), "ck_funds_name_length"),
+            (fund.with("size_cents", "0"), "ck_funds_size_positive"),
+            (
+                fund.with("vintage_year", "1800"),
+                "ck_funds_vintage_year_range",
+            ),
+            (
+                fund.with("management_fee_bps", "10001"),
+                "ck_funds_management_fee_bps_range",
+            ),
+            (fund.with("carry_bps", "-1"), "ck_funds_carry_bps_range"),
+            (
+                fund.with("reserve_ratio_bps", "20000"),
+                "ck_funds_reserve_ratio_bps_range",
+            ),
+            (
+                fund.with("base_currency", "'usd'"),
+                "ck_funds_base_currency_iso",
+            ),
+            (fund.with("status", "'open'"), "ck_funds_status"),
+            (
+                fund.with("reserve_plan_version", "0"),
+                "ck_funds_reserve_plan_version_positive",
+            ),
+            (fund.with("version", "0"), "ck_funds_version_positive"),
+            (
+                fund.with("idempotency_key", "''"),
+                "ck_funds_idempotency_key_length",
+            ),
+            (
+                company.with("name", "''"),
+                "ck_portfolio_companies_name_length",
+            ),
+            (
+                company.with("stage", "'series_z'"),
+                "ck_portfolio_companies_stage",
+            ),
+            (
+                company.with("status", "'zombie'"),
+                "ck_portfolio_companies_status",
+            ),
+            (
+                company.with("current_share_price_cents", "-1"),
+                "ck_portfolio_companies_share_price_non_negative",
+            ),
+            (
+                company.with("exit_moic_bps", "-1"),
+                "ck_portfolio_companies_exit_moic_bps_non_negative",
+            ),
+            (
+                company.with("exit_probability", "'1.000001'"),
+                "ck_portfolio_companies_exit_probability_range",
+            ),
+            (
+                company.with("exit_probability", "'-0.1'"),
+                "ck_portfolio_companies_exit_probability_range",
+            ),
+            (
+                company.with("reserve_exit_moic_bps", "-5"),
+                "ck_portfolio_companies_reserve_exit_moic_bps_non_negative",
+            ),
+            (
+                company.with("planned_reserves_cents", "-1"),
+                "ck_portfolio_companies_planned_reserves_non_negative",
+            ),
+            (
+                company.with("allocation_cap_cents", "-1"),
+                "ck_portfolio_companies_allocation_cap_non_negative",
+            ),
+            (
+                company.with("version", "0"),
+                "ck_portfolio_companies_version_positive",
+            ),
+            (
+                investment.with("round_name", "''"),
+                "ck_investments_round_name_length",
+            ),
+            (
+                investment.with("version", "0"),
+                "ck_investments_version_positive",
+            ),
+            (
+                lot.with("lot_type", "'gift'"),
+                "ck_investment_lots_lot_type",
+            ),
+            (
+                lot.with("share_price_cents", "-1"),
+                "ck_investment_lots_share_price_non_negative",
+            ),
+            (
+                lot.with("shares_acquired", "'0'"),
+                "ck_investment_lots_shares_positive",
+            ),
+            (
+                lot.with("cost_basis_cents", "-1"),
+                "ck_investment_lots_cost_basis_non_negative",
+            ),
+            (
+                lot.with("idempotency_key", "''"),
+                "ck_investment_lots_idempotency_key_length",
+            ),
+            (
+                lot.with("request_fingerprint", "'ABC'"),
+                "ck_investment_lots_request_fingerprint_sha256",
+            ),
+            (
+                lot.with("request_fingerprint", &format!("'{}'", db.sha('F'))),
+                "ck_investment_lots_request_fingerprint_sha256",
+            ),
+            (
+                distribution.with("amount_cents", "0"),
+                "ck_distributions_amount_positive",
+            ),
+            (distribution.with("kind", "'gift'"), "ck_distributions_kind"),
+            (
+                distribution.with("shares_sold", "'-1'"),
+                "ck_distributions_shares_sold_positive",
+            ),
+            (
+                snapshot.with("name", "''"),
+                "ck_forecast_snapshots_name_length",
+            ),
+            (
+                snapshot.with("status", "'done'"),
+                "ck_forecast_snapshots_status",
+            ),
+            (
+                snapshot.with("source_hash", "'xyz'"),
+                "ck_forecast_snapshots_source_hash_sha256",
+            ),
+            (
+                snapshot.with("status", "'complete'"),
+                "ck_forecast_snapshots_metrics_iff_complete",
+            ),
+            (
+                snapshot.with("calculated_metrics", "'{}'"),
+                "ck_forecast_snapshots_metrics_iff_complete",
+            ),
+            (
+                snapshot
+                    .with("progress_done", "5")
+                    .with("progress_total", "2"),
+                "ck_forecast_snapshots_progress_range",
+            ),
+            (
+                allocation.with("planned_reserve_cents", "-1"),
+                "ck_reserve_allocations_planned_reserve_non_negative",
+            ),
+            (
+                allocation.with("priority", "0"),
+                "ck_reserve_allocations_priority_positive",
+            ),
+            (
+                allocation.with("source", "'robot'"),
+                "ck_reserve_allocations_source",
+            ),
+            (job.with("status", "'running'"), "ck_job_outbox_status"),
+            (
+                job.with("max_attempts", "0"),
+                "ck_job_outbox_attempts_range",
+            ),
+            (job.with("job_type", "''"), "ck_job_outbox_job_type_length"),
+            (
+                job.with("status", "'processing'"),
+                "ck_job_outbox_processing_is_locked",
+            ),
+            (
+                matrix.with("matrix_key", "'nothex'"),
+                "ck_scenario_matrices_matrix_key_sha256",
+            ),
+            (
+                matrix.with("status", "'ready'"),
+                "ck_scenario_matrices_status",
+            ),
+            (
+                matrix.with("compression_codec", "'zlib'"),
+                "ck_scenario_matrices_compression_codec",
+            ),
+            (
+                matrix.with("matrix_layout", "'column_major'"),
+                "ck_scenario_matrices_matrix_layout",
+            ),
+            (
+                matrix.with("num_scenarios", "0"),
+                "ck_scenario_matrices_num_scenarios_range",
+            ),
+            (
+                matrix.with("num_scenarios", "100001"),
+                "ck_scenario_matrices_num_scenarios_range",
+            ),
+            (
+                matrix.with("bucket_count", "51"),
+                "ck_scenario_matrices_bucket_count_range",
+            ),
+            (
+                matrix.with("status", "'complete'"),
+                "ck_scenario_matrices_complete_has_payload",
+            ),
+            (
+                optimization.with("status", "'solved'"),
+                "ck_optimization_sessions_status",
+            ),
+            (
+                optimization.with("status", "'completed'"),
+                "ck_optimization_sessions_completed_has_result",
+            ),
+            (
+                optimization.with("pass1_iterations", "-1"),
+                "ck_optimization_sessions_iterations_non_negative",
+            ),
+            (
+                record.with("status_code", "99"),
+                "ck_idempotency_records_status_code_range",
+            ),
+            (
+                record.with("fingerprint", "'short'"),
+                "ck_idempotency_records_fingerprint_sha256",
+            ),
+            (
+                record.with("idempotency_key", "''"),
+                "ck_idempotency_records_key_length",
+            ),
+            (
+                record.with("expires_at", "'2000-01-01T00:00:00Z'"),
+                "ck_idempotency_records_expires_after_created",
+            ),
+            (key.with("role", "'root'"), "ck_api_keys_role"),
+            (
+                key.with("key_digest", "'plain-text-key'"),
+                "ck_api_keys_key_digest_sha256",
+            ),
+        ];
+        for (row, constraint) in &cases {
+            assert_refused(&db, row, constraint).await;
+        }
+
+        // The unaltered rows are valid, so each refusal above is due to the one altered column.
+        for row in [
+            &fund,
+            &company,
+            &investment,
+            &lot,
+            &distribution,
+            &snapshot,
+            &job,
+            &matrix,
+            &record,
+            &key,
+        ] {
+            row.insert(&db)
+                .await
+                .unwrap_or_else(|e| panic!("[{backend:?}] valid {} row refused: {e}", row.table));
+        }
+        // These two would collide with the portfolio's own rows, so they go in with fresh parents.
+        allocation
+            .with("snapshot_id", &snapshot_id)
+            .insert(&db)
+            .await
+            .expect("valid allocation");
+        optimization
+            .with("matrix_id", &matrix_id)
+            .insert(&db)
+            .await
+            .expect("valid optimization session");
+        let complete = fixtures::snapshot(&db, &db.uuid(), 1)
+            .with("source_hash", &format!("'{}'", db.sha('9')))
+            .with("status", "'complete'")
+            .with("calculated_metrics", "'{\"gross_moic\": \"1.000000\"}'");
+        complete
+            .insert(&db)
+            .await
+            .expect("a complete snapshot with metrics is valid");
+    }
+}
+
+#[tokio::test]
+async fn composite_foreign_keys_keep_children_in_their_parents_fund() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let one = portfolio(&db, 1).await;
+        let two = portfolio(&db, 2).await;
+
+        let cross_fund = [
+            // An investment of fund 2 in a company of fund 1.
+            fixtures::investment(900, two.fund, one.company),
+            // A lot filed under fund 2 for an investment of fund 1.
+            fixtures::lot(&db, two.fund, one.investment),
+            fixtures::distribution(two.fund, one.company),
+            fixtures::allocation(&db, two.fund, &one.snapshot, two.company),
+            fixtures::allocation(&db, one.fund, &one.snapshot, two.company),
+            fixtures::optimization(&db, two.fund, &one.matrix),
+        ];
+        for row in cross_fund {
+            let err = row
+                .insert(&db)
+                .await
+                .expect_err("a cross-fund row must be refused");
+            assert!(
+                err.to_lowercase().contains("foreign key"),
+                "[{backend:?}] expected a foreign-key violation, got {err}\n  for {}",
+                row.sql()
+            );
+        }
+        // Orphans are refused too.
+        let orphan = fixtures::lot(&db, one.fund, 999_999).insert(&db).await;
+        assert!(
+            orphan
+                .expect_err("orphan lot")
+                .to_lowercase()
+                .contains("foreign key")
+        );
+    }
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_unique_under_one_parent_and_null_keys_are_not_keys() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let p = portfolio(&db, 1).await;
+        fixtures::investment(101, p.fund, p.company)
+            .insert(&db)
+            .await
+            .expect("second investment");
+        let lot = |investment: i64, key: &str| {
+            fixtures::lot(&db, p.fund, investment).with("idempotency_key", key)
+        };
+
+        // Two lots without a key are two lots.
+        fixtures::lot(&db, p.fund, p.investment)
+            .insert(&db)
+            .await
+            .expect("first keyless lot");
+        fixtures::lot(&db, p.fund, p.investment)
+            .insert(&db)
+            .await
+            .expect("second keyless lot");
+
+        lot(p.investment, "'retry-1'")
+            .insert(&db)
+            .await
+            .expect("first keyed lot");
+        let err = lot(p.investment, "'retry-1'")
+            .insert(&db)
+            .await
+            .expect_err("the same key twice under one investment");
+        assert!(
+            err.to_lowercase().contains("unique"),
+            "[{backend:?}] expected a unique violation, got {err}"
+        );
+
+        // The same key under another investment is another scope.
+        lot(101, "'retry-1'")
+            .insert(&db)
+            .await
+            .expect("same key, other investment");
+
+        let rows = db
+            .query(&format!(
+                "SELECT COUNT(*) AS n FROM investment_lots WHERE investment_id = {}",
+                p.investment
+            ))
+            .await;
+        // One from the portfolio, two keyless, one keyed.
+        assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 4, "[{backend:?}]");
+
+        // The same rule holds for every other keyed table, for example snapshots within a fund.
+        let snap = |hash: char| {
+            fixtures::snapshot(&db, &db.uuid(), p.fund)
+                .with("source_hash", &format!("'{}'", db.sha(hash)))
+                .with("idempotency_key", "'snap-1'")
+        };
+        snap('1').insert(&db).await.expect("first keyed snapshot");
+        let err = snap('2')
+            .insert(&db)
+            .await
+            .expect_err("the same snapshot key twice in one fund");
+        assert!(
+            err.to_lowercase().contains("unique"),
+            "[{backend:?}] expected a unique violation, got {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fund_state_has_one_live_snapshot_but_a_failed_one_does_not_block_a_retry() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let p = portfolio(&db, 1).await;
+        // The portfolio's snapshot has hash 'aaaa…' and is pending.
+        let same_hash = fixtures::snapshot(&db, &db.uuid(), p.fund);
+        let err = same_hash
+            .insert(&db)
+            .await
+            .expect_err("two live snapshots of one state");
+        assert!(err.to_lowercase().contains("unique"), "[{backend:?}] {err}");
+
+        db.exec(&format!(
+            "UPDATE forecast_snapshots SET status = 'error' WHERE id = {}",
+            p.snapshot
+        ))
+        .await
+        .unwrap();
+        fixtures::snapshot(&db, &db.uuid(), p.fund)
+            .insert(&db)
+            .await
+            .expect("a retry after an error");
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_parent_deletes_its_children() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let one = portfolio(&db, 1).await;
+        let two = portfolio(&db, 2).await;
+        let fund_owned = [
+            "portfolio_companies",
+            "investments",
+            "investment_lots",
+            "distributions",
+            "forecast_snapshots",
+            "reserve_allocations",
+            "job_outbox",
+            "scenario_matrices",
+            "optimization_sessions",
+        ];
+        for table in fund_owned {
+            assert_eq!(db.count(table).await, 2, "[{backend:?}] {table} before");
+        }
+
+        // Snapshot → allocations.
+        db.exec(&format!(
+            "DELETE FROM forecast_snapshots WHERE id = {}",
+            two.snapshot
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            db.count("reserve_allocations").await,
+            1,
+            "[{backend:?}] allocations after snapshot delete"
+        );
+
+        // Matrix → optimization sessions.
+        db.exec(&format!(
+            "DELETE FROM scenario_matrices WHERE id = {}",
+            two.matrix
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            db.count("optimization_sessions").await,
+            1,
+            "[{backend:?}] sessions after matrix delete"
+        );
+
+        // Investment → lots.
+        db.exec(&format!(
+            "DELETE FROM investments WHERE id = {}",
+            two.investment
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            db.count("investment_lots").await,
+            1,
+            "[{backend:?}] lots after investment delete"
+        );
+
+        // Company → investments, lots, distributions, allocations.
+        let extra = fixtures::investment(2001, two.fund, two.company);
+        extra.insert(&db).await.unwrap();
+        fixtures::lot(&db, two.fund, 2001)
+            .insert(&db)
+            .await
+            .unwrap();
+        db.exec(&format!(
+            "DELETE FROM portfolio_companies WHERE id = {}",
+            two.company
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            db.count("investments").await,
+            1,
+            "[{backend:?}] investments after company delete"
+        );
+        assert_eq!(
+            db.count("investment_lots").await,
+            1,
+            "[{backend:?}] lots after company delete"
+        );
+        assert_eq!(
+            db.count("distributions").await,
+            1,
+            "[{backend:?}] distributions after company delete"
+        );
+
+        // Fund → everything it owns; the other fund's remaining rows are untouched.
+        let before: Vec<i64> = {
+            let mut v = Vec::new();
+            for table in fund_owned {
+                v.push(db.count(table).await);
+            }
+            v
+        };
+        db.exec(&format!("DELETE FROM funds WHERE id = {}", one.fund))
+            .await
+            .unwrap();
+        for (table, before) in fund_owned.iter().zip(before) {
+            let rows = db
+                .query(&format!(
+                    "SELECT COUNT(*) AS n FROM {table} WHERE fund_id = {}",
+                    one.fund
+                ))
+                .await;
+            assert_eq!(
+                rows[0].try_get::<i64>("", "n").unwrap(),
+                0,
+                "[{backend:?}] {table} of fund 1 remain"
+            );
+            let expected_left = before - 1;
+            assert_eq!(
+                db.count(table).await,
+                expected_left,
+                "[{backend:?}] {table} of fund 2 after deleting fund 1"
+            );
+        }
+        assert_eq!(db.count("funds").await, 1, "[{backend:?}] fund 2 survives");
+    }
+}
+
+#[tokio::test]
+async fn decimals_round_trip_exactly_through_the_entities_on_both_backends() {
+    use entity::{ExactDecimal, fund, investment, investment_lot, portfolio_company};
+
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let conn = db.conn();
+        let dec = |s: &str| ExactDecimal(Decimal::from_str(s).unwrap());
+
+        let f = fund::ActiveModel {
+            name: Set("Exact Fund".into()),
+            size_cents: Set(9_000_000_000_000_000),
+            vintage_year: Set(2024),
+            management_fee_bps: Set(200),
+            carry_bps: Set(2000),
+            reserve_ratio_bps: Set(5000),
+            base_currency: Set("USD".into()),
+            status: Set(fund::FundStatus::Active),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .unwrap_or_else(|e| panic!("[{backend:?}] insert fund: {e}"));
+        assert_eq!(f.version, 1, "[{backend:?}] versions start at 1");
+        assert_eq!(f.size_cents, 9_000_000_000_000_000);
+
+        let c = portfolio_company::ActiveModel {
+            fund_id: Set(f.id),
+            name: Set("Exact Co".into()),
+            stage: Set(portfolio_company::Stage::SeriesA),
+            status: Set(portfolio_company::CompanyStatus::Active),
+            exit_probability: Set(Some(dec("0.123457"))),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .unwrap_or_else(|e| panic!("[{backend:?}] insert company: {e}"));
+
+        let i = investment::ActiveModel {
+            fund_id: Set(f.id),
+            company_id: Set(c.id),
+            round_name: Set("Series A".into()),
+            invested_on: Set(chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .unwrap_or_else(|e| panic!("[{backend:?}] insert investment: {e}"));
+
+        // The widest value numeric(18,8) holds, and the smallest positive one.
+        for shares in ["9999999999.99999999", "0.00000001", "1000.12345678"] {
+            let id = uuid::Uuid::now_v7();
+            investment_lot::ActiveModel {
+                id: Set(id),
+                fund_id: Set(f.id),
+                investment_id: Set(i.id),
+                lot_type: Set(investment_lot::LotType::FollowOn),
+                share_price_cents: Set(333_333),
+                shares_acquired: Set(dec(shares)),
+                cost_basis_cents: Set(333_374_433),
+                acquired_on: Set(chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()),
+                ..Default::default()
+            }
+            .insert(conn)
+            .await
+            .unwrap_or_else(|e| panic!("[{backend:?}] insert lot: {e}"));
+            let read = investment_lot::Entity::find_by_id(id)
+                .one(conn)
+                .await
+                .unwrap()
+                .expect("the lot");
+            assert_eq!(
+                read.shares_acquired,
+                dec(shares),
+                "[{backend:?}] shares {shares}"
+            );
+            assert_eq!(
+                read.shares_acquired.to_string(),
+                shares,
+                "[{backend:?}] shares keep their scale"
+            );
+            assert_eq!(read.lot_type, investment_lot::LotType::FollowOn);
+        }
+
+        let read = portfolio_company::Entity::find_by_id(c.id)
+            .one(conn)
+            .await
+            .unwrap()
+            .expect("the company");
+        assert_eq!(
+            read.exit_probability,
+            Some(dec("0.123457")),
+            "[{backend:?}] probability"
+        );
+        assert_eq!(read.stage, portfolio_company::Stage::SeriesA);
+    }
+}
+
+#[tokio::test]
+async fn a_twenty_digit_ratio_survives_numeric_20_6_and_sqlite_text() {
+    use entity::{ExactDecimal, reserve_allocation};
+
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        let p = portfolio(&db, 1).await;
+        let score = ExactDecimal(Decimal::from_str("12345678901234.123456").unwrap());
+        // A snapshot written with raw SQL, referred to by an entity row.
+        let snapshot_id = uuid::Uuid::now_v7();
+        let hash = format!("'{}'", db.sha('7'));
+        fixtures::snapshot(&db, &db.uuid_literal(snapshot_id), p.fund)
+            .with("source_hash", &hash)
+            .insert(&db)
+            .await
+            .unwrap();
+        let id = uuid::Uuid::now_v7();
+        reserve_allocation::ActiveModel {
+            id: Set(id),
+            fund_id: Set(p.fund),
+            snapshot_id: Set(snapshot_id),
+            company_id: Set(p.company),
+            planned_reserve_cents: Set(0),
+            allocation_score: Set(Some(score)),
+            priority: Set(1),
+            rationale: Set(None),
+            source: Set(reserve_allocation::AllocationSource::Manual),
+            ..Default::default()
+        }
+        .insert(db.conn())
+        .await
+        .unwrap_or_else(|e| panic!("[{backend:?}] insert allocation: {e}"));
+        let read = reserve_allocation::Entity::find_by_id(id)
+            .one(db.conn())
+            .await
+            .unwrap()
+            .expect("allocation");
+        assert_eq!(read.allocation_score, Some(score), "[{backend:?}]");
+        assert_eq!(
+            read.allocation_score.unwrap().to_string(),
+            "12345678901234.123456",
+            "[{backend:?}]"
+        );
+    }
+}

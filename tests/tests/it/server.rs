@@ -1,0 +1,208 @@
+//! The running server over real HTTP: liveness, readiness, documentation, the problem envelope for
+//! unknown paths and methods, and request ids.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use service::Backend;
+use updog_tests::{TestApp, backends, redis_url};
+
+fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn healthz_answers_ok_and_echoes_the_callers_request_id() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("X-Request-Id", "trace-abc-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-request-id"], "trace-abc-123");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            serde_json::json!({"status": "ok"})
+        );
+
+        // Without one, the server makes one up.
+        let response = app.get("/healthz").await;
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "generated request id {id:?} is a UUID"
+        );
+    }
+}
+
+#[tokio::test]
+async fn readyz_reports_the_database_up_and_the_state_of_redis() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let response = app.get("/readyz").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["database"], "up");
+        let expected_redis = if redis_url().is_some() {
+            "up"
+        } else {
+            "not_configured"
+        };
+        assert_eq!(body["redis"], expected_redis);
+    }
+}
+
+#[tokio::test]
+async fn readyz_answers_503_problem_when_the_database_is_gone() {
+    // Only PostgreSQL can lose its database under a running server.
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+
+    let name = app.db.url.rsplit('/').next().unwrap().to_owned();
+    let admin_url = app.db.url.trim_end_matches(&name).to_owned() + "postgres";
+    let admin = service::Database::connect(&admin_url).await.unwrap();
+    let drop = format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#);
+    sea_orm::ConnectionTrait::execute_unprepared(admin.connection(), &drop)
+        .await
+        .unwrap();
+
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(content_type(&response), "application/problem+json");
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "service_unavailable");
+    assert_eq!(body["status"], 503);
+    assert_eq!(body["type"], "/problems/service_unavailable");
+
+    // Healthz does not depend on the database.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_404_problem() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let response = app.get("/api/v1/nothing-here").await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(content_type(&response), "application/problem+json");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "/problems/not_found",
+                "title": "Not found",
+                "status": 404,
+                "detail": "There is no resource at /api/v1/nothing-here.",
+                "code": "not_found"
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_known_path_with_the_wrong_method_is_a_405_problem_with_allow() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let response = app.client.delete(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
+        assert_eq!(content_type(&response), "application/problem+json");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+        assert_eq!(body["status"], 405);
+    }
+}
+
+#[tokio::test]
+async fn the_docs_load_from_the_server_itself_at_docs_and_docs_slash() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.get("/docs").await;
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(response.headers()["location"], "/docs/");
+
+    let response = app.get("/docs/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("text/html"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "the Swagger UI page");
+
+    // Its assets are vendored: served by us, not fetched from a CDN.
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        let response = app.get(asset).await;
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let body = response.text().await.unwrap();
+        assert!(body.len() > 50, "{asset} has content");
+        if asset.ends_with("initializer.js") {
+            assert!(body.contains("/openapi.json"), "the UI loads our own spec");
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_json_is_the_generated_description() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let served: Value = response.json().await.unwrap();
+    let generated = serde_json::to_value(api::openapi::openapi()).unwrap();
+    assert_eq!(served, generated);
+    assert_eq!(served["info"]["title"], "Updog API");
+    assert!(served["paths"]["/healthz"]["get"].is_object());
+    assert!(served["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_on_an_unreachable_database_or_pending_migrations() {
+    let mut config = api::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".to_owned()),
+        "UPDOG_BIND" => Some("127.0.0.1:0".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let err = api::Application::build(&config)
+        .await
+        .err()
+        .expect("an unreachable database is an error");
+    assert!(
+        matches!(
+            err,
+            api::Error::Service(service::Error::DatabaseUnavailable(_))
+        ),
+        "{err:?}"
+    );
+
+    // An empty database with migrate-on-start off: refuse, naming the first pending migration.
+    let db = updog_tests::TestDb::empty(Backend::Sqlite).await;
+    config.database_url = db.url.clone();
+    config.migrate_on_start = false;
+    let err = api::Application::build(&config)
+        .await
+        .err()
+        .expect("pending migrations are an error");
+    let message = api::error::error_chain(&err);
+    assert!(
+        message.contains("m20261122_000001_create_funds"),
+        "{message}"
+    );
+    assert!(message.contains("UPDOG_MIGRATE_ON_START"), "{message}");
+}
