@@ -9,7 +9,7 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use service::Database;
+use service::{Database, Service};
 use service::cache::Redis;
 use tracing::Instrument;
 use utoipa_actix_web::AppExt;
@@ -30,7 +30,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler can reach.
 pub struct AppState {
-    pub db: Database,
+    pub service: Service,
     pub redis: Option<Redis>,
 }
 
@@ -56,6 +56,15 @@ impl Application {
             }
         }
         let redis = config.redis_url.as_deref().map(Redis::new).transpose()?;
+        if let Some(minted) = service::auth::bootstrap_admin(&db).await? {
+            // Printed once, on the first start of an empty database, like a notebook server's token.
+            eprintln!(
+                "\nupdog: no API keys existed, so an admin key was minted. It is shown only now:\n\n    {}\n\n\
+                 Use it as `Authorization: Bearer <key>`; mint more with `updog keys create`.\n",
+                minted.secret
+            );
+        }
+        spawn_idempotency_reaper(db.clone());
 
         let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
             addr: config.bind.to_string(),
@@ -66,7 +75,7 @@ impl Application {
             source,
         })?;
 
-        let state = web::Data::new(AppState { db, redis });
+        let state = web::Data::new(AppState { service: Service::new(db, config.idempotency_ttl_hours), redis });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
 
@@ -115,6 +124,22 @@ impl Application {
         });
         self.server.await
     }
+}
+
+/// Deletes expired idempotency records every few minutes (SPEC §4.7). Any process may run it; the
+/// delete is idempotent.
+fn spawn_idempotency_reaper(db: Database) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            match service::idempotency::reap_expired(&db, service::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "reaped expired idempotency records"),
+                Err(e) => tracing::warn!(error = %crate::error::error_chain(&e), "idempotency reaper failed"),
+            }
+        }
+    });
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -27,6 +27,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// How long idempotency records are kept, in hours (at least 24).
+    pub idempotency_ttl_hours: i64,
 }
 
 impl Config {
@@ -104,6 +106,14 @@ impl Config {
             }
         };
 
+        let idempotency_ttl_hours = match get("UPDOG_IDEMPOTENCY_TTL_HOURS") {
+            None => service::idempotency::DEFAULT_TTL_HOURS,
+            Some(v) => v.parse::<i64>().ok().filter(|h| (24..=24 * 365).contains(h)).ok_or_else(|| Error::Config {
+                var: "UPDOG_IDEMPOTENCY_TTL_HOURS",
+                message: format!("expected a whole number of hours from 24 to 8760, got {v:?}"),
+            })?,
+        };
+
         Ok(Self {
             database_url,
             redis_url,
@@ -112,6 +122,7 @@ impl Config {
             migrate_on_start,
             log_filter,
             log_format,
+            idempotency_ttl_hours,
         })
     }
 }

@@ -5,7 +5,10 @@
 //! client as an opaque 500; their whole cause chain is logged once, here.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use service::{FieldError, ResourceRef};
 
 use crate::problem::{Problem, ProblemCode};
 
@@ -36,15 +39,23 @@ pub enum Error {
 
     /// The path exists but not with this method.
     #[error("{method} is not allowed on {path}")]
-    MethodNotAllowed {
-        method: String,
-        path: String,
-        allow: Vec<String>,
-    },
+    MethodNotAllowed { method: String, path: String, allow: Vec<String> },
 
-    /// The request could not be parsed (JSON body, path or query).
+    /// The request could not be parsed (JSON syntax, path or query).
     #[error("{detail}")]
     BadRequest { code: ProblemCode, detail: String },
+
+    /// The JSON body has the wrong shape: a field of the wrong type, a missing or an unknown field.
+    #[error("the request body is invalid")]
+    InvalidBody { errors: Vec<FieldError> },
+
+    /// A request header is malformed.
+    #[error("the {name} header {message}")]
+    InvalidHeader { name: &'static str, message: String },
+
+    /// A write that needs `If-Match` came without it.
+    #[error("If-Match is required")]
+    PreconditionRequired,
 
     /// The request body exceeds the size limit.
     #[error("the request body is larger than {limit} bytes")]
@@ -54,54 +65,131 @@ pub enum Error {
     #[error("the database is unavailable")]
     DatabaseUnavailable { redis: &'static str },
 
+    /// Writing the JSON response failed (a bug).
+    #[error("could not serialize the response")]
+    Serialize(#[source] serde_json::Error),
+
     #[error(transparent)]
     Service(#[from] service::Error),
+}
+
+/// The path of an existing resource, for `Location`.
+pub fn location_of(resource: ResourceRef) -> String {
+    match resource {
+        ResourceRef::Fund(id) => format!("/api/v1/funds/{id}"),
+        ResourceRef::Company { fund_id, id } => format!("/api/v1/funds/{fund_id}/companies/{id}"),
+        ResourceRef::Investment { fund_id, id } => format!("/api/v1/funds/{fund_id}/investments/{id}"),
+        ResourceRef::Lot { fund_id, id } => format!("/api/v1/funds/{fund_id}/lots/{id}"),
+        ResourceRef::Distribution { fund_id, id } => format!("/api/v1/funds/{fund_id}/distributions/{id}"),
+        ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
+    }
+}
+
+fn field_errors(errors: &[FieldError]) -> serde_json::Value {
+    errors.iter().map(|e| json!({"pointer": e.pointer, "detail": e.message})).collect()
 }
 
 impl Error {
     pub fn problem(&self) -> Problem {
         use service::Error as S;
         match self {
-            Error::NotFound { path } => Problem::new(
-                ProblemCode::NotFound,
-                format!("There is no resource at {path}."),
-            ),
-            Error::MethodNotAllowed {
-                method,
-                path,
-                allow,
-            } => Problem::new(
+            Error::NotFound { path } => {
+                Problem::new(ProblemCode::NotFound, format!("There is no resource at {path}."))
+            }
+            Error::MethodNotAllowed { method, path, allow } => Problem::new(
                 ProblemCode::MethodNotAllowed,
-                format!(
-                    "{method} is not allowed on {path}; allowed: {}.",
-                    allow.join(", ")
-                ),
+                format!("{method} is not allowed on {path}; allowed: {}.", allow.join(", ")),
             ),
             Error::BadRequest { code, detail } => Problem::new(*code, detail.clone()),
+            Error::InvalidBody { errors } => Problem::new(
+                ProblemCode::InvalidBody,
+                format!("The request body does not match the schema: {}", self_detail(errors)),
+            )
+            .with("errors", field_errors(errors)),
+            Error::InvalidHeader { name, message } => {
+                Problem::new(ProblemCode::InvalidHeader, format!("The {name} header {message}."))
+                    .with("header", *name)
+            }
+            Error::PreconditionRequired => Problem::new(
+                ProblemCode::PreconditionRequired,
+                "This request must carry If-Match with the resource's current ETag, e.g. If-Match: \"3\"."
+                    .into(),
+            ),
             Error::PayloadTooLarge { limit } => Problem::new(
                 ProblemCode::PayloadTooLarge,
                 format!("The request body is larger than the limit of {limit} bytes."),
             ),
             Error::DatabaseUnavailable { redis } => unavailable().with("redis", *redis),
             Error::Service(S::DatabaseUnavailable(_)) => unavailable(),
+            Error::Service(S::Validation(errors)) => Problem::new(
+                ProblemCode::ValidationFailed,
+                format!("The request is invalid: {}", self_detail(errors)),
+            )
+            .with("errors", field_errors(errors)),
+            Error::Service(S::InvalidCursor) => Problem::new(
+                ProblemCode::InvalidCursor,
+                "The cursor is not one this server issued; start again without a cursor.".into(),
+            ),
+            Error::Service(S::NotFound { resource, id }) => {
+                Problem::new(ProblemCode::NotFound, format!("There is no {resource} {id}."))
+            }
+            Error::Service(S::CostBasisMismatch { expected, given, tolerance }) => Problem::new(
+                ProblemCode::CostBasisMismatch,
+                format!(
+                    "cost_basis_cents {given} differs from share_price_cents × shares_acquired = {expected} by \
+                     more than {tolerance} cents."
+                ),
+            )
+            .with("expected_cost_basis_cents", *expected)
+            .with("tolerance_cents", *tolerance),
+            Error::Service(S::VersionConflict { current_version }) => Problem::new(
+                ProblemCode::VersionConflict,
+                format!("The resource has changed; its current version is {current_version}."),
+            )
+            .with("current_version", *current_version),
+            Error::Service(S::IdempotencyKeyReused) => Problem::new(
+                ProblemCode::IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a different request; use a new key.".into(),
+            ),
+            Error::Service(S::IdempotencyKeyExpired { existing }) => {
+                let problem = Problem::new(
+                    ProblemCode::IdempotencyKeyExpired,
+                    "This Idempotency-Key's record has expired, and the resource it created still exists."
+                        .into(),
+                );
+                match existing {
+                    Some(r) => problem.with("location", location_of(*r)),
+                    None => problem,
+                }
+            }
+            Error::Service(S::Conflict { code, message }) => Problem::new(ProblemCode::Conflict(code), message.clone()),
+            Error::Service(S::Unauthenticated) => Problem::new(
+                ProblemCode::Unauthorized,
+                "Send a valid API key as Authorization: Bearer <key>.".into(),
+            ),
+            Error::Service(S::Forbidden(message)) => Problem::new(ProblemCode::Forbidden, format!("{message}.")),
             Error::Config { .. }
             | Error::Bind { .. }
             | Error::PendingMigrations { .. }
+            | Error::Serialize(_)
             | Error::Service(
                 S::UnsupportedDatabaseUrl { .. }
                 | S::DataDirectory { .. }
                 | S::Migration(_)
                 | S::InvalidRedisUrl(_)
-                | S::Database(_),
+                | S::Random(_)
+                | S::Database(_)
+                | S::Invariant(_),
             ) => {
                 tracing::error!(error = %error_chain(self), "internal error");
-                Problem::new(
-                    ProblemCode::Internal,
-                    "An internal error occurred; it has been logged.".into(),
-                )
+                Problem::new(ProblemCode::Internal, "An internal error occurred; it has been logged.".into())
             }
         }
     }
+}
+
+fn self_detail(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{} {}", e.pointer, e.message)).collect::<Vec<_>>().join("; ")
 }
 
 fn unavailable() -> Problem {
@@ -119,23 +207,23 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let problem = self.problem();
         let mut response = problem.response();
+        let headers = response.headers_mut();
         match self {
             Error::MethodNotAllowed { allow, .. } => {
-                if let Ok(value) = allow
-                    .join(", ")
-                    .parse::<actix_web::http::header::HeaderValue>()
-                {
-                    response
-                        .headers_mut()
-                        .insert(actix_web::http::header::ALLOW, value);
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    headers.insert(header::ALLOW, value);
                 }
             }
-            Error::DatabaseUnavailable { .. }
-            | Error::Service(service::Error::DatabaseUnavailable(_)) => {
-                response.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from_static("2"),
-                );
+            Error::DatabaseUnavailable { .. } | Error::Service(service::Error::DatabaseUnavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            Error::Service(service::Error::Unauthenticated) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"updog\""));
+            }
+            Error::Service(service::Error::IdempotencyKeyExpired { existing: Some(r) }) => {
+                if let Ok(value) = HeaderValue::from_str(&location_of(*r)) {
+                    headers.insert(header::LOCATION, value);
+                }
             }
             _ => {}
         }

@@ -23,6 +23,31 @@ enum Command {
     Serve,
     /// Print the OpenAPI description as YAML (regenerates `openapi.yaml`).
     Openapi,
+    /// Manage API keys on the configured database (DATABASE_URL).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Mint a key and print it (shown only now).
+    Create {
+        /// admin, writer or reader.
+        #[arg(long, value_parser = ["admin", "writer", "reader"])]
+        role: String,
+        /// A fund the key may use (repeat for several; required for writer and reader keys).
+        #[arg(long = "fund")]
+        funds: Vec<i64>,
+        /// A name to tell the key apart.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: uuid::Uuid },
 }
 
 fn main() -> ExitCode {
@@ -36,6 +61,54 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::Serve => serve(),
+        Command::Keys { command } => keys(command),
+    }
+}
+
+fn keys(command: KeysCommand) -> ExitCode {
+    use service::entity::api_key::Role;
+    let _ = dotenvy::dotenv();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let result: Result<(), api::Error> = runtime.block_on(async {
+        let db = service::Database::connect(&config.database_url).await?;
+        if config.migrate_on_start {
+            db.migrate().await?;
+        }
+        match command {
+            KeysCommand::Create { role, funds, name } => {
+                let role = match role.as_str() {
+                    "admin" => Role::Admin,
+                    "writer" => Role::Writer,
+                    _ => Role::Reader,
+                };
+                let minted = service::auth::mint(&db, &service::auth::NewKey { name, role, funds }).await?;
+                println!("{}", minted.secret);
+                eprintln!("key {} ({:?}) created; the secret above is shown only once", minted.key.id, minted.key.role);
+            }
+            KeysCommand::List => {
+                for k in service::auth::list(&db).await? {
+                    let funds = service::auth::principal_of(&k).funds;
+                    let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                    println!("{}  {:<8} {:<7} {:<14} {:?}  {}", k.id, format!("{:?}", k.role).to_lowercase(), state, k.key_prefix, funds, k.name);
+                }
+            }
+            KeysCommand::Revoke { id } => {
+                service::auth::revoke(&db, &service::auth::KeyCache::default(), id, None).await?;
+                println!("key {id} revoked");
+            }
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

@@ -20,9 +20,31 @@ use crate::routes;
         license(name = "MIT", identifier = "MIT")
     ),
     components(schemas(Problem)),
-    tags((name = "ops", description = "Liveness, readiness and documentation."))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Liveness, readiness and documentation."),
+        (name = "funds", description = "Venture funds."),
+        (name = "companies", description = "A fund's portfolio companies, their marks and exit assumptions."),
+        (name = "investments", description = "Investments of a fund in its companies."),
+        (name = "lots", description = "Purchase lots of an investment: the unit of cost basis."),
+        (name = "distributions", description = "Realized proceeds."),
+        (name = "api-keys", description = "API keys (admin only)."),
+    )
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` security scheme: `Authorization: Bearer <api key>`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some("An Updog API key, e.g. `updog_…`.".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The whole OpenAPI document, exactly as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -12,6 +12,19 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProblemCode {
     NotFound,
+    ValidationFailed,
+    InvalidBody,
+    InvalidCursor,
+    InvalidHeader,
+    Unauthorized,
+    Forbidden,
+    PreconditionRequired,
+    VersionConflict,
+    CostBasisMismatch,
+    IdempotencyKeyReused,
+    IdempotencyKeyExpired,
+    /// A domain uniqueness rule, with its own code (e.g. `company_name_taken`).
+    Conflict(&'static str),
     MethodNotAllowed,
     MalformedJson,
     InvalidPath,
@@ -26,6 +39,18 @@ impl ProblemCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidBody => "invalid_body",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::InvalidHeader => "invalid_header",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::PreconditionRequired => "precondition_required",
+            Self::VersionConflict => "version_conflict",
+            Self::CostBasisMismatch => "cost_basis_mismatch",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyExpired => "idempotency_key_expired",
+            Self::Conflict(code) => code,
             Self::MethodNotAllowed => "method_not_allowed",
             Self::MalformedJson => "malformed_json",
             Self::InvalidPath => "invalid_path",
@@ -40,6 +65,15 @@ impl ProblemCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::ValidationFailed | Self::CostBasisMismatch | Self::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::InvalidBody | Self::InvalidCursor | Self::InvalidHeader => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::VersionConflict => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyExpired | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson | Self::InvalidPath | Self::InvalidQuery => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -52,6 +86,18 @@ impl ProblemCode {
     pub fn title(self) -> &'static str {
         match self {
             Self::NotFound => "Not found",
+            Self::ValidationFailed => "Validation failed",
+            Self::InvalidBody => "Invalid request body",
+            Self::InvalidCursor => "Invalid cursor",
+            Self::InvalidHeader => "Invalid header",
+            Self::Unauthorized => "Authentication required",
+            Self::Forbidden => "Forbidden",
+            Self::PreconditionRequired => "Precondition required",
+            Self::VersionConflict => "Version conflict",
+            Self::CostBasisMismatch => "Cost basis mismatch",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::IdempotencyKeyExpired => "Idempotency key expired",
+            Self::Conflict(_) => "Conflict",
             Self::MethodNotAllowed => "Method not allowed",
             Self::MalformedJson => "Malformed JSON body",
             Self::InvalidPath => "Invalid path parameter",

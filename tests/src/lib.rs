@@ -327,6 +327,7 @@ impl TestApp {
             migrate_on_start: false,
             log_filter: "warn".to_owned(),
             log_format: LogFormat::Pretty,
+            idempotency_ttl_hours: 24,
         };
         let app = api::Application::build(&config)
             .await

@@ -3,9 +3,36 @@
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
+pub mod api_keys;
+pub mod common;
+pub mod companies;
+pub mod funds;
+pub mod investments;
 pub mod ops;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::readyz);
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(funds::create_fund)
+        .service(funds::list_funds)
+        .service(funds::get_fund)
+        .service(funds::update_fund)
+        .service(funds::delete_fund)
+        .service(companies::create_company)
+        .service(companies::list_companies)
+        .service(companies::get_company)
+        .service(companies::update_company)
+        .service(companies::delete_company)
+        .service(investments::create_investment)
+        .service(investments::list_investments)
+        .service(investments::get_investment)
+        .service(investments::create_lot)
+        .service(investments::list_lots)
+        .service(investments::get_lot)
+        .service(investments::create_distribution)
+        .service(investments::list_distributions)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::delete_api_key);
 }

@@ -64,7 +64,7 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let (database, redis) = tokio::join!(
-        state.db.ping(),
+        state.service.db.ping(),
         service::cache::redis_state(state.redis.as_ref())
     );
     let redis = redis_label(redis);

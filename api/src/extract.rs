@@ -1,0 +1,169 @@
+//! Request plumbing shared by the handlers: authentication, JSON bodies with JSON-pointer errors,
+//! `If-Match`, `Idempotency-Key`, and the responses of creating requests.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use service::FieldError;
+use service::auth::Principal;
+use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
+
+use crate::app::AppState;
+use crate::error::Error;
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
+/// The authenticated caller (`Authorization: Bearer <api key>`). Extracting it answers 401 when the key
+/// is missing, malformed, unknown or revoked.
+pub struct Auth(pub Principal);
+
+impl FromRequest for Auth {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| service::Error::Invariant("application state missing".into()))?;
+            let token = token.ok_or(service::Error::Unauthenticated)?;
+            let principal = service::auth::authenticate(&state.service.db, &state.service.keys, &token).await?;
+            Ok(Auth(principal))
+        })
+    }
+}
+
+/// Parses a JSON body into `T`, answering 400 with a JSON pointer per problem (wrong type, missing or
+/// unknown field) and 415 when the body is not JSON. Also returns the body as a JSON value, for the
+/// idempotency fingerprint.
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<(T, serde_json::Value), Error> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && !mime.ends_with("+json") {
+        return Err(Error::BadRequest {
+            code: crate::problem::ProblemCode::UnsupportedMediaType,
+            detail: "The request body must be JSON (Content-Type: application/json).".into(),
+        });
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::BadRequest {
+        code: crate::problem::ProblemCode::MalformedJson,
+        detail: format!("The body is not valid JSON: {e}."),
+    })?;
+    let parsed = serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
+        let pointer = json_pointer(&e.path().to_string());
+        Error::InvalidBody { errors: vec![FieldError::new(pointer, e.inner().to_string())] }
+    })?;
+    Ok((parsed, value))
+}
+
+/// Converts serde_path_to_error's `a.b[0].c` into the JSON pointer `/a/b/0/c`.
+fn json_pointer(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            let (name, tail) = rest.split_at(open);
+            if !name.is_empty() {
+                out.push('/');
+                out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            }
+            let close = tail.find(']').unwrap_or(tail.len());
+            out.push('/');
+            out.push_str(&tail[1..close]);
+            rest = tail.get(close + 1..).unwrap_or("");
+        }
+        if !rest.is_empty() {
+            out.push('/');
+            out.push_str(&rest.replace('~', "~0").replace('/', "~1"));
+        }
+    }
+    out
+}
+
+/// The `If-Match` version: required (428 when missing), a quoted integer (400 otherwise).
+pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
+    let raw = req.headers().get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
+    let text = raw.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| Error::InvalidHeader {
+            name: "If-Match",
+            message: "must be the resource's ETag, a quoted version number such as \"3\"".into(),
+        })
+}
+
+/// The request's `Idempotency-Key`, if any, bound to its scope, principal and body.
+pub fn idempotency(
+    req: &HttpRequest,
+    scope: String,
+    principal: &Principal,
+    body: &serde_json::Value,
+) -> Result<Option<Idempotency>, Error> {
+    let Some(raw) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let text = raw.to_str().map_err(|_| Error::InvalidHeader {
+        name: IDEMPOTENCY_KEY,
+        message: "must contain only visible ASCII characters".into(),
+    })?;
+    let key = IdempotencyKey::parse(text).map_err(|message| Error::InvalidHeader { name: IDEMPOTENCY_KEY, message })?;
+    Ok(Some(Idempotency::new(scope, key, Some(principal.key_id), body)))
+}
+
+/// Renders a created resource: its JSON bytes, 201 (or `status`), and its `Location`.
+pub fn render<T: Serialize>(status: u16, dto: &T, location: String) -> Rendered {
+    // Serializing our own DTOs cannot fail (no maps with non-string keys, no failing Serialize impls).
+    let body = serde_json::to_vec(dto).unwrap_or_default();
+    Rendered { status, body, location: Some(location) }
+}
+
+/// The HTTP response for a create's outcome: recorded bytes, `Location`, and `Idempotent-Replayed: true`
+/// on a replay.
+pub fn outcome_response(outcome: Outcome) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(outcome.response.status)
+        .unwrap_or(actix_web::http::StatusCode::CREATED);
+    let mut builder = HttpResponse::build(status);
+    builder.content_type("application/json");
+    if let Some(location) = &outcome.response.location {
+        builder.insert_header((header::LOCATION, location.as_str()));
+    }
+    if outcome.replayed {
+        builder.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    builder.body(outcome.response.body)
+}
+
+/// A JSON response with `ETag: "<version>"`.
+pub fn with_etag<T: Serialize>(dto: &T, version: i64) -> HttpResponse {
+    let mut response = HttpResponse::Ok().json(dto);
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_paths_become_json_pointers() {
+        assert_eq!(json_pointer("size_cents"), "/size_cents");
+        assert_eq!(json_pointer("updates[2].company_id"), "/updates/2/company_id");
+        assert_eq!(json_pointer("."), "");
+    }
+}

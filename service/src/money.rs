@@ -1,0 +1,56 @@
+//! Money and exact decimals: integer cents, `Decimal` ratios, half-up rounding (SPEC §2, §6).
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::prelude::ToPrimitive;
+
+/// Decimal places of share quantities.
+pub const SHARE_SCALE: u32 = 8;
+/// A lot's stated cost basis may differ from price × shares by this many cents (fees).
+pub const COST_BASIS_TOLERANCE_CENTS: i64 = 1000;
+
+/// Rounds half-up (away from zero at the midpoint) to `dp` decimal places.
+pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
+    value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `price_cents × shares`, rounded half-up to a whole cent, computed exactly. `None` when the result
+/// does not fit in `i64` cents.
+pub fn cost_basis_cents(price_cents: i64, shares: Decimal) -> Option<i64> {
+    let exact = Decimal::from(price_cents).checked_mul(shares)?;
+    round_half_up(exact, 0).to_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn cost_basis_matches_the_spec_vectors() {
+        assert_eq!(cost_basis_cents(250000, d("1000.00000000")), Some(250000000));
+        // SPEC §6.1 lists 333374433 for this vector, but 333333 × 1000.12345678 is exactly
+        // 333374152.21884774, which rounds to 333374152 (see docs/DECISIONS.md).
+        assert_eq!(cost_basis_cents(333333, d("1000.12345678")), Some(333374152));
+        assert_eq!(cost_basis_cents(100000000, d("10000000.12345678")), Some(1000000012345678));
+        assert_eq!(cost_basis_cents(123456, d("0.00000001")), Some(0));
+        assert_eq!(cost_basis_cents(100, d("1.555")), Some(156));
+    }
+
+    #[test]
+    fn cost_basis_beyond_i64_is_none_not_a_panic() {
+        assert_eq!(cost_basis_cents(i64::MAX, d("2")), None);
+        assert_eq!(cost_basis_cents(i64::MAX, d("9999999999.99999999")), None);
+    }
+
+    #[test]
+    fn half_up_rounds_midpoints_away_from_zero() {
+        assert_eq!(round_half_up(d("2.5"), 0), d("3"));
+        assert_eq!(round_half_up(d("1.0000005"), 6), d("1.000001"));
+        assert_eq!(round_half_up(d("1.0000004999"), 6), d("1.000000"));
+    }
+}

@@ -1,0 +1,126 @@
+//! Keyset pagination (SPEC §2): `limit` 1..100 and an opaque cursor naming the last row returned.
+//! Lists are newest first. The cursor is URL-safe base64 of the sort key; anything else is refused.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_LIMIT: u64 = 20;
+pub const MAX_LIMIT: u64 = 100;
+
+/// Where a page starts: after the row with this sort key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// Lists ordered by a 64-bit id, descending.
+    Id(i64),
+    /// Lists ordered by `(created_at DESC, id DESC)` with UUID ids.
+    TimeUuid(DateTime<Utc>, Uuid),
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let raw = match self {
+            Cursor::Id(id) => format!("i:{id}"),
+            Cursor::TimeUuid(t, id) => format!("t:{}:{id}", t.timestamp_micros()),
+        };
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    pub fn decode(text: &str) -> Result<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::InvalidCursor)?;
+        let raw = String::from_utf8(bytes).map_err(|_| Error::InvalidCursor)?;
+        if let Some(id) = raw.strip_prefix("i:") {
+            return id.parse().map(Cursor::Id).map_err(|_| Error::InvalidCursor);
+        }
+        if let Some(rest) = raw.strip_prefix("t:") {
+            let (micros, id) = rest.split_once(':').ok_or(Error::InvalidCursor)?;
+            let micros: i64 = micros.parse().map_err(|_| Error::InvalidCursor)?;
+            let time = DateTime::from_timestamp_micros(micros).ok_or(Error::InvalidCursor)?;
+            let id = Uuid::parse_str(id).map_err(|_| Error::InvalidCursor)?;
+            return Ok(Cursor::TimeUuid(time, id));
+        }
+        Err(Error::InvalidCursor)
+    }
+
+    pub fn as_id(&self) -> Result<i64> {
+        match self {
+            Cursor::Id(id) => Ok(*id),
+            Cursor::TimeUuid(..) => Err(Error::InvalidCursor),
+        }
+    }
+
+    pub fn as_time_uuid(&self) -> Result<(DateTime<Utc>, Uuid)> {
+        match self {
+            Cursor::TimeUuid(t, id) => Ok((*t, *id)),
+            Cursor::Id(_) => Err(Error::InvalidCursor),
+        }
+    }
+}
+
+/// A validated page request.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// Validates `limit` (1..=100, default 20) and decodes `cursor`.
+    pub fn new(limit: Option<u64>, cursor: Option<&str>) -> Result<Self> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid("/limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = cursor.map(Cursor::decode).transpose()?;
+        Ok(Self { limit, after })
+    }
+}
+
+/// One page of results and the cursor of the next page, if there is one.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched rows: the extra row only tells that more exist.
+    pub fn from_rows(mut rows: Vec<T>, limit: u64, cursor_of: impl Fn(&T) -> Cursor) -> Self {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|r| cursor_of(r).encode()) } else { None };
+        Self { items: rows, next_cursor }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let id = Cursor::Id(42);
+        assert_eq!(Cursor::decode(&id.encode()).unwrap(), id);
+        let t = DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap();
+        let tu = Cursor::TimeUuid(t, Uuid::now_v7());
+        assert_eq!(Cursor::decode(&tu.encode()).unwrap(), tu);
+        for bad in ["", "!!!", "aGVsbG8", "aTp4", "dDoxOjI"] {
+            assert!(matches!(Cursor::decode(bad), Err(Error::InvalidCursor)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_outside_one_to_a_hundred_are_refused() {
+        assert_eq!(PageRequest::new(None, None).unwrap().limit, 20);
+        assert!(PageRequest::new(Some(0), None).is_err());
+        assert!(PageRequest::new(Some(101), None).is_err());
+        assert_eq!(PageRequest::new(Some(100), None).unwrap().limit, 100);
+    }
+}
