@@ -9,8 +9,8 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use service::{Database, Service};
 use service::cache::Redis;
+use service::{Database, Service};
 use tracing::Instrument;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -75,7 +75,10 @@ impl Application {
             source,
         })?;
 
-        let state = web::Data::new(AppState { service: Service::new(db, config.idempotency_ttl_hours), redis });
+        let state = web::Data::new(AppState {
+            service: Service::new(db, config.idempotency_ttl_hours),
+            redis,
+        });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
 
@@ -136,7 +139,9 @@ fn spawn_idempotency_reaper(db: Database) {
             match service::idempotency::reap_expired(&db, service::now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "reaped expired idempotency records"),
-                Err(e) => tracing::warn!(error = %crate::error::error_chain(&e), "idempotency reaper failed"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "idempotency reaper failed")
+                }
             }
         }
     });
@@ -172,7 +177,7 @@ async fn shutdown_signal() {
 /// tracing span carrying it, one log line when it completes, and echoes the id in the response.
 async fn request_context(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = req
         .headers()
@@ -188,7 +193,8 @@ async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
-    let mut response = next.call(req).instrument(span.clone()).await?;
+    let response = next.call(req).instrument(span.clone()).await?;
+    let mut response = problem_for_framework_errors(response);
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
@@ -201,6 +207,51 @@ async fn request_context(
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     Ok(response)
+}
+
+/// actix's own error responses (a payload over the limit, an unreadable body) are plain text; give them
+/// the problem envelope like every other error.
+fn problem_for_framework_errors<B: MessageBody>(
+    response: ServiceResponse<B>,
+) -> ServiceResponse<actix_web::body::EitherBody<B>> {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(crate::problem::PROBLEM_JSON.as_bytes())
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response.map_into_left_body();
+    }
+    let detail = response
+        .response()
+        .error()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let error = match status.as_u16() {
+        413 => Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        },
+        404 => Error::NotFound {
+            path: response.request().path().to_owned(),
+        },
+        415 => Error::BadRequest {
+            code: ProblemCode::UnsupportedMediaType,
+            detail: format!("{detail}."),
+        },
+        _ if status.is_client_error() => Error::BadRequest {
+            code: ProblemCode::InvalidBody,
+            detail: format!("The request could not be read: {detail}."),
+        },
+        _ => Error::Service(service::Error::Invariant(format!(
+            "framework error {status}: {detail}"
+        ))),
+    };
+    let (request, _) = response.into_parts();
+    let new = actix_web::ResponseError::error_response(&error);
+    ServiceResponse::new(request, new).map_into_right_body()
 }
 
 /// Unmatched requests: 405 with `Allow` when the path exists with other methods, else 404.

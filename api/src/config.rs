@@ -108,10 +108,14 @@ impl Config {
 
         let idempotency_ttl_hours = match get("UPDOG_IDEMPOTENCY_TTL_HOURS") {
             None => service::idempotency::DEFAULT_TTL_HOURS,
-            Some(v) => v.parse::<i64>().ok().filter(|h| (24..=24 * 365).contains(h)).ok_or_else(|| Error::Config {
-                var: "UPDOG_IDEMPOTENCY_TTL_HOURS",
-                message: format!("expected a whole number of hours from 24 to 8760, got {v:?}"),
-            })?,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (24..=24 * 365).contains(h))
+                .ok_or_else(|| Error::Config {
+                    var: "UPDOG_IDEMPOTENCY_TTL_HOURS",
+                    message: format!("expected a whole number of hours from 24 to 8760, got {v:?}"),
+                })?,
         };
 
         Ok(Self {

@@ -39,7 +39,11 @@ pub enum Error {
 
     /// The path exists but not with this method.
     #[error("{method} is not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String, allow: Vec<String> },
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: Vec<String>,
+    },
 
     /// The request could not be parsed (JSON syntax, path or query).
     #[error("{detail}")]
@@ -78,15 +82,22 @@ pub fn location_of(resource: ResourceRef) -> String {
     match resource {
         ResourceRef::Fund(id) => format!("/api/v1/funds/{id}"),
         ResourceRef::Company { fund_id, id } => format!("/api/v1/funds/{fund_id}/companies/{id}"),
-        ResourceRef::Investment { fund_id, id } => format!("/api/v1/funds/{fund_id}/investments/{id}"),
+        ResourceRef::Investment { fund_id, id } => {
+            format!("/api/v1/funds/{fund_id}/investments/{id}")
+        }
         ResourceRef::Lot { fund_id, id } => format!("/api/v1/funds/{fund_id}/lots/{id}"),
-        ResourceRef::Distribution { fund_id, id } => format!("/api/v1/funds/{fund_id}/distributions/{id}"),
+        ResourceRef::Distribution { fund_id, id } => {
+            format!("/api/v1/funds/{fund_id}/distributions/{id}")
+        }
         ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
     }
 }
 
 fn field_errors(errors: &[FieldError]) -> serde_json::Value {
-    errors.iter().map(|e| json!({"pointer": e.pointer, "detail": e.message})).collect()
+    errors
+        .iter()
+        .map(|e| json!({"pointer": e.pointer, "detail": e.message}))
+        .collect()
 }
 
 impl Error {
@@ -189,7 +200,11 @@ impl Error {
 }
 
 fn self_detail(errors: &[FieldError]) -> String {
-    errors.iter().map(|e| format!("{} {}", e.pointer, e.message)).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(|e| format!("{} {}", e.pointer, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn unavailable() -> Problem {
@@ -214,11 +229,15 @@ impl ResponseError for Error {
                     headers.insert(header::ALLOW, value);
                 }
             }
-            Error::DatabaseUnavailable { .. } | Error::Service(service::Error::DatabaseUnavailable(_)) => {
+            Error::DatabaseUnavailable { .. }
+            | Error::Service(service::Error::DatabaseUnavailable(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             Error::Service(service::Error::Unauthenticated) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"updog\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"updog\""),
+                );
             }
             Error::Service(service::Error::IdempotencyKeyExpired { existing: Some(r) }) => {
                 if let Ok(value) = HeaderValue::from_str(&location_of(*r)) {

@@ -32,12 +32,17 @@ impl FromRequest for Auth {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_owned());
         Box::pin(async move {
-            let state = state.ok_or_else(|| service::Error::Invariant("application state missing".into()))?;
+            let state = state
+                .ok_or_else(|| service::Error::Invariant("application state missing".into()))?;
             let token = token.ok_or(service::Error::Unauthenticated)?;
-            let principal = service::auth::authenticate(&state.service.db, &state.service.keys, &token).await?;
+            let principal =
+                service::auth::authenticate(&state.service.db, &state.service.keys, &token).await?;
             Ok(Auth(principal))
         })
     }
@@ -46,9 +51,21 @@ impl FromRequest for Auth {
 /// Parses a JSON body into `T`, answering 400 with a JSON pointer per problem (wrong type, missing or
 /// unknown field) and 415 when the body is not JSON. Also returns the body as a JSON value, for the
 /// idempotency fingerprint.
-pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<(T, serde_json::Value), Error> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+pub fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(T, serde_json::Value), Error> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(Error::BadRequest {
             code: crate::problem::ProblemCode::UnsupportedMediaType,
@@ -61,7 +78,9 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
     })?;
     let parsed = serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let pointer = json_pointer(&e.path().to_string());
-        Error::InvalidBody { errors: vec![FieldError::new(pointer, e.inner().to_string())] }
+        Error::InvalidBody {
+            errors: vec![FieldError::new(pointer, e.inner().to_string())],
+        }
     })?;
     Ok((parsed, value))
 }
@@ -95,7 +114,10 @@ fn json_pointer(path: &str) -> String {
 
 /// The `If-Match` version: required (428 when missing), a quoted integer (400 otherwise).
 pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
-    let raw = req.headers().get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
+    let raw = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(Error::PreconditionRequired)?;
     let text = raw.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text);
     text.strip_prefix('"')
@@ -115,20 +137,34 @@ pub fn idempotency(
     principal: &Principal,
     body: &serde_json::Value,
 ) -> Result<Option<Idempotency>, Error> {
-    let Some(raw) = req.headers().get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let Some(raw) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
     let text = raw.to_str().map_err(|_| Error::InvalidHeader {
         name: IDEMPOTENCY_KEY,
         message: "must contain only visible ASCII characters".into(),
     })?;
-    let key = IdempotencyKey::parse(text).map_err(|message| Error::InvalidHeader { name: IDEMPOTENCY_KEY, message })?;
-    Ok(Some(Idempotency::new(scope, key, Some(principal.key_id), body)))
+    let key = IdempotencyKey::parse(text).map_err(|message| Error::InvalidHeader {
+        name: IDEMPOTENCY_KEY,
+        message,
+    })?;
+    Ok(Some(Idempotency::new(
+        scope,
+        key,
+        Some(principal.key_id),
+        body,
+    )))
 }
 
 /// Renders a created resource: its JSON bytes, 201 (or `status`), and its `Location`.
 pub fn render<T: Serialize>(status: u16, dto: &T, location: String) -> Rendered {
     // Serializing our own DTOs cannot fail (no maps with non-string keys, no failing Serialize impls).
     let body = serde_json::to_vec(dto).unwrap_or_default();
-    Rendered { status, body, location: Some(location) }
+    Rendered {
+        status,
+        body,
+        location: Some(location),
+    }
 }
 
 /// The HTTP response for a create's outcome: recorded bytes, `Location`, and `Idempotent-Replayed: true`
@@ -163,7 +199,10 @@ mod tests {
     #[test]
     fn serde_paths_become_json_pointers() {
         assert_eq!(json_pointer("size_cents"), "/size_cents");
-        assert_eq!(json_pointer("updates[2].company_id"), "/updates/2/company_id");
+        assert_eq!(
+            json_pointer("updates[2].company_id"),
+            "/updates/2/company_id"
+        );
         assert_eq!(json_pointer("."), "");
     }
 }

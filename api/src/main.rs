@@ -72,7 +72,10 @@ fn keys(command: KeysCommand) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
@@ -88,15 +91,31 @@ fn keys(command: KeysCommand) -> ExitCode {
                     "writer" => Role::Writer,
                     _ => Role::Reader,
                 };
-                let minted = service::auth::mint(&db, &service::auth::NewKey { name, role, funds }).await?;
+                let minted =
+                    service::auth::mint(&db, &service::auth::NewKey { name, role, funds }).await?;
                 println!("{}", minted.secret);
-                eprintln!("key {} ({:?}) created; the secret above is shown only once", minted.key.id, minted.key.role);
+                eprintln!(
+                    "key {} ({:?}) created; the secret above is shown only once",
+                    minted.key.id, minted.key.role
+                );
             }
             KeysCommand::List => {
                 for k in service::auth::list(&db).await? {
                     let funds = service::auth::principal_of(&k).funds;
-                    let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                    println!("{}  {:<8} {:<7} {:<14} {:?}  {}", k.id, format!("{:?}", k.role).to_lowercase(), state, k.key_prefix, funds, k.name);
+                    let state = if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{}  {:<8} {:<7} {:<14} {:?}  {}",
+                        k.id,
+                        format!("{:?}", k.role).to_lowercase(),
+                        state,
+                        k.key_prefix,
+                        funds,
+                        k.name
+                    );
                 }
             }
             KeysCommand::Revoke { id } => {

@@ -68,7 +68,9 @@ impl ProblemCode {
             Self::ValidationFailed | Self::CostBasisMismatch | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::InvalidBody | Self::InvalidCursor | Self::InvalidHeader => StatusCode::BAD_REQUEST,
+            Self::InvalidBody | Self::InvalidCursor | Self::InvalidHeader => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,

@@ -13,8 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::api_key::{self, Role};
 use sea_orm::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, sea_query::Expr,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -54,7 +54,9 @@ impl Principal {
         if self.may_read(fund_id) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("this API key has no access to fund {fund_id}")))
+            Err(Error::Forbidden(format!(
+                "this API key has no access to fund {fund_id}"
+            )))
         }
     }
 
@@ -63,19 +65,31 @@ impl Principal {
         if self.may_write(fund_id) {
             Ok(())
         } else if self.may_read(fund_id) {
-            Err(Error::Forbidden(format!("this API key may only read fund {fund_id}")))
+            Err(Error::Forbidden(format!(
+                "this API key may only read fund {fund_id}"
+            )))
         } else {
-            Err(Error::Forbidden(format!("this API key has no access to fund {fund_id}")))
+            Err(Error::Forbidden(format!(
+                "this API key has no access to fund {fund_id}"
+            )))
         }
     }
 
     pub fn require_admin(&self) -> Result<()> {
-        if self.is_admin() { Ok(()) } else { Err(Error::Forbidden("this requires an admin API key".into())) }
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("this requires an admin API key".into()))
+        }
     }
 
     /// The funds a list may show: `None` means all (admin).
     pub fn fund_filter(&self) -> Option<&[i64]> {
-        if self.is_admin() { None } else { Some(&self.funds) }
+        if self.is_admin() {
+            None
+        } else {
+            Some(&self.funds)
+        }
     }
 }
 
@@ -88,7 +102,10 @@ pub struct KeyCache {
 impl KeyCache {
     fn get(&self, digest: &str) -> Option<Principal> {
         let entries = self.entries.lock().ok()?;
-        entries.get(digest).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(p, _)| p.clone())
+        entries
+            .get(digest)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(p, _)| p.clone())
     }
 
     fn put(&self, digest: String, principal: Principal) {
@@ -129,12 +146,22 @@ impl NewKey {
             errors.push(FieldError::new("/name", "must be 1 to 255 characters"));
         }
         if self.role != Role::Admin && self.funds.is_empty() {
-            errors.push(FieldError::new("/fund_ids", "a writer or reader key needs at least one fund"));
+            errors.push(FieldError::new(
+                "/fund_ids",
+                "a writer or reader key needs at least one fund",
+            ));
         }
         if let Some(i) = self.funds.iter().position(|f| *f <= 0) {
-            errors.push(FieldError::new(format!("/fund_ids/{i}"), "must be a positive fund id"));
+            errors.push(FieldError::new(
+                format!("/fund_ids/{i}"),
+                "must be a positive fund id",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
     }
 }
 
@@ -156,11 +183,18 @@ fn fund_scope(model: &api_key::Model) -> Vec<i64> {
 }
 
 pub fn principal_of(model: &api_key::Model) -> Principal {
-    Principal { key_id: model.id, role: model.role, funds: fund_scope(model) }
+    Principal {
+        key_id: model.id,
+        role: model.role,
+        funds: fund_scope(model),
+    }
 }
 
 /// The active model of a new key, ready to insert with a connection or a transaction.
-pub fn new_key_model(new: &NewKey, idempotency_key: Option<&str>) -> Result<(api_key::ActiveModel, String)> {
+pub fn new_key_model(
+    new: &NewKey,
+    idempotency_key: Option<&str>,
+) -> Result<(api_key::ActiveModel, String)> {
     new.validate()?;
     let secret = random_secret()?;
     let at = now();
@@ -173,7 +207,11 @@ pub fn new_key_model(new: &NewKey, idempotency_key: Option<&str>) -> Result<(api
         key_digest: Set(digest(&secret)),
         key_prefix: Set(secret.chars().take(12).collect()),
         role: Set(new.role),
-        fund_scope: Set(if new.role == Role::Admin { Value::Array(vec![]) } else { serde_json::json!(funds) }),
+        fund_scope: Set(if new.role == Role::Admin {
+            Value::Array(vec![])
+        } else {
+            serde_json::json!(funds)
+        }),
         revoked_at: Set(None),
         last_used_at: Set(None),
         idempotency_key: Set(idempotency_key.map(str::to_owned)),
@@ -198,7 +236,11 @@ pub async fn bootstrap_admin(db: &Database) -> Result<Option<MintedKey>> {
     if api_key::Entity::find().count(db.connection()).await? > 0 {
         return Ok(None);
     }
-    let new = NewKey { name: "bootstrap admin".into(), role: Role::Admin, funds: vec![] };
+    let new = NewKey {
+        name: "bootstrap admin".into(),
+        role: Role::Admin,
+        funds: vec![],
+    };
     let (model, secret) = new_key_model(&new, Some("bootstrap-admin"))?;
     match model.insert(db.connection()).await {
         Ok(key) => Ok(Some(MintedKey { key, secret })),
@@ -229,16 +271,27 @@ pub async fn authenticate(db: &Database, cache: &KeyCache, token: &str) -> Resul
 
 /// Every key, newest first (admin only; secrets are never stored, so never listed).
 pub async fn list(db: &Database) -> Result<Vec<api_key::Model>> {
-    Ok(api_key::Entity::find().order_by_desc(api_key::Column::CreatedAt).all(db.connection()).await?)
+    Ok(api_key::Entity::find()
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(db.connection())
+        .await?)
 }
 
 /// Revokes key `id` if its version is `expected_version` (SPEC §5). Revoking twice is not an error.
-pub async fn revoke(db: &Database, cache: &KeyCache, id: Uuid, expected_version: Option<i64>) -> Result<()> {
+pub async fn revoke(
+    db: &Database,
+    cache: &KeyCache,
+    id: Uuid,
+    expected_version: Option<i64>,
+) -> Result<()> {
     let conn = db.connection();
     let mut update = api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(now()))
         .col_expr(api_key::Column::UpdatedAt, Expr::value(now()))
-        .col_expr(api_key::Column::Version, Expr::col(api_key::Column::Version).add(1))
+        .col_expr(
+            api_key::Column::Version,
+            Expr::col(api_key::Column::Version).add(1),
+        )
         .filter(api_key::Column::Id.eq(id));
     if let Some(v) = expected_version {
         update = update.filter(api_key::Column::Version.eq(v));
@@ -250,16 +303,24 @@ pub async fn revoke(db: &Database, cache: &KeyCache, id: Uuid, expected_version:
     }
     match api_key::Entity::find_by_id(id).one(conn).await? {
         None => Err(Error::not_found("api key", id)),
-        Some(k) => Err(Error::VersionConflict { current_version: k.version }),
+        Some(k) => Err(Error::VersionConflict {
+            current_version: k.version,
+        }),
     }
 }
 
 /// Finds a key by id.
 pub async fn get(db: &Database, id: Uuid) -> Result<api_key::Model> {
-    api_key::Entity::find_by_id(id).one(db.connection()).await?.ok_or_else(|| Error::not_found("api key", id))
+    api_key::Entity::find_by_id(id)
+        .one(db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("api key", id))
 }
 
 /// Inserts a key row inside a transaction (the API's idempotent create).
-pub async fn insert_key(txn: &sea_orm::DatabaseTransaction, model: api_key::ActiveModel) -> Result<api_key::Model> {
+pub async fn insert_key(
+    txn: &sea_orm::DatabaseTransaction,
+    model: api_key::ActiveModel,
+) -> Result<api_key::Model> {
     Ok(model.insert(txn).await?)
 }

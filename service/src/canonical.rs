@@ -73,7 +73,9 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
             let s = format!("{f:e}");
             // Rust writes `1e21` / `1.5e-7`; ECMAScript writes `1e+21` / `1.5e-7`.
             match s.split_once('e') {
-                Some((mantissa, exp)) if !exp.starts_with('-') => out.push_str(&format!("{mantissa}e+{exp}")),
+                Some((mantissa, exp)) if !exp.starts_with('-') => {
+                    out.push_str(&format!("{mantissa}e+{exp}"))
+                }
                 _ => out.push_str(&s),
             }
         } else {
@@ -108,16 +110,25 @@ mod tests {
 
     #[test]
     fn members_are_sorted_and_whitespace_is_dropped() {
-        let value: Value = serde_json::from_str(r#"{ "b": [1, 2, {"z": null, "a": true}], "a": "x" }"#).unwrap();
-        assert_eq!(to_canonical_string(&value), r#"{"a":"x","b":[1,2,{"a":true,"z":null}]}"#);
+        let value: Value =
+            serde_json::from_str(r#"{ "b": [1, 2, {"z": null, "a": true}], "a": "x" }"#).unwrap();
+        assert_eq!(
+            to_canonical_string(&value),
+            r#"{"a":"x","b":[1,2,{"a":true,"z":null}]}"#
+        );
     }
 
     #[test]
     fn key_order_does_not_change_the_hash() {
         let a = json!({"name": "Fund I", "size_cents": 100, "nested": {"x": 1, "y": 2}});
-        let b: Value = serde_json::from_str(r#"{"nested":{"y":2,"x":1},"size_cents":100,"name":"Fund I"}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"nested":{"y":2,"x":1},"size_cents":100,"name":"Fund I"}"#)
+                .unwrap();
         assert_eq!(canonical_sha256(&a), canonical_sha256(&b));
-        assert_ne!(canonical_sha256(&a), canonical_sha256(&json!({"name": "Fund II", "size_cents": 100})));
+        assert_ne!(
+            canonical_sha256(&a),
+            canonical_sha256(&json!({"name": "Fund II", "size_cents": 100}))
+        );
     }
 
     #[test]
@@ -142,6 +153,9 @@ mod tests {
 
     #[test]
     fn the_sha256_of_a_known_text_is_the_published_one() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

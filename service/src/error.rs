@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), message: message.into() }
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -42,8 +45,14 @@ pub enum Error {
     NotFound { resource: &'static str, id: String },
 
     /// A lot's cost basis is further than the tolerance from price × shares (SPEC §6.1).
-    #[error("the cost basis {given} differs from the expected {expected} by more than {tolerance} cents")]
-    CostBasisMismatch { expected: i64, given: i64, tolerance: i64 },
+    #[error(
+        "the cost basis {given} differs from the expected {expected} by more than {tolerance} cents"
+    )]
+    CostBasisMismatch {
+        expected: i64,
+        given: i64,
+        tolerance: i64,
+    },
 
     /// The `If-Match` version is not the current one (SPEC §5).
     #[error("version conflict: the current version is {current_version}")]
@@ -117,7 +126,11 @@ impl Error {
     /// Classifies a database error: lost connections and pool timeouts become `DatabaseUnavailable`,
     /// so that the API can answer 503 (retry later) rather than 500.
     pub fn from_db(err: DbErr) -> Self {
-        if is_unavailable(&err) { Self::DatabaseUnavailable(err) } else { Self::Database(err) }
+        if is_unavailable(&err) {
+            Self::DatabaseUnavailable(err)
+        } else {
+            Self::Database(err)
+        }
     }
 
     pub fn invalid(pointer: &str, message: impl Into<String>) -> Self {
@@ -125,7 +138,10 @@ impl Error {
     }
 
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { resource, id: id.to_string() }
+        Self::NotFound {
+            resource,
+            id: id.to_string(),
+        }
     }
 }
 
@@ -133,10 +149,14 @@ fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => {
+        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => {
             matches!(
                 e.as_ref(),
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
             )
         }
         _ => false,

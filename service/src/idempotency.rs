@@ -75,7 +75,12 @@ impl Idempotency {
             "principal": principal.map(|p| p.to_string()),
             "body": body,
         }));
-        Self { scope, key, fingerprint, principal }
+        Self {
+            scope,
+            key,
+            fingerprint,
+            principal,
+        }
     }
 }
 
@@ -133,7 +138,10 @@ where
     match attempt {
         Ok(rendered) => {
             txn.commit().await?;
-            Ok(Outcome { response: rendered, replayed: false })
+            Ok(Outcome {
+                response: rendered,
+                replayed: false,
+            })
         }
         Err(err) => {
             let _ = txn.rollback().await;
@@ -166,7 +174,9 @@ async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
     if record.expires_at <= now() {
         // Expired but not yet reaped: it no longer speaks for the key; remove it so that it cannot
         // collide with a new record (the business row's own index still stops a duplicate).
-        idempotency_record::Entity::delete_by_id(record.id).exec(db.connection()).await?;
+        idempotency_record::Entity::delete_by_id(record.id)
+            .exec(db.connection())
+            .await?;
         return Ok(None);
     }
     if record.fingerprint != idem.fingerprint {
@@ -175,12 +185,21 @@ async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
     let status = u16::try_from(record.status_code)
         .map_err(|_| Error::Invariant(format!("stored status code {}", record.status_code)))?;
     Ok(Some(Outcome {
-        response: Rendered { status, body: record.response_body, location: record.location },
+        response: Rendered {
+            status,
+            body: record.response_body,
+            location: record.location,
+        },
         replayed: true,
     }))
 }
 
-async fn record(txn: &DatabaseTransaction, idem: &Idempotency, rendered: &Rendered, ttl: chrono::Duration) -> Result<()> {
+async fn record(
+    txn: &DatabaseTransaction,
+    idem: &Idempotency,
+    rendered: &Rendered,
+    ttl: chrono::Duration,
+) -> Result<()> {
     let created_at = now();
     idempotency_record::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -228,11 +247,23 @@ mod tests {
         let key = IdempotencyKey::parse("k").unwrap();
         let p = Some(Uuid::now_v7());
         let a = Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 2}));
-        let b = Idempotency::new("POST /x".into(), key.clone(), p, &serde_json::from_str(r#"{"b":2,"a":1}"#).unwrap());
+        let b = Idempotency::new(
+            "POST /x".into(),
+            key.clone(),
+            p,
+            &serde_json::from_str(r#"{"b":2,"a":1}"#).unwrap(),
+        );
         assert_eq!(a.fingerprint, b.fingerprint);
-        let other_body = Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 3}));
-        let other_scope = Idempotency::new("POST /y".into(), key.clone(), p, &json!({"a": 1, "b": 2}));
-        let other_principal = Idempotency::new("POST /x".into(), key, Some(Uuid::now_v7()), &json!({"a": 1, "b": 2}));
+        let other_body =
+            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 3}));
+        let other_scope =
+            Idempotency::new("POST /y".into(), key.clone(), p, &json!({"a": 1, "b": 2}));
+        let other_principal = Idempotency::new(
+            "POST /x".into(),
+            key,
+            Some(Uuid::now_v7()),
+            &json!({"a": 1, "b": 2}),
+        );
         assert_ne!(a.fingerprint, other_body.fingerprint);
         assert_ne!(a.fingerprint, other_scope.fingerprint);
         assert_ne!(a.fingerprint, other_principal.fingerprint);

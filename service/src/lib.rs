@@ -34,6 +34,10 @@ pub struct Service {
 
 impl Service {
     pub fn new(db: Database, idempotency_ttl_hours: i64) -> Self {
-        Self { db, keys: auth::KeyCache::default(), idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours) }
+        Self {
+            db,
+            keys: auth::KeyCache::default(),
+            idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
+        }
     }
 }

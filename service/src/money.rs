@@ -1,7 +1,7 @@
 //! Money and exact decimals: integer cents, `Decimal` ratios, half-up rounding (SPEC §2, §6).
 
-use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Decimal places of share quantities.
 pub const SHARE_SCALE: u32 = 8;
@@ -32,11 +32,20 @@ mod tests {
 
     #[test]
     fn cost_basis_matches_the_spec_vectors() {
-        assert_eq!(cost_basis_cents(250000, d("1000.00000000")), Some(250000000));
+        assert_eq!(
+            cost_basis_cents(250000, d("1000.00000000")),
+            Some(250000000)
+        );
         // SPEC §6.1 lists 333374433 for this vector, but 333333 × 1000.12345678 is exactly
         // 333374152.21884774, which rounds to 333374152 (see docs/DECISIONS.md).
-        assert_eq!(cost_basis_cents(333333, d("1000.12345678")), Some(333374152));
-        assert_eq!(cost_basis_cents(100000000, d("10000000.12345678")), Some(1000000012345678));
+        assert_eq!(
+            cost_basis_cents(333333, d("1000.12345678")),
+            Some(333374152)
+        );
+        assert_eq!(
+            cost_basis_cents(100000000, d("10000000.12345678")),
+            Some(1000000012345678)
+        );
         assert_eq!(cost_basis_cents(123456, d("0.00000001")), Some(0));
         assert_eq!(cost_basis_cents(100, d("1.555")), Some(156));
     }

@@ -30,7 +30,9 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| Error::InvalidCursor)?;
         let raw = String::from_utf8(bytes).map_err(|_| Error::InvalidCursor)?;
         if let Some(id) = raw.strip_prefix("i:") {
             return id.parse().map(Cursor::Id).map_err(|_| Error::InvalidCursor);
@@ -72,7 +74,10 @@ impl PageRequest {
     pub fn new(limit: Option<u64>, cursor: Option<&str>) -> Result<Self> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::invalid("/limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(Error::invalid(
+                "/limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let after = cursor.map(Cursor::decode).transpose()?;
         Ok(Self { limit, after })
@@ -91,12 +96,22 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: u64, cursor_of: impl Fn(&T) -> Cursor) -> Self {
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| cursor_of(r).encode()) } else { None };
-        Self { items: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| cursor_of(r).encode())
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -112,7 +127,10 @@ mod tests {
         let tu = Cursor::TimeUuid(t, Uuid::now_v7());
         assert_eq!(Cursor::decode(&tu.encode()).unwrap(), tu);
         for bad in ["", "!!!", "aGVsbG8", "aTp4", "dDoxOjI"] {
-            assert!(matches!(Cursor::decode(bad), Err(Error::InvalidCursor)), "{bad}");
+            assert!(
+                matches!(Cursor::decode(bad), Err(Error::InvalidCursor)),
+                "{bad}"
+            );
         }
     }
 

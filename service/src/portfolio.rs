@@ -4,17 +4,17 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::ExactDecimal;
 use entity::distribution::{self, DistributionKind};
 use entity::fund::{self, FundStatus};
 use entity::investment;
 use entity::investment_lot::{self, LotType};
 use entity::portfolio_company::{self, CompanyStatus, Stage};
-use entity::ExactDecimal;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    ExprTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -39,7 +39,11 @@ impl Problems {
     }
 
     fn finish(self) -> Result<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(Error::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
     }
 }
 
@@ -53,13 +57,20 @@ fn bps_ok(bps: i32) -> bool {
 
 /// Parses a share quantity: a plain decimal string, greater than zero, at most 8 decimal places.
 pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
-    let value = Decimal::from_str(text.trim())
-        .map_err(|_| Error::invalid(pointer, "must be a decimal number written as a string, e.g. \"1000.5\""))?;
+    let value = Decimal::from_str(text.trim()).map_err(|_| {
+        Error::invalid(
+            pointer,
+            "must be a decimal number written as a string, e.g. \"1000.5\"",
+        )
+    })?;
     if value <= Decimal::ZERO {
         return Err(Error::invalid(pointer, "must be greater than 0"));
     }
     if value.normalize().scale() > SHARE_SCALE {
-        return Err(Error::invalid(pointer, "must have at most 8 decimal places"));
+        return Err(Error::invalid(
+            pointer,
+            "must have at most 8 decimal places",
+        ));
     }
     // numeric(18, 8): at most 10 digits before the point.
     if value >= Decimal::from(10_000_000_000i64) {
@@ -70,13 +81,20 @@ pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
 
 /// Parses a probability: a decimal string in [0, 1] with at most 6 decimal places.
 pub fn parse_probability(text: &str, pointer: &str) -> Result<Decimal> {
-    let value = Decimal::from_str(text.trim())
-        .map_err(|_| Error::invalid(pointer, "must be a decimal number written as a string, e.g. \"0.25\""))?;
+    let value = Decimal::from_str(text.trim()).map_err(|_| {
+        Error::invalid(
+            pointer,
+            "must be a decimal number written as a string, e.g. \"0.25\"",
+        )
+    })?;
     if value < Decimal::ZERO || value > Decimal::ONE {
         return Err(Error::invalid(pointer, "must be between 0 and 1"));
     }
     if value.normalize().scale() > 6 {
-        return Err(Error::invalid(pointer, "must have at most 6 decimal places"));
+        return Err(Error::invalid(
+            pointer,
+            "must have at most 6 decimal places",
+        ));
     }
     Ok(value.normalize())
 }
@@ -95,7 +113,11 @@ async fn missing_or_conflict<C: ConnectionTrait>(
     }
 }
 
-fn keyset_by_id<Q: QueryFilter>(query: Q, id_col: impl ColumnTrait, page: &PageRequest) -> Result<Q> {
+fn keyset_by_id<Q: QueryFilter>(
+    query: Q,
+    id_col: impl ColumnTrait,
+    page: &PageRequest,
+) -> Result<Q> {
     Ok(match page.after {
         Some(c) => query.filter(id_col.lt(c.as_id()?)),
         None => query,
@@ -136,7 +158,11 @@ fn validate_fund_fields(p: &mut Problems, f: &FundPatch) {
         p.check(size > 0, "/size_cents", "must be greater than 0");
     }
     if let Some(year) = f.vintage_year {
-        p.check((1900..=2200).contains(&year), "/vintage_year", "must be between 1900 and 2200");
+        p.check(
+            (1900..=2200).contains(&year),
+            "/vintage_year",
+            "must be between 1900 and 2200",
+        );
     }
     for (value, pointer) in [
         (f.management_fee_bps, "/management_fee_bps"),
@@ -144,7 +170,11 @@ fn validate_fund_fields(p: &mut Problems, f: &FundPatch) {
         (f.reserve_ratio_bps, "/reserve_ratio_bps"),
     ] {
         if let Some(bps) = value {
-            p.check(bps_ok(bps), pointer, "must be between 0 and 10000 basis points");
+            p.check(
+                bps_ok(bps),
+                pointer,
+                "must be between 0 and 10000 basis points",
+            );
         }
     }
     if let Some(currency) = &f.base_currency {
@@ -234,11 +264,20 @@ pub async fn create_fund(
 
 pub async fn get_fund(svc: &Service, principal: &Principal, id: i64) -> Result<fund::Model> {
     principal.require_read(id)?;
-    fund::Entity::find_by_id(id).one(svc.db.connection()).await?.ok_or_else(|| Error::not_found("fund", id))
+    fund::Entity::find_by_id(id)
+        .one(svc.db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("fund", id))
 }
 
-pub async fn list_funds(svc: &Service, principal: &Principal, page: PageRequest) -> Result<Page<fund::Model>> {
-    let mut query = fund::Entity::find().order_by_desc(fund::Column::Id).limit(page.limit + 1);
+pub async fn list_funds(
+    svc: &Service,
+    principal: &Principal,
+    page: PageRequest,
+) -> Result<Page<fund::Model>> {
+    let mut query = fund::Entity::find()
+        .order_by_desc(fund::Column::Id)
+        .limit(page.limit + 1);
     if let Some(funds) = principal.fund_filter() {
         query = query.filter(fund::Column::Id.is_in(funds.to_vec()));
     }
@@ -287,20 +326,30 @@ pub async fn update_fund(
     let conn = svc.db.connection();
     let result = fund::Entity::update_many()
         .set(model)
-        .col_expr(fund::Column::Version, Expr::col(fund::Column::Version).add(1))
+        .col_expr(
+            fund::Column::Version,
+            Expr::col(fund::Column::Version).add(1),
+        )
         .filter(fund::Column::Id.eq(id))
         .filter(fund::Column::Version.eq(expected_version))
         .exec(conn)
         .await?;
     let current = fund::Entity::find_by_id(id).one(conn).await?;
     if result.rows_affected == 0 {
-        return Err(missing_or_conflict(conn, "fund", id.to_string(), current.map(|f| f.version)).await);
+        return Err(
+            missing_or_conflict(conn, "fund", id.to_string(), current.map(|f| f.version)).await,
+        );
     }
     current.ok_or_else(|| Error::not_found("fund", id))
 }
 
 /// Deletes a fund and everything it owns (admin only).
-pub async fn delete_fund(svc: &Service, principal: &Principal, id: i64, expected_version: i64) -> Result<()> {
+pub async fn delete_fund(
+    svc: &Service,
+    principal: &Principal,
+    id: i64,
+    expected_version: i64,
+) -> Result<()> {
     principal.require_admin()?;
     let conn = svc.db.connection();
     let result = fund::Entity::delete_many()
@@ -316,7 +365,10 @@ pub async fn delete_fund(svc: &Service, principal: &Principal, id: i64, expected
 }
 
 async fn require_fund<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<fund::Model> {
-    fund::Entity::find_by_id(fund_id).one(conn).await?.ok_or_else(|| Error::not_found("fund", fund_id))
+    fund::Entity::find_by_id(fund_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("fund", fund_id))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,10 +413,22 @@ impl CompanyFields {
             m.status = Set(status);
         }
         for (value, pointer, slot) in [
-            (self.current_share_price_cents, "/current_share_price_cents", &mut m.current_share_price_cents),
+            (
+                self.current_share_price_cents,
+                "/current_share_price_cents",
+                &mut m.current_share_price_cents,
+            ),
             (self.exit_moic_bps, "/exit_moic_bps", &mut m.exit_moic_bps),
-            (self.reserve_exit_moic_bps, "/reserve_exit_moic_bps", &mut m.reserve_exit_moic_bps),
-            (self.allocation_cap_cents, "/allocation_cap_cents", &mut m.allocation_cap_cents),
+            (
+                self.reserve_exit_moic_bps,
+                "/reserve_exit_moic_bps",
+                &mut m.reserve_exit_moic_bps,
+            ),
+            (
+                self.allocation_cap_cents,
+                "/allocation_cap_cents",
+                &mut m.allocation_cap_cents,
+            ),
         ] {
             if let Some(v) = value {
                 p.check(v.is_none_or(|x| x >= 0), pointer, "must be 0 or more");
@@ -395,10 +459,15 @@ impl CompanyFields {
 
 fn company_conflict(err: Error, name_hint: Option<&str>) -> Error {
     match &err {
-        Error::Database(db) if unique_violation(db).is_some_and(|m| m.contains("name")) => Error::Conflict {
-            code: "company_name_taken",
-            message: format!("the fund already has a company named {:?}", name_hint.unwrap_or_default()),
-        },
+        Error::Database(db) if unique_violation(db).is_some_and(|m| m.contains("name")) => {
+            Error::Conflict {
+                code: "company_name_taken",
+                message: format!(
+                    "the fund already has a company named {:?}",
+                    name_hint.unwrap_or_default()
+                ),
+            }
+        }
         _ => err,
     }
 }
@@ -462,7 +531,12 @@ pub async fn create_company(
     }
 }
 
-pub async fn get_company(svc: &Service, principal: &Principal, fund_id: i64, id: i64) -> Result<portfolio_company::Model> {
+pub async fn get_company(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<portfolio_company::Model> {
     principal.require_read(fund_id)?;
     portfolio_company::Entity::find_by_id(id)
         .filter(portfolio_company::Column::FundId.eq(fund_id))
@@ -484,7 +558,9 @@ pub async fn list_companies(
         .filter(portfolio_company::Column::FundId.eq(fund_id))
         .order_by_desc(portfolio_company::Column::Id)
         .limit(page.limit + 1);
-    let rows = keyset_by_id(query, portfolio_company::Column::Id, &page)?.all(conn).await?;
+    let rows = keyset_by_id(query, portfolio_company::Column::Id, &page)?
+        .all(conn)
+        .await?;
     Ok(Page::from_rows(rows, page.limit, |c| Cursor::Id(c.id)))
 }
 
@@ -503,7 +579,10 @@ pub async fn update_company(
     let conn = svc.db.connection();
     let result = portfolio_company::Entity::update_many()
         .set(model)
-        .col_expr(portfolio_company::Column::Version, Expr::col(portfolio_company::Column::Version).add(1))
+        .col_expr(
+            portfolio_company::Column::Version,
+            Expr::col(portfolio_company::Column::Version).add(1),
+        )
         .filter(portfolio_company::Column::Id.eq(id))
         .filter(portfolio_company::Column::FundId.eq(fund_id))
         .filter(portfolio_company::Column::Version.eq(expected_version))
@@ -515,7 +594,13 @@ pub async fn update_company(
         .one(conn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(missing_or_conflict(conn, "company", id.to_string(), current.map(|c| c.version)).await);
+        return Err(missing_or_conflict(
+            conn,
+            "company",
+            id.to_string(),
+            current.map(|c| c.version),
+        )
+        .await);
     }
     current.ok_or_else(|| Error::not_found("company", id))
 }
@@ -565,7 +650,11 @@ pub async fn create_investment(
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
-    p.check(name_ok(&input.round_name), "/round_name", "must be 1 to 255 characters");
+    p.check(
+        name_ok(&input.round_name),
+        "/round_name",
+        "must be 1 to 255 characters",
+    );
     p.check(input.company_id > 0, "/company_id", "must be a positive id");
     p.finish()?;
     let key = idem.map(|i| i.key.as_str().to_owned());
@@ -621,7 +710,12 @@ pub async fn create_investment(
     }
 }
 
-pub async fn get_investment(svc: &Service, principal: &Principal, fund_id: i64, id: i64) -> Result<investment::Model> {
+pub async fn get_investment(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<investment::Model> {
     principal.require_read(fund_id)?;
     investment::Entity::find_by_id(id)
         .filter(investment::Column::FundId.eq(fund_id))
@@ -643,7 +737,9 @@ pub async fn list_investments(
         .filter(investment::Column::FundId.eq(fund_id))
         .order_by_desc(investment::Column::Id)
         .limit(page.limit + 1);
-    let rows = keyset_by_id(query, investment::Column::Id, &page)?.all(conn).await?;
+    let rows = keyset_by_id(query, investment::Column::Id, &page)?
+        .all(conn)
+        .await?;
     Ok(Page::from_rows(rows, page.limit, |i| Cursor::Id(i.id)))
 }
 
@@ -672,7 +768,11 @@ pub async fn create_lot(
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
-    p.check(input.share_price_cents >= 0, "/share_price_cents", "must be 0 or more");
+    p.check(
+        input.share_price_cents >= 0,
+        "/share_price_cents",
+        "must be 0 or more",
+    );
     if let Some(c) = input.cost_basis_cents {
         p.check(c >= 0, "/cost_basis_cents", "must be 0 or more");
     }
@@ -687,13 +787,20 @@ pub async fn create_lot(
     p.finish()?;
     let shares = shares.ok_or_else(|| Error::Invariant("shares validated".into()))?;
     let expected = cost_basis_cents(input.share_price_cents, shares).ok_or_else(|| {
-        Error::invalid("/share_price_cents", "share price × shares exceeds the largest amount of cents (2^63 − 1)")
+        Error::invalid(
+            "/share_price_cents",
+            "share price × shares exceeds the largest amount of cents (2^63 − 1)",
+        )
     })?;
     let cost = match input.cost_basis_cents {
         None => expected,
         Some(given) => {
             if given.abs_diff(expected) > COST_BASIS_TOLERANCE_CENTS as u64 {
-                return Err(Error::CostBasisMismatch { expected, given, tolerance: COST_BASIS_TOLERANCE_CENTS });
+                return Err(Error::CostBasisMismatch {
+                    expected,
+                    given,
+                    tolerance: COST_BASIS_TOLERANCE_CENTS,
+                });
             }
             given
         }
@@ -748,7 +855,12 @@ pub async fn create_lot(
     }
 }
 
-pub async fn get_lot(svc: &Service, principal: &Principal, fund_id: i64, id: Uuid) -> Result<investment_lot::Model> {
+pub async fn get_lot(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: Uuid,
+) -> Result<investment_lot::Model> {
     principal.require_read(fund_id)?;
     investment_lot::Entity::find_by_id(id)
         .filter(investment_lot::Column::FundId.eq(fund_id))
@@ -788,13 +900,19 @@ pub async fn list_lots(
     if let Some(cursor) = page.after {
         let (t, id) = cursor.as_time_uuid()?;
         query = query.filter(
-            Condition::any().add(investment_lot::Column::CreatedAt.lt(t)).add(
-                Condition::all().add(investment_lot::Column::CreatedAt.eq(t)).add(investment_lot::Column::Id.lt(id)),
-            ),
+            Condition::any()
+                .add(investment_lot::Column::CreatedAt.lt(t))
+                .add(
+                    Condition::all()
+                        .add(investment_lot::Column::CreatedAt.eq(t))
+                        .add(investment_lot::Column::Id.lt(id)),
+                ),
         );
     }
     let rows = query.all(conn).await?;
-    Ok(Page::from_rows(rows, page.limit, |l| Cursor::TimeUuid(l.created_at, l.id)))
+    Ok(Page::from_rows(rows, page.limit, |l| {
+        Cursor::TimeUuid(l.created_at, l.id)
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -819,9 +937,18 @@ pub async fn create_distribution(
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
-    p.check(input.amount_cents > 0, "/amount_cents", "must be greater than 0");
+    p.check(
+        input.amount_cents > 0,
+        "/amount_cents",
+        "must be greater than 0",
+    );
     p.check(input.company_id > 0, "/company_id", "must be a positive id");
-    let shares_sold = match input.shares_sold.as_deref().map(|s| parse_shares(s, "/shares_sold")).transpose() {
+    let shares_sold = match input
+        .shares_sold
+        .as_deref()
+        .map(|s| parse_shares(s, "/shares_sold"))
+        .transpose()
+    {
         Ok(s) => s,
         Err(Error::Validation(mut errs)) => {
             p.0.append(&mut errs);
@@ -843,7 +970,10 @@ pub async fn create_distribution(
                     .one(txn)
                     .await?
                     .ok_or_else(|| {
-                        Error::invalid("/company_id", format!("fund {fund_id} has no company {}", input.company_id))
+                        Error::invalid(
+                            "/company_id",
+                            format!("fund {fund_id} has no company {}", input.company_id),
+                        )
                     })?;
                 let model = distribution::ActiveModel {
                     fund_id: Set(fund_id),
@@ -892,7 +1022,9 @@ pub async fn list_distributions(
         .filter(distribution::Column::FundId.eq(fund_id))
         .order_by_desc(distribution::Column::Id)
         .limit(page.limit + 1);
-    let rows = keyset_by_id(query, distribution::Column::Id, &page)?.all(conn).await?;
+    let rows = keyset_by_id(query, distribution::Column::Id, &page)?
+        .all(conn)
+        .await?;
     Ok(Page::from_rows(rows, page.limit, |d| Cursor::Id(d.id)))
 }
 
@@ -902,7 +1034,10 @@ mod tests {
 
     #[test]
     fn shares_need_a_positive_value_with_at_most_eight_decimals() {
-        assert_eq!(parse_shares("1000.12345678", "/s").unwrap().to_string(), "1000.12345678");
+        assert_eq!(
+            parse_shares("1000.12345678", "/s").unwrap().to_string(),
+            "1000.12345678"
+        );
         assert_eq!(parse_shares("1.50000000", "/s").unwrap().to_string(), "1.5");
         assert!(parse_shares("0.123456789", "/s").is_err());
         assert!(parse_shares("0", "/s").is_err());

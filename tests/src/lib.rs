@@ -14,6 +14,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement,
 };
+use serde_json::{Value, json};
+use service::entity::api_key::Role;
 use service::{Backend, Database};
 
 /// Digest of the migration sources, computed by `build.rs`.
@@ -312,6 +314,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// An admin API key minted for the test.
+    pub admin: String,
 }
 
 impl TestApp {
@@ -319,6 +323,7 @@ impl TestApp {
     /// database and serves it in the background.
     pub async fn spawn(backend: Backend) -> Self {
         let db = TestDb::migrated(backend).await;
+        let admin = mint_key(&db, Role::Admin, &[]).await;
         let config = Config {
             database_url: db.url.clone(),
             redis_url: redis_url(),
@@ -343,6 +348,7 @@ impl TestApp {
             address,
             client,
             db,
+            admin,
         }
     }
 
@@ -353,4 +359,95 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
     }
+
+    /// Mints a key of `role` for `funds` directly in the database (as `updog keys create` does).
+    pub async fn key(&self, role: Role, funds: &[i64]) -> String {
+        mint_key(&self.db, role, funds).await
+    }
+
+    /// `POST` a JSON body with a bearer key and an optional idempotency key.
+    pub async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).bearer_auth(key).json(body);
+        if let Some(k) = idempotency_key {
+            request = request.header("Idempotency-Key", k);
+        }
+        request.send().await.expect("POST")
+    }
+
+    /// `GET` with a bearer key.
+    pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// Creates a fund as admin and returns its id.
+    pub async fn fund(&self, name: &str) -> i64 {
+        let body = json!({"name": name, "size_cents": 10_000_000_000i64, "vintage_year": 2024, "reserve_ratio_bps": 4000});
+        id_of(self.post("/api/v1/funds", &self.admin, &body, None).await).await
+    }
+
+    /// Creates a company in `fund` and returns its id.
+    pub async fn company(&self, fund: i64, name: &str) -> i64 {
+        let body = json!({"name": name, "stage": "seed"});
+        id_of(
+            self.post(
+                &format!("/api/v1/funds/{fund}/companies"),
+                &self.admin,
+                &body,
+                None,
+            )
+            .await,
+        )
+        .await
+    }
+
+    /// Creates an investment in `company` of `fund` and returns its id.
+    pub async fn investment(&self, fund: i64, company: i64) -> i64 {
+        let body =
+            json!({"company_id": company, "round_name": "Seed", "invested_on": "2024-01-15"});
+        id_of(
+            self.post(
+                &format!("/api/v1/funds/{fund}/investments"),
+                &self.admin,
+                &body,
+                None,
+            )
+            .await,
+        )
+        .await
+    }
+}
+
+/// The `id` of a 201 response's body (panics with the body otherwise).
+pub async fn id_of(response: reqwest::Response) -> i64 {
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(
+        status,
+        reqwest::StatusCode::CREATED,
+        "expected 201, got {status}: {body}"
+    );
+    body["id"].as_i64().expect("numeric id")
+}
+
+async fn mint_key(db: &TestDb, role: Role, funds: &[i64]) -> String {
+    let new = service::auth::NewKey {
+        name: "test".into(),
+        role,
+        funds: funds.to_vec(),
+    };
+    service::auth::mint(&db.db, &new)
+        .await
+        .expect("mint a key")
+        .secret
 }

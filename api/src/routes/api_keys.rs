@@ -132,7 +132,11 @@ pub async fn create_api_key(
     principal.require_admin()?;
     let (input, value) = json_body::<CreateApiKey>(&req, &body)?;
     let idem = idempotency_of(&req, "POST /api/v1/api-keys".into(), &principal, &value)?;
-    let new = NewKey { name: input.name, role: input.role.into(), funds: input.fund_ids };
+    let new = NewKey {
+        name: input.name,
+        role: input.role.into(),
+        funds: input.fund_ids,
+    };
     let (model, secret) = auth::new_key_model(&new, idem.as_ref().map(|i| i.key.as_str()))?;
     let svc = &state.service;
     let outcome = idempotency::execute(
@@ -141,7 +145,10 @@ pub async fn create_api_key(
         svc.idempotency_ttl,
         move |txn| Box::pin(auth::insert_key(txn, model)),
         move |m: &api_key::Model| {
-            let dto = CreatedApiKey { api_key: ApiKey::from(m), key: secret };
+            let dto = CreatedApiKey {
+                api_key: ApiKey::from(m),
+                key: secret,
+            };
             Rendered {
                 status: 201,
                 body: serde_json::to_vec(&dto).unwrap_or_default(),
@@ -166,10 +173,15 @@ pub async fn create_api_key(
     security(("bearer" = []))
 )]
 #[get("/api/v1/api-keys")]
-pub async fn list_api_keys(state: web::Data<AppState>, Auth(principal): Auth) -> Result<HttpResponse, Error> {
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+) -> Result<HttpResponse, Error> {
     principal.require_admin()?;
     let keys = auth::list(&state.service.db).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyList { data: keys.iter().map(ApiKey::from).collect() }))
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        data: keys.iter().map(ApiKey::from).collect(),
+    }))
 }
 
 /// Revoke an API key (requires `If-Match`). It stops working within seconds on every server.
@@ -201,6 +213,12 @@ pub async fn delete_api_key(
 ) -> Result<HttpResponse, Error> {
     principal.require_admin()?;
     let version = if_match(&req)?;
-    auth::revoke(&state.service.db, &state.service.keys, path.into_inner(), Some(version)).await?;
+    auth::revoke(
+        &state.service.db,
+        &state.service.keys,
+        path.into_inner(),
+        Some(version),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

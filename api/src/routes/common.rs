@@ -14,7 +14,11 @@ pub struct Id(pub i64);
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = i64::deserialize(d)?;
-        if v <= 0 { Err(serde::de::Error::custom("ids are positive integers")) } else { Ok(Id(v)) }
+        if v <= 0 {
+            Err(serde::de::Error::custom("ids are positive integers"))
+        } else {
+            Ok(Id(v))
+        }
     }
 }
 
@@ -43,7 +47,9 @@ impl PageQuery {
 }
 
 /// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

@@ -217,10 +217,26 @@ pub async fn create_company(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.0;
     let (input, value) = json_body::<CompanyInput>(&req, &body)?;
-    let idem = idempotency(&req, format!("POST /api/v1/funds/{fund_id}/companies"), &principal, &value)?;
-    let outcome = portfolio::create_company(&state.service, &principal, fund_id, input.into(), idem.as_ref(), |m| {
-        render(201, &Company::from(m), format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id))
-    })
+    let idem = idempotency(
+        &req,
+        format!("POST /api/v1/funds/{fund_id}/companies"),
+        &principal,
+        &value,
+    )?;
+    let outcome = portfolio::create_company(
+        &state.service,
+        &principal,
+        fund_id,
+        input.into(),
+        idem.as_ref(),
+        |m| {
+            render(
+                201,
+                &Company::from(m),
+                format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id),
+            )
+        },
+    )
     .await?;
     Ok(outcome_response(outcome))
 }
@@ -248,8 +264,10 @@ pub async fn list_companies(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let page = portfolio::list_companies(&state.service, &principal, path.0, query.page()?).await?;
-    Ok(HttpResponse::Ok()
-        .json(CompanyPage { data: page.items.iter().map(Company::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(CompanyPage {
+        data: page.items.iter().map(Company::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Get one company.
@@ -317,8 +335,15 @@ pub async fn update_company(
     let (fund_id, id) = path.into_inner();
     let version = if_match(&req)?;
     let (input, _) = json_body::<CompanyInput>(&req, &body)?;
-    let company =
-        portfolio::update_company(&state.service, &principal, fund_id.0, id.0, version, input.into()).await?;
+    let company = portfolio::update_company(
+        &state.service,
+        &principal,
+        fund_id.0,
+        id.0,
+        version,
+        input.into(),
+    )
+    .await?;
     Ok(with_etag(&Company::from(&company), company.version))
 }
 

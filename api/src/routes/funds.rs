@@ -200,8 +200,10 @@ pub async fn list_funds(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let page = portfolio::list_funds(&state.service, &principal, query.page()?).await?;
-    Ok(HttpResponse::Ok()
-        .json(FundPage { data: page.items.iter().map(Fund::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(FundPage {
+        data: page.items.iter().map(Fund::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Get one fund.

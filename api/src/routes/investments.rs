@@ -97,11 +97,31 @@ pub async fn create_investment(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.0;
     let (input, value) = json_body::<CreateInvestment>(&req, &body)?;
-    let idem = idempotency(&req, format!("POST /api/v1/funds/{fund_id}/investments"), &principal, &value)?;
-    let input = NewInvestment { company_id: input.company_id, round_name: input.round_name, invested_on: input.invested_on };
-    let outcome = portfolio::create_investment(&state.service, &principal, fund_id, input, idem.as_ref(), |m| {
-        render(201, &Investment::from(m), format!("/api/v1/funds/{}/investments/{}", m.fund_id, m.id))
-    })
+    let idem = idempotency(
+        &req,
+        format!("POST /api/v1/funds/{fund_id}/investments"),
+        &principal,
+        &value,
+    )?;
+    let input = NewInvestment {
+        company_id: input.company_id,
+        round_name: input.round_name,
+        invested_on: input.invested_on,
+    };
+    let outcome = portfolio::create_investment(
+        &state.service,
+        &principal,
+        fund_id,
+        input,
+        idem.as_ref(),
+        |m| {
+            render(
+                201,
+                &Investment::from(m),
+                format!("/api/v1/funds/{}/investments/{}", m.fund_id, m.id),
+            )
+        },
+    )
     .await?;
     Ok(outcome_response(outcome))
 }
@@ -128,7 +148,8 @@ pub async fn list_investments(
     path: web::Path<Id>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = portfolio::list_investments(&state.service, &principal, path.0, query.page()?).await?;
+    let page =
+        portfolio::list_investments(&state.service, &principal, path.0, query.page()?).await?;
     Ok(HttpResponse::Ok().json(InvestmentPage {
         data: page.items.iter().map(Investment::from).collect(),
         next_cursor: page.next_cursor,
@@ -299,11 +320,22 @@ pub async fn create_lot(
         cost_basis_cents: input.cost_basis_cents,
         acquired_on: input.acquired_on,
     };
-    let outcome =
-        portfolio::create_lot(&state.service, &principal, fund_id, investment_id, input, idem.as_ref(), |m| {
-            render(201, &Lot::from(m), format!("/api/v1/funds/{}/lots/{}", m.fund_id, m.id))
-        })
-        .await?;
+    let outcome = portfolio::create_lot(
+        &state.service,
+        &principal,
+        fund_id,
+        investment_id,
+        input,
+        idem.as_ref(),
+        |m| {
+            render(
+                201,
+                &Lot::from(m),
+                format!("/api/v1/funds/{}/lots/{}", m.fund_id, m.id),
+            )
+        },
+    )
+    .await?;
     Ok(outcome_response(outcome))
 }
 
@@ -346,10 +378,20 @@ pub async fn list_lots(
     query: web::Query<LotQuery>,
 ) -> Result<HttpResponse, Error> {
     let q = query.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor }.page()?;
-    let filter = LotFilter { investment_id: q.investment_id, lot_type: q.lot_type.map(Into::into) };
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let filter = LotFilter {
+        investment_id: q.investment_id,
+        lot_type: q.lot_type.map(Into::into),
+    };
     let page = portfolio::list_lots(&state.service, &principal, path.0, filter, page).await?;
-    Ok(HttpResponse::Ok().json(LotPage { data: page.items.iter().map(Lot::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(LotPage {
+        data: page.items.iter().map(Lot::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Get one lot of the fund.
@@ -500,7 +542,12 @@ pub async fn create_distribution(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.0;
     let (input, value) = json_body::<CreateDistribution>(&req, &body)?;
-    let idem = idempotency(&req, format!("POST /api/v1/funds/{fund_id}/distributions"), &principal, &value)?;
+    let idem = idempotency(
+        &req,
+        format!("POST /api/v1/funds/{fund_id}/distributions"),
+        &principal,
+        &value,
+    )?;
     let input = NewDistribution {
         company_id: input.company_id,
         distributed_on: input.distributed_on,
@@ -508,9 +555,20 @@ pub async fn create_distribution(
         kind: input.kind.into(),
         shares_sold: input.shares_sold,
     };
-    let outcome = portfolio::create_distribution(&state.service, &principal, fund_id, input, idem.as_ref(), |m| {
-        render(201, &Distribution::from(m), format!("/api/v1/funds/{}/distributions/{}", m.fund_id, m.id))
-    })
+    let outcome = portfolio::create_distribution(
+        &state.service,
+        &principal,
+        fund_id,
+        input,
+        idem.as_ref(),
+        |m| {
+            render(
+                201,
+                &Distribution::from(m),
+                format!("/api/v1/funds/{}/distributions/{}", m.fund_id, m.id),
+            )
+        },
+    )
     .await?;
     Ok(outcome_response(outcome))
 }
@@ -537,7 +595,8 @@ pub async fn list_distributions(
     path: web::Path<Id>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = portfolio::list_distributions(&state.service, &principal, path.0, query.page()?).await?;
+    let page =
+        portfolio::list_distributions(&state.service, &principal, path.0, query.page()?).await?;
     Ok(HttpResponse::Ok().json(DistributionPage {
         data: page.items.iter().map(Distribution::from).collect(),
         next_cursor: page.next_cursor,

@@ -1,8 +1,11 @@
 //! The one integration-test binary of the workspace (one binary keeps link times down).
 //! Each test runs on SQLite, and on PostgreSQL too when `TEST_DATABASE_URL` is set.
 
+mod bad_input;
 mod fixtures;
+mod idempotency;
 mod migrations;
 mod openapi;
+mod resources;
 mod schema;
 mod server;
