@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod portfolio;

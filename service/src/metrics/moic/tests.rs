@@ -1,0 +1,247 @@
+use std::str::FromStr;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn company(id: i64) -> CompanyState {
+    CompanyState {
+        id,
+        name: format!("Company {id}"),
+        stage: Stage::Seed,
+        status: CompanyStatus::Active,
+        current_share_price_cents: None,
+        exit_moic_bps: None,
+        exit_probability: None,
+        reserve_exit_moic_bps: None,
+        planned_reserves_cents: 0,
+        allocation_cap_cents: None,
+    }
+}
+
+fn lot(n: u128, company_id: i64, lot_type: LotType, shares: &str, cost: i64, on: NaiveDate) -> LotState {
+    LotState {
+        id: Uuid::from_u128(n),
+        company_id,
+        investment_id: company_id * 10,
+        lot_type,
+        shares: dec(shares),
+        cost_basis_cents: cost,
+        acquired_on: on,
+        created_at: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
+    }
+}
+
+fn sale(id: i64, company_id: i64, amount: i64, shares: Option<&str>, on: NaiveDate) -> DistributionState {
+    DistributionState {
+        id,
+        company_id,
+        distributed_on: on,
+        amount_cents: amount,
+        kind: if shares.is_some() { DistributionKind::PartialSale } else { DistributionKind::Dividend },
+        shares_sold: shares.map(dec),
+        created_at: DateTime::from_timestamp(1_700_000_000 + id, 0).unwrap(),
+    }
+}
+
+fn state(companies: Vec<CompanyState>, lots: Vec<LotState>, distributions: Vec<DistributionState>) -> PortfolioState {
+    PortfolioState { fund: FundState { id: 1, size_cents: 100_000_000, reserve_ratio_bps: 4000 }, companies, lots, distributions }
+}
+
+const AS_OF: fn() -> NaiveDate = || date(2026, 1, 1);
+
+#[test]
+fn invested_one_million_worth_two_million_is_2x() {
+    let mut c = company(1);
+    c.current_share_price_cents = Some(200);
+    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1))], vec![]);
+    let m = compute(&s, AS_OF());
+    assert_eq!(m.companies[0].current_moic, Some(dec("2.000000")));
+    assert_eq!(m.companies[0].total_value_cents, 200_000_000);
+    assert_eq!(m.companies[0].valuation_basis, ValuationBasis::Mark);
+    assert_eq!(m.fund.gross_moic, Some(dec("2.000000")));
+}
+
+#[test]
+fn the_exit_variants_follow_the_truth_cases() {
+    let mut c = company(1);
+    c.exit_moic_bps = Some(40_000);
+    c.exit_probability = Some(dec("0.8"));
+    let m = compute(&state(vec![c.clone()], vec![], vec![]), AS_OF());
+    assert_eq!(m.companies[0].exit_moic, Some(dec("4.000000")));
+    assert_eq!(m.companies[0].expected_exit_moic, Some(dec("3.200000")));
+    // No planned reserves: no multiple on them.
+    assert_eq!(m.companies[0].exit_moic_on_planned_reserves, None);
+    // Invested 0: no current MOIC.
+    assert_eq!(m.companies[0].current_moic, None);
+
+    c.reserve_exit_moic_bps = Some(40_000);
+    c.exit_probability = Some(dec("0.5"));
+    c.planned_reserves_cents = 1_000_000;
+    let m = compute(&state(vec![c], vec![], vec![]), AS_OF());
+    assert_eq!(m.companies[0].exit_moic_on_planned_reserves, Some(dec("2.000000")));
+}
+
+#[test]
+fn a_company_without_follow_on_lots_has_no_follow_on_moic() {
+    let s = state(vec![company(1)], vec![lot(1, 1, LotType::Initial, "10", 1000, date(2024, 1, 1))], vec![]);
+    let m = compute(&s, AS_OF());
+    assert_eq!(m.companies[0].current_moic_follow_on, None);
+    assert_eq!(m.companies[0].current_moic_initial, Some(dec("1.000000")));
+}
+
+#[test]
+fn fund_moic_is_a_sum_of_lots_not_an_average_of_ratios() {
+    let mut a = company(1);
+    a.current_share_price_cents = Some(200);
+    let mut b = company(2);
+    b.current_share_price_cents = Some(160);
+    let s = state(
+        vec![a, b],
+        vec![
+            lot(1, 1, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1)),
+            lot(2, 2, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1)),
+        ],
+        vec![],
+    );
+    assert_eq!(compute(&s, AS_OF()).fund.gross_moic, Some(dec("1.800000")));
+}
+
+#[test]
+fn a_sale_relieves_lots_first_in_first_out_and_its_proceeds_follow_the_shares() {
+    let mut c = company(1);
+    c.current_share_price_cents = Some(300);
+    let s = state(
+        vec![c],
+        vec![
+            // Listed out of order on purpose: FIFO is by acquisition date.
+            lot(2, 1, LotType::FollowOn, "100", 20_000, date(2024, 2, 1)),
+            lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1)),
+        ],
+        vec![sale(1, 1, 60_000, Some("150"), date(2025, 1, 1))],
+    );
+    let m = compute(&s, AS_OF());
+    let first = m.lots.iter().find(|l| l.lot_id == Uuid::from_u128(1)).unwrap();
+    let second = m.lots.iter().find(|l| l.lot_id == Uuid::from_u128(2)).unwrap();
+    assert_eq!((first.shares_held, first.realized_cents, first.unrealized_cents), (dec("0"), 40_000, 0));
+    assert_eq!((second.shares_held, second.realized_cents, second.unrealized_cents), (dec("50"), 20_000, 15_000));
+    assert_eq!(first.moic, Some(dec("4.000000")));
+    assert_eq!(second.moic, Some(dec("1.750000")));
+    let co = &m.companies[0];
+    assert_eq!((co.realized_cents, co.unrealized_cents, co.invested_cents), (60_000, 15_000, 30_000));
+    assert_eq!(co.current_moic, Some(dec("2.500000")));
+    assert_eq!(co.current_moic_initial, Some(dec("4.000000")));
+    assert_eq!(co.current_moic_follow_on, Some(dec("1.750000")));
+}
+
+#[test]
+fn dividends_are_spread_over_lots_by_cost_basis() {
+    let s = state(
+        vec![company(1)],
+        vec![
+            lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1)),
+            lot(2, 1, LotType::FollowOn, "100", 20_000, date(2024, 2, 1)),
+        ],
+        vec![sale(1, 1, 3_000, None, date(2025, 1, 1))],
+    );
+    let m = compute(&s, AS_OF());
+    assert_eq!(m.lots.iter().map(|l| l.realized_cents).collect::<Vec<_>>(), vec![1_000, 2_000]);
+    // No mark: held at cost, and said so.
+    assert_eq!(m.companies[0].valuation_basis, ValuationBasis::Cost);
+    assert_eq!(m.companies[0].unrealized_cents, 30_000);
+    assert_eq!(m.companies[0].current_moic, Some(dec("1.100000")));
+}
+
+#[test]
+fn only_flows_on_or_before_as_of_count() {
+    let s = state(
+        vec![company(1)],
+        vec![
+            lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1)),
+            lot(2, 1, LotType::FollowOn, "100", 20_000, date(2026, 6, 1)),
+        ],
+        vec![sale(1, 1, 3_000, None, date(2026, 7, 1))],
+    );
+    let m = compute(&s, AS_OF());
+    assert_eq!(m.fund.invested_cents, 10_000);
+    assert_eq!(m.fund.realized_cents, 0);
+    assert_eq!(m.lots.len(), 1);
+}
+
+#[test]
+fn the_fund_irr_of_a_doubling_in_one_year_is_100_percent() {
+    let mut c = company(1);
+    c.current_share_price_cents = Some(200);
+    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "1000", 100_000, date(2025, 1, 1))], vec![]);
+    let m = compute(&s, date(2026, 1, 1));
+    assert_eq!(m.fund.gross_irr, Some(dec("1.000000")));
+    assert_eq!(m.as_of, date(2026, 1, 1));
+}
+
+#[test]
+fn projected_value_uses_exit_assumptions_and_planned_reserves() {
+    let mut c = company(1);
+    c.exit_moic_bps = Some(30_000);
+    c.exit_probability = Some(dec("0.5"));
+    c.reserve_exit_moic_bps = Some(20_000);
+    c.planned_reserves_cents = 10_000;
+    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1))], vec![]);
+    let f = compute(&s, AS_OF()).fund;
+    // 10000 × 3 × 0.5 + 10000 × 2 × 0.5 = 25000, over 10000 invested + 10000 planned.
+    assert_eq!(f.projected_value_cents, 25_000);
+    assert_eq!(f.projected_moic, Some(dec("1.250000")));
+    assert_eq!(f.planned_reserves_cents, 10_000);
+}
+
+#[test]
+fn an_empty_fund_has_null_ratios_not_errors() {
+    let m = compute(&state(vec![], vec![], vec![]), AS_OF());
+    assert_eq!(m.fund.gross_moic, None);
+    assert_eq!(m.fund.gross_irr, None);
+    assert_eq!(m.fund.projected_moic, None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn allocating_cents_is_exact_and_proportional(total in 0i64..1_000_000_000_000, weights in prop::collection::vec(0u32..1_000_000, 1..20)) {
+        let weights: Vec<Decimal> = weights.into_iter().map(Decimal::from).collect();
+        let parts = allocate_cents(total, &weights);
+        prop_assert_eq!(parts.iter().sum::<i64>(), total);
+        let sum: Decimal = weights.iter().copied().sum();
+        for (p, w) in parts.iter().zip(&weights) {
+            prop_assert!(*p >= 0);
+            if !sum.is_zero() {
+                let exact = Decimal::from(total) * *w / sum;
+                prop_assert!((Decimal::from(*p) - exact).abs() < Decimal::ONE);
+            }
+        }
+    }
+
+    #[test]
+    fn realized_proceeds_are_conserved_across_lots(
+        sales in prop::collection::vec((1i64..10_000_000, prop::option::of(1u32..500)), 0..8),
+        lot_shares in prop::collection::vec(1u32..300, 1..6),
+    ) {
+        let lots: Vec<LotState> = lot_shares.iter().enumerate()
+            .map(|(i, s)| lot(i as u128 + 1, 1, LotType::Initial, &s.to_string(), i64::from(*s) * 100, date(2024, 1, 1 + i as u32)))
+            .collect();
+        let dists: Vec<DistributionState> = sales.iter().enumerate()
+            .map(|(i, (amount, shares))| sale(i as i64 + 1, 1, *amount, shares.map(|s| s.to_string()).as_deref(), date(2025, 1, 1)))
+            .collect();
+        let total: i64 = dists.iter().map(|d| d.amount_cents).sum();
+        let m = compute(&state(vec![company(1)], lots, dists), AS_OF());
+        prop_assert_eq!(m.lots.iter().map(|l| l.realized_cents).sum::<i64>(), total);
+        prop_assert_eq!(m.companies[0].realized_cents, total);
+        prop_assert!(m.lots.iter().all(|l| l.shares_held >= Decimal::ZERO));
+    }
+}
