@@ -28,6 +28,8 @@ use crate::routes;
         (name = "investments", description = "Investments of a fund in its companies."),
         (name = "lots", description = "Purchase lots of an investment: the unit of cost basis."),
         (name = "distributions", description = "Realized proceeds."),
+        (name = "metrics", description = "Lot-level MOIC and gross fund metrics."),
+        (name = "reserves", description = "Follow-on reserve rankings and the reserve plan."),
         (name = "api-keys", description = "API keys (admin only)."),
     )
 )]

@@ -1,6 +1,7 @@
 //! The Updog domain: the rules of funds, lots, MOIC, reserves and snapshots, and the transactions
 //! that keep them. The API crate calls into this crate and never touches SQL itself.
 
+pub mod analytics;
 pub mod auth;
 pub mod cache;
 pub mod canonical;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod portfolio;
+pub mod reserves;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

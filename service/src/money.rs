@@ -13,6 +13,13 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
     value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// Rounds half-up to `dp` places and always shows `dp` places (`2` → `2.000000`), as the wire wants.
+pub fn fixed_scale(value: Decimal, dp: u32) -> Decimal {
+    let mut v = round_half_up(value, dp);
+    v.rescale(dp);
+    v
+}
+
 /// `price_cents × shares`, rounded half-up to a whole cent, computed exactly. `None` when the result
 /// does not fit in `i64` cents.
 pub fn cost_basis_cents(price_cents: i64, shares: Decimal) -> Option<i64> {

@@ -3,6 +3,7 @@
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
+pub mod analytics;
 pub mod api_keys;
 pub mod common;
 pub mod companies;
@@ -32,6 +33,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(investments::get_lot)
         .service(investments::create_distribution)
         .service(investments::list_distributions)
+        .service(analytics::get_fund_moic)
+        .service(analytics::get_reserve_rankings)
+        .service(analytics::get_reserve_plan)
+        .service(analytics::update_reserve_plan)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::delete_api_key);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::xirr::{CashFlow, xirr};
-use crate::money::round_half_up;
+use crate::money::{fixed_scale, round_half_up};
 
 /// Ratios (MOIC, multiples, IRR) are reported with 6 decimal places.
 pub const RATIO_SCALE: u32 = 6;
@@ -150,7 +150,10 @@ pub fn ratio(numerator: impl Into<Decimal>, denominator: impl Into<Decimal>) -> 
     if d.is_zero() {
         return None;
     }
-    numerator.into().checked_div(d).map(|r| round_half_up(r, RATIO_SCALE))
+    numerator
+        .into()
+        .checked_div(d)
+        .map(|r| fixed_scale(r, RATIO_SCALE))
 }
 
 /// A multiple in basis points as a decimal (40000 → 4).
@@ -165,8 +168,11 @@ pub fn allocate_cents(total: i64, weights: &[Decimal]) -> Vec<i64> {
         return Vec::new();
     }
     let sum: Decimal = weights.iter().copied().sum();
-    let weights: Vec<Decimal> =
-        if sum.is_zero() { vec![Decimal::ONE; weights.len()] } else { weights.to_vec() };
+    let weights: Vec<Decimal> = if sum.is_zero() {
+        vec![Decimal::ONE; weights.len()]
+    } else {
+        weights.to_vec()
+    };
     let sum: Decimal = weights.iter().copied().sum();
     let total_d = Decimal::from(total);
     let mut shares: Vec<(usize, i64, Decimal)> = weights
@@ -207,7 +213,11 @@ pub fn compute(state: &PortfolioState, as_of: NaiveDate) -> PortfolioMetrics {
         lots_by_company.entry(lot.company_id).or_default().push(lot);
     }
     let mut dists_by_company: HashMap<i64, Vec<&DistributionState>> = HashMap::new();
-    for d in state.distributions.iter().filter(|d| d.distributed_on <= as_of) {
+    for d in state
+        .distributions
+        .iter()
+        .filter(|d| d.distributed_on <= as_of)
+    {
         dists_by_company.entry(d.company_id).or_default().push(d);
     }
 
@@ -219,11 +229,17 @@ pub fn compute(state: &PortfolioState, as_of: NaiveDate) -> PortfolioMetrics {
         let mut lots = lots_by_company.remove(&company.id).unwrap_or_default();
         // FIFO order: acquired first, then created first, then id for a total order.
         lots.sort_by(|a, b| {
-            a.acquired_on.cmp(&b.acquired_on).then(a.created_at.cmp(&b.created_at)).then(a.id.cmp(&b.id))
+            a.acquired_on
+                .cmp(&b.acquired_on)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
         });
         let mut dists = dists_by_company.remove(&company.id).unwrap_or_default();
         dists.sort_by(|a, b| {
-            a.distributed_on.cmp(&b.distributed_on).then(a.created_at.cmp(&b.created_at)).then(a.id.cmp(&b.id))
+            a.distributed_on
+                .cmp(&b.distributed_on)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
         });
         let (company_metrics, lot_metrics) = company_metrics(company, &lots, &dists);
         companies.push(company_metrics);
@@ -231,7 +247,12 @@ pub fn compute(state: &PortfolioState, as_of: NaiveDate) -> PortfolioMetrics {
     }
 
     let fund = fund_metrics(state, &companies, as_of);
-    PortfolioMetrics { as_of, fund, companies, lots: lots_out }
+    PortfolioMetrics {
+        as_of,
+        fund,
+        companies,
+        lots: lots_out,
+    }
 }
 
 fn company_metrics(
@@ -241,7 +262,10 @@ fn company_metrics(
 ) -> (CompanyMetrics, Vec<LotMetrics>) {
     let mut remaining: Vec<Decimal> = lots.iter().map(|l| l.shares).collect();
     let mut realized = vec![0i64; lots.len()];
-    let cost_weights: Vec<Decimal> = lots.iter().map(|l| Decimal::from(l.cost_basis_cents)).collect();
+    let cost_weights: Vec<Decimal> = lots
+        .iter()
+        .map(|l| Decimal::from(l.cost_basis_cents))
+        .collect();
     // Proceeds that cannot be attributed to any lot (a company with distributions but no lots).
     let mut unattributed = 0i64;
 
@@ -277,14 +301,21 @@ fn company_metrics(
             if lots.is_empty() {
                 unattributed += spread_by_cost;
             } else {
-                for (i, cents) in allocate_cents(spread_by_cost, &cost_weights).into_iter().enumerate() {
+                for (i, cents) in allocate_cents(spread_by_cost, &cost_weights)
+                    .into_iter()
+                    .enumerate()
+                {
                     realized[i] += cents;
                 }
             }
         }
     }
 
-    let basis = if company.current_share_price_cents.is_some() { ValuationBasis::Mark } else { ValuationBasis::Cost };
+    let basis = if company.current_share_price_cents.is_some() {
+        ValuationBasis::Mark
+    } else {
+        ValuationBasis::Cost
+    };
     let mut lot_metrics = Vec::with_capacity(lots.len());
     for (i, lot) in lots.iter().enumerate() {
         let held = remaining[i];
@@ -308,9 +339,16 @@ fn company_metrics(
     }
 
     let sum = |filter: &dyn Fn(&LotMetrics) -> bool| -> (i64, i64, i64) {
-        lot_metrics.iter().filter(|l| filter(l)).fold((0, 0, 0), |(c, r, u), l| {
-            (c + l.cost_basis_cents, r + l.realized_cents, u + l.unrealized_cents)
-        })
+        lot_metrics
+            .iter()
+            .filter(|l| filter(l))
+            .fold((0, 0, 0), |(c, r, u), l| {
+                (
+                    c + l.cost_basis_cents,
+                    r + l.realized_cents,
+                    u + l.unrealized_cents,
+                )
+            })
     };
     let (invested, lot_realized, unrealized) = sum(&|_| true);
     let realized_total = lot_realized + unattributed;
@@ -321,13 +359,16 @@ fn company_metrics(
 
     let exit_moic = company.exit_moic_bps.map(bps);
     let expected_exit_moic = match (exit_moic, company.exit_probability) {
-        (Some(m), Some(p)) => Some(round_half_up(m * p, RATIO_SCALE)),
+        (Some(m), Some(p)) => Some(fixed_scale(m * p, RATIO_SCALE)),
         _ => None,
     };
-    let exit_moic_on_planned_reserves = match (company.reserve_exit_moic_bps, company.exit_probability) {
-        (Some(m), Some(p)) if company.planned_reserves_cents > 0 => Some(round_half_up(bps(m) * p, RATIO_SCALE)),
-        _ => None,
-    };
+    let exit_moic_on_planned_reserves =
+        match (company.reserve_exit_moic_bps, company.exit_probability) {
+            (Some(m), Some(p)) if company.planned_reserves_cents > 0 => {
+                Some(fixed_scale(bps(m) * p, RATIO_SCALE))
+            }
+            _ => None,
+        };
 
     let metrics = CompanyMetrics {
         company_id: company.id,
@@ -341,37 +382,62 @@ fn company_metrics(
         total_value_cents: realized_total + unrealized,
         planned_reserves_cents: company.planned_reserves_cents,
         current_moic: ratio(realized_total + unrealized, invested),
-        current_moic_initial: if has_initial { ratio(ir + iu, ic) } else { None },
-        current_moic_follow_on: if has_follow_on { ratio(fr + fu, fc) } else { None },
-        exit_moic: exit_moic.map(|m| round_half_up(m, RATIO_SCALE)),
+        current_moic_initial: if has_initial {
+            ratio(ir + iu, ic)
+        } else {
+            None
+        },
+        current_moic_follow_on: if has_follow_on {
+            ratio(fr + fu, fc)
+        } else {
+            None
+        },
+        exit_moic: exit_moic.map(|m| fixed_scale(m, RATIO_SCALE)),
         expected_exit_moic,
         exit_moic_on_planned_reserves,
     };
     (metrics, lot_metrics)
 }
 
-fn fund_metrics(state: &PortfolioState, companies: &[CompanyMetrics], as_of: NaiveDate) -> FundMetrics {
+fn fund_metrics(
+    state: &PortfolioState,
+    companies: &[CompanyMetrics],
+    as_of: NaiveDate,
+) -> FundMetrics {
     let invested: i64 = companies.iter().map(|c| c.invested_cents).sum();
     let realized: i64 = companies.iter().map(|c| c.realized_cents).sum();
     let unrealized: i64 = companies.iter().map(|c| c.unrealized_cents).sum();
     let total = realized + unrealized;
-    let planned: i64 = state.companies.iter().map(|c| c.planned_reserves_cents).sum();
+    let planned: i64 = state
+        .companies
+        .iter()
+        .map(|c| c.planned_reserves_cents)
+        .sum();
 
     let mut flows: Vec<CashFlow> = state
         .lots
         .iter()
         .filter(|l| l.acquired_on <= as_of)
-        .map(|l| CashFlow { date: l.acquired_on, amount_cents: -l.cost_basis_cents })
+        .map(|l| CashFlow {
+            date: l.acquired_on,
+            amount_cents: -l.cost_basis_cents,
+        })
         .collect();
     flows.extend(
         state
             .distributions
             .iter()
             .filter(|d| d.distributed_on <= as_of)
-            .map(|d| CashFlow { date: d.distributed_on, amount_cents: d.amount_cents }),
+            .map(|d| CashFlow {
+                date: d.distributed_on,
+                amount_cents: d.amount_cents,
+            }),
     );
     if unrealized != 0 {
-        flows.push(CashFlow { date: as_of, amount_cents: unrealized });
+        flows.push(CashFlow {
+            date: as_of,
+            amount_cents: unrealized,
+        });
     }
 
     // Forecast: realized so far, plus each company's invested capital at its expected exit multiple (or,
@@ -380,7 +446,9 @@ fn fund_metrics(state: &PortfolioState, companies: &[CompanyMetrics], as_of: Nai
     let by_id: HashMap<i64, &CompanyState> = state.companies.iter().map(|c| (c.id, c)).collect();
     let mut projected = Decimal::from(realized);
     for m in companies {
-        let Some(c) = by_id.get(&m.company_id) else { continue };
+        let Some(c) = by_id.get(&m.company_id) else {
+            continue;
+        };
         projected += match (c.exit_moic_bps, c.exit_probability) {
             (Some(moic), Some(p)) => Decimal::from(m.invested_cents) * bps(moic) * p,
             _ => Decimal::from(m.unrealized_cents),

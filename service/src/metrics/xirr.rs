@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::MathematicalOps;
 
-use crate::money::round_half_up;
+use crate::money::fixed_scale;
 
 /// A dated cash flow: negative for money invested, positive for money returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,18 +73,23 @@ pub fn xirr(flows: &[CashFlow]) -> Option<Decimal> {
         .iter()
         .map(|(d, a)| {
             let days = Decimal::from((*d - first).num_days());
-            Some((days / year, Decimal::from_i128_with_scale(*a, 0).checked_div(scale)?))
+            Some((
+                days / year,
+                Decimal::from_i128_with_scale(*a, 0).checked_div(scale)?,
+            ))
         })
         .collect::<Option<Vec<_>>>()?;
     let flows = Flows { points };
-    solve(&flows).map(|r| round_half_up(r, 6))
+    solve(&flows).map(|r| fixed_scale(r, 6))
 }
 
 fn solve(flows: &Flows) -> Option<Decimal> {
     // Newton–Raphson.
     let mut r = Decimal::new(1, 1);
     for _ in 0..MAX_NEWTON {
-        let Some((npv, slope)) = flows.npv(r) else { break };
+        let Some((npv, slope)) = flows.npv(r) else {
+            break;
+        };
         if npv.abs() < TOLERANCE {
             return Some(r);
         }
@@ -98,11 +103,16 @@ fn solve(flows: &Flows) -> Option<Decimal> {
         r = next;
     }
     // Bisection over the first bracket found on a grid of rates.
-    let grid = ["-0.9999", "-0.99", "-0.95", "-0.9", "-0.75", "-0.5", "-0.25", "0", "0.1", "0.25", "0.5", "1", "2", "5", "10", "25", "50", "100"];
+    let grid = [
+        "-0.9999", "-0.99", "-0.95", "-0.9", "-0.75", "-0.5", "-0.25", "0", "0.1", "0.25", "0.5",
+        "1", "2", "5", "10", "25", "50", "100",
+    ];
     let mut previous: Option<(Decimal, Decimal)> = None;
     for text in grid {
         let rate: Decimal = text.parse().ok()?;
-        let Some((npv, _)) = flows.npv(rate) else { continue };
+        let Some((npv, _)) = flows.npv(rate) else {
+            continue;
+        };
         if npv.abs() < TOLERANCE {
             return Some(rate);
         }
@@ -183,7 +193,10 @@ mod tests {
 
     #[test]
     fn flows_that_never_change_sign_have_no_irr() {
-        assert_eq!(xirr(&[flow(d(2021, 1, 1), -100), flow(d(2022, 1, 1), -100)]), None);
+        assert_eq!(
+            xirr(&[flow(d(2021, 1, 1), -100), flow(d(2022, 1, 1), -100)]),
+            None
+        );
         assert_eq!(xirr(&[flow(d(2021, 1, 1), 100)]), None);
         assert_eq!(xirr(&[]), None);
     }

@@ -4,6 +4,7 @@
 mod bad_input;
 mod fixtures;
 mod idempotency;
+mod metrics;
 mod migrations;
 mod openapi;
 mod resources;

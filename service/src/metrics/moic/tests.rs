@@ -27,7 +27,14 @@ fn company(id: i64) -> CompanyState {
     }
 }
 
-fn lot(n: u128, company_id: i64, lot_type: LotType, shares: &str, cost: i64, on: NaiveDate) -> LotState {
+fn lot(
+    n: u128,
+    company_id: i64,
+    lot_type: LotType,
+    shares: &str,
+    cost: i64,
+    on: NaiveDate,
+) -> LotState {
     LotState {
         id: Uuid::from_u128(n),
         company_id,
@@ -40,20 +47,43 @@ fn lot(n: u128, company_id: i64, lot_type: LotType, shares: &str, cost: i64, on:
     }
 }
 
-fn sale(id: i64, company_id: i64, amount: i64, shares: Option<&str>, on: NaiveDate) -> DistributionState {
+fn sale(
+    id: i64,
+    company_id: i64,
+    amount: i64,
+    shares: Option<&str>,
+    on: NaiveDate,
+) -> DistributionState {
     DistributionState {
         id,
         company_id,
         distributed_on: on,
         amount_cents: amount,
-        kind: if shares.is_some() { DistributionKind::PartialSale } else { DistributionKind::Dividend },
+        kind: if shares.is_some() {
+            DistributionKind::PartialSale
+        } else {
+            DistributionKind::Dividend
+        },
         shares_sold: shares.map(dec),
         created_at: DateTime::from_timestamp(1_700_000_000 + id, 0).unwrap(),
     }
 }
 
-fn state(companies: Vec<CompanyState>, lots: Vec<LotState>, distributions: Vec<DistributionState>) -> PortfolioState {
-    PortfolioState { fund: FundState { id: 1, size_cents: 100_000_000, reserve_ratio_bps: 4000 }, companies, lots, distributions }
+fn state(
+    companies: Vec<CompanyState>,
+    lots: Vec<LotState>,
+    distributions: Vec<DistributionState>,
+) -> PortfolioState {
+    PortfolioState {
+        fund: FundState {
+            id: 1,
+            size_cents: 100_000_000,
+            reserve_ratio_bps: 4000,
+        },
+        companies,
+        lots,
+        distributions,
+    }
 }
 
 const AS_OF: fn() -> NaiveDate = || date(2026, 1, 1);
@@ -62,7 +92,18 @@ const AS_OF: fn() -> NaiveDate = || date(2026, 1, 1);
 fn invested_one_million_worth_two_million_is_2x() {
     let mut c = company(1);
     c.current_share_price_cents = Some(200);
-    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1))], vec![]);
+    let s = state(
+        vec![c],
+        vec![lot(
+            1,
+            1,
+            LotType::Initial,
+            "1000000",
+            100_000_000,
+            date(2024, 1, 1),
+        )],
+        vec![],
+    );
     let m = compute(&s, AS_OF());
     assert_eq!(m.companies[0].current_moic, Some(dec("2.000000")));
     assert_eq!(m.companies[0].total_value_cents, 200_000_000);
@@ -87,12 +128,19 @@ fn the_exit_variants_follow_the_truth_cases() {
     c.exit_probability = Some(dec("0.5"));
     c.planned_reserves_cents = 1_000_000;
     let m = compute(&state(vec![c], vec![], vec![]), AS_OF());
-    assert_eq!(m.companies[0].exit_moic_on_planned_reserves, Some(dec("2.000000")));
+    assert_eq!(
+        m.companies[0].exit_moic_on_planned_reserves,
+        Some(dec("2.000000"))
+    );
 }
 
 #[test]
 fn a_company_without_follow_on_lots_has_no_follow_on_moic() {
-    let s = state(vec![company(1)], vec![lot(1, 1, LotType::Initial, "10", 1000, date(2024, 1, 1))], vec![]);
+    let s = state(
+        vec![company(1)],
+        vec![lot(1, 1, LotType::Initial, "10", 1000, date(2024, 1, 1))],
+        vec![],
+    );
     let m = compute(&s, AS_OF());
     assert_eq!(m.companies[0].current_moic_follow_on, None);
     assert_eq!(m.companies[0].current_moic_initial, Some(dec("1.000000")));
@@ -107,8 +155,22 @@ fn fund_moic_is_a_sum_of_lots_not_an_average_of_ratios() {
     let s = state(
         vec![a, b],
         vec![
-            lot(1, 1, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1)),
-            lot(2, 2, LotType::Initial, "1000000", 100_000_000, date(2024, 1, 1)),
+            lot(
+                1,
+                1,
+                LotType::Initial,
+                "1000000",
+                100_000_000,
+                date(2024, 1, 1),
+            ),
+            lot(
+                2,
+                2,
+                LotType::Initial,
+                "1000000",
+                100_000_000,
+                date(2024, 1, 1),
+            ),
         ],
         vec![],
     );
@@ -129,14 +191,39 @@ fn a_sale_relieves_lots_first_in_first_out_and_its_proceeds_follow_the_shares() 
         vec![sale(1, 1, 60_000, Some("150"), date(2025, 1, 1))],
     );
     let m = compute(&s, AS_OF());
-    let first = m.lots.iter().find(|l| l.lot_id == Uuid::from_u128(1)).unwrap();
-    let second = m.lots.iter().find(|l| l.lot_id == Uuid::from_u128(2)).unwrap();
-    assert_eq!((first.shares_held, first.realized_cents, first.unrealized_cents), (dec("0"), 40_000, 0));
-    assert_eq!((second.shares_held, second.realized_cents, second.unrealized_cents), (dec("50"), 20_000, 15_000));
+    let first = m
+        .lots
+        .iter()
+        .find(|l| l.lot_id == Uuid::from_u128(1))
+        .unwrap();
+    let second = m
+        .lots
+        .iter()
+        .find(|l| l.lot_id == Uuid::from_u128(2))
+        .unwrap();
+    assert_eq!(
+        (
+            first.shares_held,
+            first.realized_cents,
+            first.unrealized_cents
+        ),
+        (dec("0"), 40_000, 0)
+    );
+    assert_eq!(
+        (
+            second.shares_held,
+            second.realized_cents,
+            second.unrealized_cents
+        ),
+        (dec("50"), 20_000, 15_000)
+    );
     assert_eq!(first.moic, Some(dec("4.000000")));
     assert_eq!(second.moic, Some(dec("1.750000")));
     let co = &m.companies[0];
-    assert_eq!((co.realized_cents, co.unrealized_cents, co.invested_cents), (60_000, 15_000, 30_000));
+    assert_eq!(
+        (co.realized_cents, co.unrealized_cents, co.invested_cents),
+        (60_000, 15_000, 30_000)
+    );
     assert_eq!(co.current_moic, Some(dec("2.500000")));
     assert_eq!(co.current_moic_initial, Some(dec("4.000000")));
     assert_eq!(co.current_moic_follow_on, Some(dec("1.750000")));
@@ -153,7 +240,10 @@ fn dividends_are_spread_over_lots_by_cost_basis() {
         vec![sale(1, 1, 3_000, None, date(2025, 1, 1))],
     );
     let m = compute(&s, AS_OF());
-    assert_eq!(m.lots.iter().map(|l| l.realized_cents).collect::<Vec<_>>(), vec![1_000, 2_000]);
+    assert_eq!(
+        m.lots.iter().map(|l| l.realized_cents).collect::<Vec<_>>(),
+        vec![1_000, 2_000]
+    );
     // No mark: held at cost, and said so.
     assert_eq!(m.companies[0].valuation_basis, ValuationBasis::Cost);
     assert_eq!(m.companies[0].unrealized_cents, 30_000);
@@ -180,7 +270,18 @@ fn only_flows_on_or_before_as_of_count() {
 fn the_fund_irr_of_a_doubling_in_one_year_is_100_percent() {
     let mut c = company(1);
     c.current_share_price_cents = Some(200);
-    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "1000", 100_000, date(2025, 1, 1))], vec![]);
+    let s = state(
+        vec![c],
+        vec![lot(
+            1,
+            1,
+            LotType::Initial,
+            "1000",
+            100_000,
+            date(2025, 1, 1),
+        )],
+        vec![],
+    );
     let m = compute(&s, date(2026, 1, 1));
     assert_eq!(m.fund.gross_irr, Some(dec("1.000000")));
     assert_eq!(m.as_of, date(2026, 1, 1));
@@ -193,7 +294,11 @@ fn projected_value_uses_exit_assumptions_and_planned_reserves() {
     c.exit_probability = Some(dec("0.5"));
     c.reserve_exit_moic_bps = Some(20_000);
     c.planned_reserves_cents = 10_000;
-    let s = state(vec![c], vec![lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1))], vec![]);
+    let s = state(
+        vec![c],
+        vec![lot(1, 1, LotType::Initial, "100", 10_000, date(2024, 1, 1))],
+        vec![],
+    );
     let f = compute(&s, AS_OF()).fund;
     // 10000 × 3 × 0.5 + 10000 × 2 × 0.5 = 25000, over 10000 invested + 10000 planned.
     assert_eq!(f.projected_value_cents, 25_000);

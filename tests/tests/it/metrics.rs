@@ -1,0 +1,261 @@
+//! MOIC, rankings and the reserve plan over real HTTP (SPEC §6, §7.5).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use updog_tests::{TestApp, backends, id_of};
+
+async fn patch_company(app: &TestApp, fund: i64, company: i64, body: Value) {
+    let response = app
+        .client
+        .patch(app.url(&format!("/api/v1/funds/{fund}/companies/{company}")))
+        .bearer_auth(&app.admin)
+        .header("If-Match", "\"1\"")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_moic_endpoint_reports_lot_company_and_fund_figures() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let acme = app.company(fund, "Acme").await;
+        let beta = app.company(fund, "Beta").await;
+        patch_company(&app, fund, acme, json!({"current_share_price_cents": 300, "exit_moic_bps": 40000, "exit_probability": "0.8"})).await;
+        let acme_inv = app.investment(fund, acme).await;
+        let beta_inv = app.investment(fund, beta).await;
+        let lot = |kind: &str, price: i64, shares: &str, on: &str| json!({"lot_type": kind, "share_price_cents": price, "shares_acquired": shares, "acquired_on": on});
+        for (inv, body) in [
+            (acme_inv, lot("initial", 100, "100", "2024-01-01")),
+            (acme_inv, lot("follow_on", 200, "100", "2024-02-01")),
+            (beta_inv, lot("initial", 1000, "10", "2024-03-01")),
+        ] {
+            let r = app
+                .post(
+                    &format!("/api/v1/funds/{fund}/investments/{inv}/lots"),
+                    &app.admin,
+                    &body,
+                    None,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+        let sale = json!({"company_id": acme, "distributed_on": "2025-01-01", "amount_cents": 60000, "kind": "partial_sale", "shares_sold": "150"});
+        assert_eq!(
+            app.post(
+                &format!("/api/v1/funds/{fund}/distributions"),
+                &app.admin,
+                &sale,
+                None
+            )
+            .await
+            .status(),
+            StatusCode::CREATED
+        );
+
+        let body: Value = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/moic?as_of=2026-01-01"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["as_of"], "2026-01-01");
+        let acme_m = body["companies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["company_id"] == acme)
+            .unwrap();
+        assert_eq!(acme_m["realized_cents"], 60000, "[{backend:?}]");
+        assert_eq!(acme_m["unrealized_cents"], 15000);
+        assert_eq!(acme_m["current_moic"], "2.500000");
+        assert_eq!(acme_m["current_moic_initial"], "4.000000");
+        assert_eq!(acme_m["current_moic_follow_on"], "1.750000");
+        assert_eq!(acme_m["expected_exit_moic"], "3.200000");
+        assert_eq!(acme_m["valuation_basis"], "mark");
+        assert_eq!(acme_m["shares_held"], "50.00000000");
+        let beta_m = body["companies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["company_id"] == beta)
+            .unwrap();
+        assert_eq!(beta_m["valuation_basis"], "cost", "no mark: held at cost");
+        assert_eq!(beta_m["current_moic"], "1.000000");
+        assert_eq!(beta_m["current_moic_follow_on"], Value::Null);
+        let f = &body["fund"];
+        assert_eq!(f["invested_cents"], 40000);
+        assert_eq!(f["total_value_cents"], 85000);
+        assert_eq!(f["gross_moic"], "2.125000");
+        assert_eq!(body["lots"].as_array().unwrap().len(), 3);
+        assert!(
+            f["gross_irr"].as_str().is_some(),
+            "an IRR exists for these flows"
+        );
+
+        // Before anything was bought, nothing counts and the ratios are null.
+        let early: Value = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/moic?as_of=2023-01-01"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(early["fund"]["invested_cents"], 0);
+        assert_eq!(early["fund"]["gross_moic"], Value::Null);
+        assert_eq!(early["fund"]["gross_irr"], Value::Null);
+
+        let bad = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/moic?as_of=yesterday"),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn the_reserve_plan_updates_atomically_under_its_version() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let a = app.company(fund, "A").await;
+        let b = app.company(fund, "B").await;
+        let other_fund = app.fund("Other").await;
+        let foreign = app.company(other_fund, "Foreign").await;
+        let plan_path = format!("/api/v1/funds/{fund}/reserve-plan");
+
+        let response = app.get_as(&plan_path, &app.admin).await;
+        assert_eq!(response.headers()["etag"], "\"1\"");
+        let plan: Value = response.json().await.unwrap();
+        assert_eq!(plan["version"], 1);
+        assert_eq!(plan["total_planned_cents"], 0);
+
+        let put = |body: Value| {
+            app.client
+                .put(app.url(&plan_path))
+                .bearer_auth(&app.admin)
+                .json(&body)
+                .send()
+        };
+        let rejected: Vec<(Value, StatusCode)> = vec![
+            (
+                json!({"expected_version": 1, "updates": [{"company_id": foreign, "planned_reserves_cents": 5}]}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 1, "updates": [{"company_id": a, "planned_reserves_cents": 10}, {"company_id": b, "planned_reserves_cents": -1}]}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 1, "updates": [{"company_id": a, "planned_reserves_cents": 10, "allocation_cap_cents": 5}]}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 1, "updates": [{"company_id": a, "planned_reserves_cents": 1}, {"company_id": a, "planned_reserves_cents": 2}]}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 1, "updates": (0..501).map(|i| json!({"company_id": i + 1, "planned_reserves_cents": 0})).collect::<Vec<_>>()}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 1, "updates": []}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                json!({"expected_version": 9, "updates": [{"company_id": a, "planned_reserves_cents": 10}]}),
+                StatusCode::PRECONDITION_FAILED,
+            ),
+        ];
+        for (body, status) in rejected {
+            let response = put(body.clone()).await.unwrap();
+            assert_eq!(response.status(), status, "[{backend:?}] {body}");
+        }
+        let unchanged: Value = app
+            .get_as(&plan_path, &app.admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(unchanged["version"], 1, "[{backend:?}] nothing applied");
+        assert_eq!(unchanged["total_planned_cents"], 0);
+
+        let ok = put(json!({"expected_version": 1, "updates": [
+            {"company_id": a, "planned_reserves_cents": 500000, "allocation_cap_cents": 800000},
+            {"company_id": b, "planned_reserves_cents": 250000}
+        ]}))
+        .await
+        .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "[{backend:?}]");
+        assert_eq!(ok.headers()["etag"], "\"2\"");
+        let plan: Value = ok.json().await.unwrap();
+        assert_eq!(plan["version"], 2);
+        assert_eq!(plan["total_planned_cents"], 750000);
+        // The same version again is stale now.
+        let stale = put(json!({"expected_version": 1, "updates": [{"company_id": a, "planned_reserves_cents": 1}]})).await.unwrap();
+        assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+        let problem: Value = stale.json().await.unwrap();
+        assert_eq!(problem["current_version"], 2);
+    }
+}
+
+#[tokio::test]
+async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let mut ids = Vec::new();
+        for (name, bps, p, planned) in [
+            ("Low", 20000, "0.5", 100),
+            ("High", 40000, "0.5", 100),
+            ("None", 40000, "0.9", 0),
+        ] {
+            let body = json!({"name": name, "stage": "seed", "reserve_exit_moic_bps": bps, "exit_probability": p, "planned_reserves_cents": planned});
+            ids.push(
+                id_of(
+                    app.post(
+                        &format!("/api/v1/funds/{fund}/companies"),
+                        &app.admin,
+                        &body,
+                        None,
+                    )
+                    .await,
+                )
+                .await,
+            );
+        }
+        let body: Value = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/reserves/rankings"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let order: Vec<i64> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["company_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(order, vec![ids[1], ids[0], ids[2]], "[{backend:?}]");
+        assert_eq!(body["data"][0]["exit_moic_on_planned_reserves"], "2.000000");
+        assert_eq!(body["data"][0]["rank"], 1);
+        assert_eq!(
+            body["data"][2]["exit_moic_on_planned_reserves"],
+            Value::Null
+        );
+        assert_eq!(body["data"][2]["allocation_score"], "3.600000");
+    }
+}
