@@ -47,6 +47,7 @@ impl Application {
         if config.migrate_on_start {
             db.migrate().await?;
         } else {
+            db.verify_migrations().await?;
             let pending = db.pending_migrations().await?;
             if let Some(first) = pending.first() {
                 return Err(Error::PendingMigrations {

@@ -6,6 +6,9 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod lint;
+pub mod safety;
+
 mod common;
 mod m20261122_000001_create_funds;
 mod m20261122_000002_create_portfolio_companies;
@@ -19,6 +22,7 @@ mod m20261122_000009_create_scenario_matrices;
 mod m20261122_000010_create_optimization_sessions;
 mod m20261122_000011_create_idempotency_records;
 mod m20261122_000012_create_api_keys;
+mod m20261122_000013_create_index_distributions_company_date;
 
 pub struct Migrator;
 
@@ -38,6 +42,31 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_create_optimization_sessions::Migration),
             Box::new(m20261122_000011_create_idempotency_records::Migration),
             Box::new(m20261122_000012_create_api_keys::Migration),
+            Box::new(m20261122_000013_create_index_distributions_company_date::Migration),
         ]
     }
+}
+
+/// Migrations whose risk score is above the lint threshold, each with the reviewed reason it is
+/// acceptable. Add an entry only after reviewing the finding; the reason is printed by every lint run.
+pub fn risk_acknowledgements() -> &'static [(&'static str, &'static str)] {
+    &[]
+}
+
+/// Lints every migration's PostgreSQL SQL.
+pub async fn lint_all() -> Result<Vec<lint::Report>, DbErr> {
+    let acks = risk_acknowledgements();
+    let mut out = Vec::new();
+    for m in Migrator::migrations() {
+        let sql =
+            safety::render(m.as_ref(), sea_orm_migration::sea_orm::DbBackend::Postgres).await?;
+        let findings = lint::lint_statements(&sql);
+        out.push(lint::Report {
+            migration: m.name().to_owned(),
+            score: lint::score(&findings),
+            findings,
+            acknowledgement: acks.iter().find(|(n, _)| *n == m.name()).map(|(_, r)| *r),
+        });
+    }
+    Ok(out)
 }

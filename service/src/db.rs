@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::error::{Error, Result};
 
@@ -45,6 +45,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Database {
     conn: DatabaseConnection,
     backend: Backend,
+    /// The URL it was opened with (the migration lock opens its own connection from it).
+    url: String,
 }
 
 impl Database {
@@ -76,16 +78,11 @@ impl Database {
         let conn = sea_orm::Database::connect(options)
             .await
             .map_err(Error::DatabaseUnavailable)?;
-        Ok(Self { conn, backend })
-    }
-
-    /// Wraps an existing connection (used by the test harness).
-    pub fn from_connection(conn: DatabaseConnection) -> Self {
-        let backend = match conn.get_database_backend() {
-            DbBackend::Sqlite => Backend::Sqlite,
-            _ => Backend::Postgres,
-        };
-        Self { conn, backend }
+        Ok(Self {
+            conn,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -97,9 +94,18 @@ impl Database {
         &self.conn
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration under the migration lock, refusing if an applied migration
+    /// changed since (checksums), and records their checksums.
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.conn, None)
+        migration::safety::up(&self.url, &self.conn, None)
+            .await
+            .map(|_| ())
+            .map_err(Error::Migration)
+    }
+
+    /// Fails when an applied migration's SQL changed or an applied migration is missing from this build.
+    pub async fn verify_migrations(&self) -> Result<()> {
+        migration::safety::verify(&self.conn)
             .await
             .map_err(Error::Migration)
     }

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use api::config::{Config, LogFormat};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement,
 };
@@ -269,9 +268,7 @@ async fn ensure_template(server: &str) -> String {
             let db = Database::connect(&format!("{server}/{scratch}"))
                 .await
                 .expect("connect to the template");
-            Migrator::up(db.connection(), None)
-                .await
-                .expect("migrate the template");
+            db.migrate().await.expect("migrate the template");
             db.close().await.expect("close the template connection");
         }
         admin

@@ -130,3 +130,183 @@ async fn every_table_of_the_data_model_exists_after_migrating() {
         }
     }
 }
+
+mod safety {
+    use migration::MigratorTrait;
+    use migration::safety::{self, ChecksumState, Drift};
+    use sea_orm::ConnectionTrait;
+    use service::Backend;
+    use updog_tests::{TestDb, backends};
+
+    async fn tamper(db: &TestDb, name: &str) {
+        db.exec(&format!(
+            "UPDATE updog_migration_checksums SET checksum = '{}' WHERE version = '{name}'",
+            "0".repeat(64)
+        ))
+        .await
+        .expect("edit the checksum table by hand");
+    }
+
+    #[tokio::test]
+    async fn migrating_records_a_checksum_for_every_migration() {
+        for backend in backends() {
+            let db = TestDb::migrated(backend).await;
+            let status = safety::status(db.conn()).await.unwrap();
+            assert_eq!(status.len(), migration::Migrator::migrations().len());
+            assert!(
+                status.iter().all(|s| s.state == ChecksumState::Ok),
+                "[{backend:?}] {status:?}"
+            );
+            assert_eq!(
+                db.count("updog_migration_checksums").await,
+                status.len() as i64
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_changed_migration_is_refused_by_up_and_at_server_start_naming_both_checksums() {
+        for backend in backends() {
+            let db = TestDb::migrated(backend).await;
+            let name = "m20261122_000004_create_investment_lots";
+            tamper(&db, name).await;
+
+            let drift = safety::drift(db.conn()).await.unwrap();
+            assert_eq!(drift.len(), 1, "[{backend:?}]");
+            let Drift::Changed {
+                name: drifted,
+                recorded,
+                current,
+            } = &drift[0]
+            else {
+                panic!("{drift:?}")
+            };
+            assert_eq!(drifted, name);
+            assert_eq!(recorded, &"0".repeat(64));
+            let message = db.db.migrate().await.expect_err("up refuses").to_string()
+                + &format!("{:?}", db.db.migrate().await.expect_err("up refuses"));
+            assert!(
+                message.contains(name)
+                    && message.contains(&"0".repeat(64))
+                    && message.contains(current.as_str()),
+                "{message}"
+            );
+
+            // The server refuses to start on it too, migrating or not.
+            for migrate_on_start in [true, false] {
+                let mut config = api::Config::from_lookup(|_| None).unwrap();
+                config.database_url = db.url.clone();
+                config.bind = "127.0.0.1:0".parse().unwrap();
+                config.migrate_on_start = migrate_on_start;
+                let err = api::Application::build(&config)
+                    .await
+                    .err()
+                    .expect("start refused");
+                assert!(
+                    api::error::error_chain(&err).contains(name),
+                    "[{backend:?}] {err:?}"
+                );
+            }
+
+            // A reviewed change is accepted deliberately.
+            safety::accept_checksum(db.conn(), name).await.unwrap();
+            assert!(safety::drift(db.conn()).await.unwrap().is_empty());
+            db.db.migrate().await.expect("up works again");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_applied_migration_missing_from_the_build_is_named() {
+        for backend in backends() {
+            let db = TestDb::migrated(backend).await;
+            db.exec("INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20990101_000000_ghost', 0)").await.unwrap();
+            let drift = safety::drift(db.conn()).await.unwrap();
+            assert_eq!(
+                drift,
+                vec![Drift::Missing {
+                    name: "m20990101_000000_ghost".into()
+                }],
+                "[{backend:?}]"
+            );
+            let err = db.db.migrate().await.expect_err("refused");
+            assert!(
+                format!("{err:?}").contains("m20990101_000000_ghost"),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn two_migrators_starting_together_apply_each_migration_once() {
+        // The advisory lock is PostgreSQL's; the embedded SQLite database serves one process.
+        for backend in backends().into_iter().filter(|b| *b == Backend::Postgres) {
+            let db = TestDb::empty(backend).await;
+            let second = service::Database::connect(&db.url).await.unwrap();
+            let (a, b) = tokio::join!(db.db.migrate(), second.migrate());
+            a.unwrap_or_else(|e| panic!("[{backend:?}] first migrator: {e:?}"));
+            b.unwrap_or_else(|e| panic!("[{backend:?}] second migrator: {e:?}"));
+            let count = migration::Migrator::migrations().len() as i64;
+            assert_eq!(db.count("seaql_migrations").await, count, "[{backend:?}]");
+            assert_eq!(
+                db.count("updog_migration_checksums").await,
+                count,
+                "[{backend:?}]"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_prints_the_pending_sql_and_executes_nothing() {
+        for backend in backends() {
+            let db = TestDb::empty(backend).await;
+            let plan = safety::dry_run_pending(db.conn()).await.unwrap();
+            assert_eq!(plan.len(), migration::Migrator::migrations().len());
+            assert!(
+                plan[0].1[0].starts_with(r#"CREATE TABLE "funds""#),
+                "{:?}",
+                plan[0].1[0]
+            );
+            let concurrently = plan
+                .iter()
+                .flat_map(|(_, s)| s)
+                .any(|s| s.contains("CONCURRENTLY"));
+            assert_eq!(
+                concurrently,
+                backend == Backend::Postgres,
+                "[{backend:?}] CONCURRENTLY only on PostgreSQL"
+            );
+            let tables = match backend {
+                Backend::Sqlite => {
+                    "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'funds'"
+                }
+                Backend::Postgres => {
+                    "SELECT COUNT(*) AS n FROM pg_tables WHERE tablename = 'funds'"
+                }
+            };
+            let rows = db
+                .conn()
+                .query_all_raw(sea_orm::Statement::from_string(db.db_backend(), tables))
+                .await
+                .unwrap();
+            assert_eq!(
+                rows[0].try_get::<i64>("", "n").unwrap(),
+                0,
+                "[{backend:?}] nothing executed"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_migration_scores_within_the_risk_threshold_or_is_acknowledged() {
+        for report in migration::lint_all().await.unwrap() {
+            assert!(
+                report.score <= migration::lint::DEFAULT_THRESHOLD
+                    || report.acknowledgement.is_some(),
+                "{} scores {}: {:?}",
+                report.migration,
+                report.score,
+                report.findings
+            );
+        }
+    }
+}

@@ -1,0 +1,27 @@
+-- A fund of 1,000 companies and 10,000 lots (10 per company), 1,000 distributions, half the companies
+-- marked. Run against a freshly migrated database: psql "$DATABASE_URL" -f bench/seed_moic.sql
+BEGIN;
+INSERT INTO funds (id, name, size_cents, vintage_year, reserve_ratio_bps) VALUES (1, 'Bench Fund', 50000000000, 2020, 4000);
+INSERT INTO portfolio_companies (id, fund_id, name, stage, current_share_price_cents, exit_moic_bps, exit_probability,
+                                 reserve_exit_moic_bps, planned_reserves_cents)
+SELECT c, 1, 'Company ' || c, (ARRAY['seed','series_a','series_b','growth'])[1 + c % 4],
+       CASE WHEN c % 2 = 0 THEN 100 + c % 900 END, 10000 + (c % 50) * 1000, (c % 100) / 100.0,
+       15000 + (c % 30) * 1000, (c % 10) * 100000
+FROM generate_series(1, 1000) AS c;
+INSERT INTO investments (id, fund_id, company_id, round_name, invested_on)
+SELECT c, 1, c, 'Round ' || c, DATE '2020-01-01' + (c % 1500)
+FROM generate_series(1, 1000) AS c;
+INSERT INTO investment_lots (id, fund_id, investment_id, lot_type, share_price_cents, shares_acquired,
+                             cost_basis_cents, acquired_on, created_at)
+SELECT gen_random_uuid(), 1, 1 + (n % 1000), (ARRAY['initial','follow_on','secondary','conversion'])[1 + (n / 1000) % 4],
+       100 + n % 500, 1000.5, round((100 + n % 500) * 1000.5), DATE '2020-01-01' + (n % 2000),
+       now() - (n || ' seconds')::interval
+FROM generate_series(0, 9999) AS n;
+INSERT INTO distributions (fund_id, company_id, distributed_on, amount_cents, kind, shares_sold)
+SELECT 1, 1 + (d % 1000), DATE '2024-01-01' + (d % 600), 50000 + d,
+       CASE WHEN d % 2 = 0 THEN 'partial_sale' ELSE 'dividend' END, CASE WHEN d % 2 = 0 THEN 250 END
+FROM generate_series(0, 999) AS d;
+SELECT setval(pg_get_serial_sequence('funds', 'id'), 1);
+SELECT setval(pg_get_serial_sequence('portfolio_companies', 'id'), 1000);
+SELECT setval(pg_get_serial_sequence('investments', 'id'), 1000);
+COMMIT;
