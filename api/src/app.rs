@@ -37,6 +37,27 @@ pub struct AppState {
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    /// Tells the in-process workers to stop (on shutdown).
+    stop_workers: tokio::sync::watch::Sender<bool>,
+}
+
+/// The job handlers every worker runs.
+pub fn job_handlers() -> service::outbox::Handlers {
+    service::outbox::Handlers::default().with(
+        service::snapshots::JOB_CALCULATE,
+        service::snapshots::Calculator::handler(),
+    )
+}
+
+/// Starts `count` outbox workers on `db`; they stop when `stop` turns true.
+pub fn spawn_workers(db: &Database, count: usize, stop: &tokio::sync::watch::Sender<bool>) {
+    for _ in 0..count {
+        tokio::spawn(service::outbox::run_worker(
+            db.clone(),
+            job_handlers(),
+            stop.subscribe(),
+        ));
+    }
 }
 
 impl Application {
@@ -66,6 +87,8 @@ impl Application {
             );
         }
         spawn_idempotency_reaper(db.clone());
+        let (stop_workers, _) = tokio::sync::watch::channel(false);
+        spawn_workers(&db, config.workers, &stop_workers);
 
         let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
             addr: config.bind.to_string(),
@@ -109,7 +132,11 @@ impl Application {
         })?
         .run();
 
-        Ok(Self { address, server })
+        Ok(Self {
+            address,
+            server,
+            stop_workers,
+        })
     }
 
     /// The bound address (useful when binding port 0).
@@ -121,9 +148,11 @@ impl Application {
     /// the shutdown timeout).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let stop_workers = self.stop_workers.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("shutdown requested; finishing in-flight requests");
+            tracing::info!("shutdown requested; finishing in-flight requests and jobs");
+            let _ = stop_workers.send(true);
             handle.stop(true).await;
         });
         self.server.await
@@ -149,7 +178,7 @@ fn spawn_idempotency_reaper(db: Database) {
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -23,6 +23,8 @@ enum Command {
     Serve,
     /// Print the OpenAPI description as YAML (regenerates `openapi.yaml`).
     Openapi,
+    /// Run outbox workers only (no HTTP), for scale-out: UPDOG_WORKERS of them (at least one).
+    Worker,
     /// Manage API keys on the configured database (DATABASE_URL).
     Keys {
         #[command(subcommand)]
@@ -62,7 +64,47 @@ fn main() -> ExitCode {
         },
         Command::Serve => serve(),
         Command::Keys { command } => keys(command),
+        Command::Worker => worker(),
     }
+}
+
+fn worker() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = telemetry::init(&config.log_filter, config.log_format) {
+        return fail(&e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    runtime.block_on(async {
+        let db = match service::Database::connect(&config.database_url).await {
+            Ok(db) => db,
+            Err(e) => return fail(&e),
+        };
+        if let Err(e) = db.verify_migrations().await {
+            return fail(&e);
+        }
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let count = config.workers.max(1);
+        api::app::spawn_workers(&db, count, &stop);
+        tracing::info!(
+            workers = count,
+            "updog worker running; stop with SIGTERM or SIGINT"
+        );
+        api::app::shutdown_signal().await;
+        let _ = stop.send(true);
+        // Let running jobs finish their current step (they are idempotent and leased anyway).
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        ExitCode::SUCCESS
+    })
 }
 
 fn keys(command: KeysCommand) -> ExitCode {

@@ -30,6 +30,7 @@ use crate::routes;
         (name = "distributions", description = "Realized proceeds."),
         (name = "metrics", description = "Lot-level MOIC and gross fund metrics."),
         (name = "reserves", description = "Follow-on reserve rankings and the reserve plan."),
+        (name = "snapshots", description = "Reproducible forecast snapshots, calculated in the background."),
         (name = "api-keys", description = "API keys (admin only)."),
     )
 )]

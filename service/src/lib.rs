@@ -10,9 +10,11 @@ pub mod error;
 pub mod idempotency;
 pub mod metrics;
 pub mod money;
+pub mod outbox;
 pub mod pagination;
 pub mod portfolio;
 pub mod reserves;
+pub mod snapshots;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

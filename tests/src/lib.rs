@@ -319,13 +319,19 @@ impl TestApp {
     /// Builds the real application (the same `Application::build` as `main`) on a fresh migrated
     /// database and serves it in the background.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with_workers(backend, 0).await
+    }
+
+    /// The application with `workers` in-process outbox workers (tests without workers drive the outbox
+    /// themselves, step by step).
+    pub async fn spawn_with_workers(backend: Backend, workers: usize) -> Self {
         let db = TestDb::migrated(backend).await;
         let admin = mint_key(&db, Role::Admin, &[]).await;
         let config = Config {
             database_url: db.url.clone(),
             redis_url: redis_url(),
             bind: "127.0.0.1:0".parse().expect("loopback address"),
-            workers: 0,
+            workers,
             migrate_on_start: false,
             log_filter: "warn".to_owned(),
             log_format: LogFormat::Pretty,

@@ -10,6 +10,7 @@ pub mod companies;
 pub mod funds;
 pub mod investments;
 pub mod ops;
+pub mod snapshots;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -37,6 +38,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(analytics::get_reserve_rankings)
         .service(analytics::get_reserve_plan)
         .service(analytics::update_reserve_plan)
+        .service(snapshots::create_snapshot)
+        .service(snapshots::list_snapshots)
+        .service(snapshots::get_snapshot)
+        .service(snapshots::list_snapshot_allocations)
+        .service(snapshots::update_snapshot)
+        .service(snapshots::delete_snapshot)
+        .service(snapshots::apply_snapshot)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::delete_api_key);

@@ -10,3 +10,4 @@ mod openapi;
 mod resources;
 mod schema;
 mod server;
+mod snapshots;

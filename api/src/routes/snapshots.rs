@@ -1,0 +1,532 @@
+//! Forecast snapshots: `/api/v1/funds/{fund_id}/snapshots` and `/api/v1/snapshots/{id}`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use service::entity::forecast_snapshot::{self, SnapshotStatus};
+use service::entity::reserve_allocation::{self, AllocationSource};
+use service::idempotency::Rendered;
+use service::reserves::ReservePolicy;
+use service::snapshots::{self, Created, ManualAllocation, NewSnapshot};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::Error;
+use crate::extract::{Auth, idempotency, if_match, json_body, outcome_response, with_etag};
+use crate::problem::Problem;
+use crate::routes::analytics::ReservePlanDto;
+use crate::routes::common::{Id, PageQuery, fixed};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotStatusDto {
+    Pending,
+    Calculating,
+    Complete,
+    Error,
+}
+
+impl From<SnapshotStatus> for SnapshotStatusDto {
+    fn from(s: SnapshotStatus) -> Self {
+        match s {
+            SnapshotStatus::Pending => Self::Pending,
+            SnapshotStatus::Calculating => Self::Calculating,
+            SnapshotStatus::Complete => Self::Complete,
+            SnapshotStatus::Error => Self::Error,
+        }
+    }
+}
+
+impl From<SnapshotStatusDto> for SnapshotStatus {
+    fn from(s: SnapshotStatusDto) -> Self {
+        match s {
+            SnapshotStatusDto::Pending => Self::Pending,
+            SnapshotStatusDto::Calculating => Self::Calculating,
+            SnapshotStatusDto::Complete => Self::Complete,
+            SnapshotStatusDto::Error => Self::Error,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Progress {
+    pub done: i32,
+    pub total: i32,
+}
+
+/// A forecast snapshot: an immutable capture of a fund's state and, once complete, its metrics.
+#[derive(Serialize, ToSchema)]
+pub struct Snapshot {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub name: String,
+    pub status: SnapshotStatusDto,
+    /// SHA-256 (hex) of the canonical captured inputs: equal hashes, equal inputs.
+    pub source_hash: String,
+    /// When the state was captured; its date is the metrics' `as_of`.
+    pub snapshot_time: DateTime<Utc>,
+    pub progress: Progress,
+    /// Lot, company and fund metrics and the engine's reserve plan; `null` until complete.
+    #[schema(value_type = Option<Object>)]
+    pub calculated_metrics: Option<serde_json::Value>,
+    pub error_message: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&forecast_snapshot::Model> for Snapshot {
+    fn from(m: &forecast_snapshot::Model) -> Self {
+        Self {
+            id: m.id,
+            fund_id: m.fund_id,
+            name: m.name.clone(),
+            status: m.status.into(),
+            source_hash: m.source_hash.clone(),
+            snapshot_time: m.snapshot_time,
+            progress: Progress {
+                done: m.progress_done,
+                total: m.progress_total,
+            },
+            calculated_metrics: m.calculated_metrics.clone(),
+            error_message: m.error_message.clone(),
+            version: m.version,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotPage {
+    pub data: Vec<Snapshot>,
+    pub next_cursor: Option<String>,
+}
+
+/// A hand-made allocation.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualAllocationDto {
+    pub company_id: i64,
+    /// 0 or more.
+    pub planned_reserve_cents: i64,
+    pub rationale: Option<String>,
+}
+
+/// Sizing and caps of the engine's reserve allocation; absent fields take their defaults.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservePolicyDto {
+    /// Share of the fund kept for follow-ons, bps (default: the fund's).
+    pub reserve_ratio_bps: Option<i32>,
+    /// Cap per company as a share of invested, bps (default 5000).
+    pub cap_percent_bps: Option<i32>,
+    /// Per-stage caps as a share of invested, bps, keyed by stage (`seed`, `series_a`, …).
+    #[schema(value_type = Option<Object>)]
+    pub stage_caps_bps: Option<serde_json::Value>,
+    /// Amounts below this stay unallocated.
+    pub min_check_cents: Option<i64>,
+}
+
+/// A new snapshot.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSnapshot {
+    /// 1 to 255 characters; not part of the captured inputs.
+    pub name: String,
+    pub reserve_policy: Option<ReservePolicyDto>,
+    /// Hand-made allocations instead of the engine's (companies of this fund, each once, total within
+    /// the available reserves).
+    pub allocations: Option<Vec<ManualAllocationDto>>,
+}
+
+/// Capture the fund's state and queue its calculation.
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "create_snapshot",
+    request_body = CreateSnapshot,
+    params(
+        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+    ),
+    responses(
+        (status = 202, description = "A new snapshot, queued for calculation.", body = Snapshot, headers(
+            ("Location" = String, description = "The snapshot."),
+            ("Retry-After" = u32, description = "Seconds before polling."),
+            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        (status = 200, description = "The fund's state is unchanged since this existing snapshot.", body = Snapshot, headers(
+            ("Location" = String, description = "The snapshot."))),
+        (status = 400, description = "Malformed body, id or header.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same state is being captured concurrently, or the idempotency key expired.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or allocations, or the idempotency key was used for another request.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/funds/{fund_id}/snapshots")]
+pub async fn create_snapshot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let fund_id = path.0;
+    let (input, value) = json_body::<CreateSnapshot>(&req, &body)?;
+    let idem = idempotency(
+        &req,
+        format!("POST /api/v1/funds/{fund_id}/snapshots"),
+        &principal,
+        &value,
+    )?;
+    let reserve_policy = match input.reserve_policy {
+        None => None,
+        Some(p) => {
+            let stage_caps_bps = match p.stage_caps_bps {
+                None => None,
+                Some(v) => Some(serde_json::from_value(v).map_err(|e| Error::InvalidBody {
+                    errors: vec![service::FieldError::new(
+                        "/reserve_policy/stage_caps_bps",
+                        e.to_string(),
+                    )],
+                })?),
+            };
+            Some(ReservePolicy {
+                reserve_ratio_bps: p.reserve_ratio_bps,
+                cap_percent_bps: p.cap_percent_bps,
+                stage_caps_bps,
+                min_check_cents: p.min_check_cents,
+            })
+        }
+    };
+    let input = NewSnapshot {
+        name: input.name,
+        reserve_policy,
+        allocations: input.allocations.map(|v| {
+            v.into_iter()
+                .map(|a| ManualAllocation {
+                    company_id: a.company_id,
+                    planned_reserve_cents: a.planned_reserve_cents,
+                    rationale: a.rationale,
+                })
+                .collect()
+        }),
+    };
+    let outcome = snapshots::create_snapshot(
+        &state.service,
+        &principal,
+        fund_id,
+        input,
+        idem.as_ref(),
+        |created| {
+            let (status, model) = match created {
+                Created::New(m) => (202, m),
+                Created::Existing(m) => (200, m),
+            };
+            Rendered {
+                status,
+                body: serde_json::to_vec(&Snapshot::from(model)).unwrap_or_default(),
+                location: Some(format!("/api/v1/snapshots/{}", model.id)),
+            }
+        },
+    )
+    .await?;
+    let accepted = outcome.response.status == 202;
+    let mut response = outcome_response(outcome);
+    if accepted {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotQuery {
+    /// Only snapshots in this status.
+    pub status: Option<SnapshotStatusDto>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A fund's snapshots, newest first.
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "list_snapshots",
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), SnapshotQuery),
+    responses(
+        (status = 200, description = "A page of snapshots.", body = SnapshotPage),
+        (status = 400, description = "Bad id, filter, limit or cursor.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key has no access to this fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/snapshots")]
+pub async fn list_snapshots(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    query: web::Query<SnapshotQuery>,
+) -> Result<HttpResponse, Error> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let page = snapshots::list_snapshots(
+        &state.service,
+        &principal,
+        path.0,
+        q.status.map(Into::into),
+        page,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(SnapshotPage {
+        data: page.items.iter().map(Snapshot::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
+    let mut response = with_etag(&Snapshot::from(m), m.version);
+    if matches!(
+        m.status,
+        SnapshotStatus::Pending | SnapshotStatus::Calculating
+    ) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// One snapshot (with `Retry-After` while it is being calculated).
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "get_snapshot",
+    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    responses(
+        (status = 200, description = "The snapshot.", body = Snapshot, headers(
+            ("ETag" = String, description = "The version, quoted."),
+            ("Retry-After" = u32, description = "Present while pending or calculating."))),
+        (status = 400, description = "Bad id.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/snapshots/{snapshot_id}")]
+pub async fn get_snapshot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, Error> {
+    let snapshot = snapshots::get_snapshot(&state.service, &principal, path.into_inner()).await?;
+    Ok(snapshot_response(&snapshot))
+}
+
+/// A snapshot's reserve allocation for one company.
+#[derive(Serialize, ToSchema)]
+pub struct Allocation {
+    pub company_id: i64,
+    pub planned_reserve_cents: i64,
+    /// The engine's ranking value, 6 places; `null` for manual allocations or unknown multiples.
+    pub allocation_score: Option<String>,
+    /// 1 = first call on reserves.
+    pub priority: i32,
+    pub rationale: Option<String>,
+    /// `engine` or `manual`.
+    pub source: String,
+}
+
+impl From<&reserve_allocation::Model> for Allocation {
+    fn from(a: &reserve_allocation::Model) -> Self {
+        Self {
+            company_id: a.company_id,
+            planned_reserve_cents: a.planned_reserve_cents,
+            allocation_score: a.allocation_score.map(|s| fixed(s.0, 6)),
+            priority: a.priority,
+            rationale: a.rationale.clone(),
+            source: match a.source {
+                AllocationSource::Engine => "engine".into(),
+                AllocationSource::Manual => "manual".into(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AllocationList {
+    pub snapshot_id: Uuid,
+    pub data: Vec<Allocation>,
+}
+
+/// A snapshot's allocations, by priority.
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "list_snapshot_allocations",
+    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    responses(
+        (status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList),
+        (status = 400, description = "Bad id.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/snapshots/{snapshot_id}/allocations")]
+pub async fn list_snapshot_allocations(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, Error> {
+    let id = path.into_inner();
+    let rows = snapshots::allocations(&state.service, &principal, id).await?;
+    Ok(HttpResponse::Ok().json(AllocationList {
+        snapshot_id: id,
+        data: rows.iter().map(Allocation::from).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameSnapshot {
+    /// 1 to 255 characters.
+    pub name: String,
+}
+
+/// Rename a snapshot (the only change a snapshot allows; requires `If-Match`).
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "update_snapshot",
+    request_body = RenameSnapshot,
+    params(
+        ("snapshot_id" = Uuid, Path, description = "The snapshot."),
+        ("If-Match" = String, Header, description = "The snapshot's current ETag."),
+    ),
+    responses(
+        (status = 200, description = "Renamed.", body = Snapshot, headers(("ETag" = String, description = "The new version."))),
+        (status = 400, description = "Malformed body, id or If-Match.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name.", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/snapshots/{snapshot_id}")]
+pub async fn update_snapshot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let version = if_match(&req)?;
+    let (input, _) = json_body::<RenameSnapshot>(&req, &body)?;
+    let s = snapshots::rename_snapshot(
+        &state.service,
+        &principal,
+        path.into_inner(),
+        version,
+        input.name,
+    )
+    .await?;
+    Ok(snapshot_response(&s))
+}
+
+/// Delete a snapshot and its allocations (requires `If-Match`).
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "delete_snapshot",
+    params(
+        ("snapshot_id" = Uuid, Path, description = "The snapshot."),
+        ("If-Match" = String, Header, description = "The snapshot's current ETag."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "Malformed id or If-Match.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/snapshots/{snapshot_id}")]
+pub async fn delete_snapshot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let version = if_match(&req)?;
+    snapshots::delete_snapshot(&state.service, &principal, path.into_inner(), version).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplySnapshot {
+    /// The fund's current reserve-plan version.
+    pub expected_version: i64,
+}
+
+/// Copy a complete snapshot's allocations into the fund's reserve plan.
+#[utoipa::path(
+    tag = "snapshots",
+    operation_id = "apply_snapshot",
+    request_body = ApplySnapshot,
+    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    responses(
+        (status = 200, description = "The updated reserve plan.", body = ReservePlanDto, headers(("ETag" = String, description = "The plan's new version."))),
+        (status = 400, description = "Malformed body or id.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The snapshot is not complete (`snapshot_not_complete`) or allocates nothing.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale `expected_version`.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An allocation exceeds a company's cap.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/snapshots/{snapshot_id}/apply")]
+pub async fn apply_snapshot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let (input, _) = json_body::<ApplySnapshot>(&req, &body)?;
+    let plan = snapshots::apply_snapshot(
+        &state.service,
+        &principal,
+        path.into_inner(),
+        input.expected_version,
+    )
+    .await?;
+    Ok(with_etag(&ReservePlanDto::from(&plan), plan.version))
+}
