@@ -5,14 +5,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::ExactDecimal;
 use entity::investment_lot::LotType;
-use uuid::Uuid;
 use entity::{distribution, fund, investment, investment_lot, portfolio_company};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
+use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{Error, FieldError, Result};
@@ -51,7 +51,15 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
         ])
         .filter(investment_lot::Column::FundId.eq(fund_id))
         .order_by_asc(investment_lot::Column::Id)
-        .into_tuple::<(Uuid, i64, LotType, ExactDecimal, i64, NaiveDate, DateTime<Utc>)>()
+        .into_tuple::<(
+            Uuid,
+            i64,
+            LotType,
+            ExactDecimal,
+            i64,
+            NaiveDate,
+            DateTime<Utc>,
+        )>()
         .all(conn);
     let distributions_q = distribution::Entity::find()
         .filter(distribution::Column::FundId.eq(fund_id))
@@ -80,7 +88,11 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
         });
     }
     Ok(PortfolioState {
-        fund: FundState { id: fund.id, size_cents: fund.size_cents, reserve_ratio_bps: fund.reserve_ratio_bps },
+        fund: FundState {
+            id: fund.id,
+            size_cents: fund.size_cents,
+            reserve_ratio_bps: fund.reserve_ratio_bps,
+        },
         companies: companies?
             .into_iter()
             .map(|c| CompanyState {

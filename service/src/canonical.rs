@@ -65,7 +65,7 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
         out.push_str(&u.to_string());
     } else if let Some(f) = n.as_f64() {
         // ECMAScript formatting: integral values without a fraction, otherwise the shortest
-        // representation that round-trips (which is what Rust's `Display` for f64 produces), with
+        // representation that round-trips (which is what Rust's float `Display` produces), with
         // exponents for very large or small magnitudes as ECMAScript does.
         if f == f.trunc() && f.abs() < 1e21 {
             out.push_str(&format!("{f:.0}"));

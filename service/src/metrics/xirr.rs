@@ -60,7 +60,9 @@ impl Flows {
             npv = npv.checked_add(term)?;
             weighted = weighted.checked_add(days.checked_mul(term)?)?;
         }
-        let slope = -(weighted.checked_div(Decimal::from(365))?.checked_div(one_plus)?);
+        let slope = -(weighted
+            .checked_div(Decimal::from(365))?
+            .checked_div(one_plus)?);
         Some((npv, slope))
     }
 }
@@ -83,7 +85,11 @@ pub fn xirr(flows: &[CashFlow]) -> Option<Decimal> {
         .iter()
         .map(|(d, a)| {
             let days = u64::try_from((*d - first).num_days()).ok()?;
-            Some((days, Decimal::from(days), Decimal::from_i128_with_scale(*a, 0).checked_div(scale)?))
+            Some((
+                days,
+                Decimal::from(days),
+                Decimal::from_i128_with_scale(*a, 0).checked_div(scale)?,
+            ))
         })
         .collect::<Option<Vec<_>>>()?;
     let flows = Flows { points };
