@@ -25,3 +25,5 @@ SELECT setval(pg_get_serial_sequence('funds', 'id'), 1);
 SELECT setval(pg_get_serial_sequence('portfolio_companies', 'id'), 1000);
 SELECT setval(pg_get_serial_sequence('investments', 'id'), 1000);
 COMMIT;
+-- Fresh statistics, as autovacuum would have gathered on a database in use.
+ANALYZE;

@@ -97,8 +97,9 @@ pub fn xirr(flows: &[CashFlow]) -> Option<Decimal> {
 }
 
 fn solve(flows: &Flows) -> Option<Decimal> {
-    // Newton–Raphson.
-    let mut r = Decimal::new(1, 1);
+    // Newton–Raphson, from the rate that turns the multiple into a return over the money-weighted
+    // holding period (close to the root for typical venture flows, so few iterations are needed).
+    let mut r = first_guess(flows).unwrap_or(Decimal::new(1, 1));
     for _ in 0..MAX_NEWTON {
         let Some((npv, slope)) = flows.npv(r) else {
             break;
@@ -137,6 +138,27 @@ fn solve(flows: &Flows) -> Option<Decimal> {
         previous = Some((rate, npv));
     }
     None
+}
+
+fn first_guess(flows: &Flows) -> Option<Decimal> {
+    let (mut out, mut inflow) = (Decimal::ZERO, Decimal::ZERO);
+    let (mut out_days, mut in_days) = (Decimal::ZERO, Decimal::ZERO);
+    for (_, days, a) in &flows.points {
+        if a.is_sign_negative() {
+            out -= *a;
+            out_days -= *days * *a;
+        } else {
+            inflow += *a;
+            in_days += *days * *a;
+        }
+    }
+    let years = (in_days.checked_div(inflow)? - out_days.checked_div(out)?) / Decimal::from(365);
+    if years <= Decimal::new(1, 2) {
+        return None;
+    }
+    let multiple = inflow.checked_div(out)?;
+    let guess = (multiple.checked_ln()? / years).checked_exp()? - Decimal::ONE;
+    (guess > LOWER && guess < UPPER).then_some(guess)
 }
 
 fn bisect(flows: &Flows, mut lo: Decimal, mut lo_npv: Decimal, mut hi: Decimal) -> Option<Decimal> {
