@@ -13,12 +13,12 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::extract::{Auth, json_body, with_etag};
 use crate::problem::Problem;
-use crate::routes::common::{Id, fixed};
+use crate::routes::common::{DecimalText, Id};
 use crate::routes::companies::CompanyStatusDto;
 use crate::routes::investments::LotTypeDto;
 
-fn ratio(v: Option<Decimal>) -> Option<String> {
-    v.map(|d| fixed(d, 6))
+fn ratio(v: Option<Decimal>) -> Option<DecimalText> {
+    v.map(|d| DecimalText::new(d, 6))
 }
 
 /// How unrealized value was measured.
@@ -40,16 +40,21 @@ pub struct FundMetricsDto {
     pub unrealized_cents: i64,
     pub total_value_cents: i64,
     /// Total value / invested.
-    pub gross_moic: Option<String>,
-    pub realized_multiple: Option<String>,
-    pub unrealized_multiple: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub gross_moic: Option<DecimalText>,
+    #[schema(value_type = Option<String>)]
+    pub realized_multiple: Option<DecimalText>,
+    #[schema(value_type = Option<String>)]
+    pub unrealized_multiple: Option<DecimalText>,
     /// XIRR (Actual/365) of lot purchases, distributions and the unrealized value at `as_of`; `0.1` = 10%.
-    pub gross_irr: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub gross_irr: Option<DecimalText>,
     pub planned_reserves_cents: i64,
     /// Realized + invested × exit MOIC × probability + planned reserves × reserve exit MOIC × probability.
     pub projected_value_cents: i64,
     /// Projected value / (invested + planned reserves).
-    pub projected_moic: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub projected_moic: Option<DecimalText>,
 }
 
 impl From<&FundMetrics> for FundMetricsDto {
@@ -78,24 +83,31 @@ pub struct CompanyMetricsDto {
     pub status: CompanyStatusDto,
     pub valuation_basis: ValuationBasisDto,
     /// Shares still held, 8 places.
-    pub shares_held: String,
+    #[schema(value_type = String)]
+    pub shares_held: DecimalText,
     pub invested_cents: i64,
     pub realized_cents: i64,
     pub unrealized_cents: i64,
     pub total_value_cents: i64,
     pub planned_reserves_cents: i64,
     /// (Realized + unrealized) / invested over all lots.
-    pub current_moic: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub current_moic: Option<DecimalText>,
     /// The same over initial lots only.
-    pub current_moic_initial: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub current_moic_initial: Option<DecimalText>,
     /// The same over follow-on lots only; `null` without follow-on lots.
-    pub current_moic_follow_on: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub current_moic_follow_on: Option<DecimalText>,
     /// `exit_moic_bps / 10000`.
-    pub exit_moic: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub exit_moic: Option<DecimalText>,
     /// Exit MOIC × exit probability.
-    pub expected_exit_moic: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub expected_exit_moic: Option<DecimalText>,
     /// Reserve exit MOIC × exit probability; `null` without planned reserves.
-    pub exit_moic_on_planned_reserves: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub exit_moic_on_planned_reserves: Option<DecimalText>,
 }
 
 impl From<&CompanyMetrics> for CompanyMetricsDto {
@@ -108,7 +120,7 @@ impl From<&CompanyMetrics> for CompanyMetricsDto {
                 ValuationBasis::Mark => ValuationBasisDto::Mark,
                 ValuationBasis::Cost => ValuationBasisDto::Cost,
             },
-            shares_held: fixed(c.shares_held, 8),
+            shares_held: DecimalText::new(c.shares_held, 8),
             invested_cents: c.invested_cents,
             realized_cents: c.realized_cents,
             unrealized_cents: c.unrealized_cents,
@@ -132,11 +144,14 @@ pub struct LotMetricsDto {
     pub investment_id: i64,
     pub lot_type: LotTypeDto,
     pub cost_basis_cents: i64,
-    pub shares_acquired: String,
-    pub shares_held: String,
+    #[schema(value_type = String)]
+    pub shares_acquired: DecimalText,
+    #[schema(value_type = String)]
+    pub shares_held: DecimalText,
     pub realized_cents: i64,
     pub unrealized_cents: i64,
-    pub moic: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub moic: Option<DecimalText>,
 }
 
 impl From<&LotMetrics> for LotMetricsDto {
@@ -147,8 +162,8 @@ impl From<&LotMetrics> for LotMetricsDto {
             investment_id: l.investment_id,
             lot_type: l.lot_type.into(),
             cost_basis_cents: l.cost_basis_cents,
-            shares_acquired: fixed(l.shares_acquired, 8),
-            shares_held: fixed(l.shares_held, 8),
+            shares_acquired: DecimalText::new(l.shares_acquired, 8),
+            shares_held: DecimalText::new(l.shares_held, 8),
             realized_cents: l.realized_cents,
             unrealized_cents: l.unrealized_cents,
             moic: ratio(l.moic),
@@ -221,9 +236,11 @@ pub struct RankingDto {
     pub company_id: i64,
     pub name: String,
     /// Reserve exit MOIC × exit probability, 6 places; `null` without planned reserves or assumptions.
-    pub exit_moic_on_planned_reserves: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub exit_moic_on_planned_reserves: Option<DecimalText>,
     /// The same multiple regardless of planned reserves (what the allocation engine ranks by).
-    pub allocation_score: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub allocation_score: Option<DecimalText>,
     pub planned_reserves_cents: i64,
     pub allocation_cap_cents: Option<i64>,
 }

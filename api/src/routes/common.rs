@@ -59,3 +59,22 @@ pub fn fixed(value: rust_decimal::Decimal, dp: u32) -> String {
     v.rescale(dp);
     v.to_string()
 }
+
+/// A decimal written as a JSON string with exactly `dp` places, without an intermediate `String`
+/// (responses such as a fund's MOIC hold tens of thousands of them). Documented as a string.
+#[derive(Clone, Copy, Debug)]
+pub struct DecimalText(rust_decimal::Decimal);
+
+impl DecimalText {
+    pub fn new(value: rust_decimal::Decimal, dp: u32) -> Self {
+        let mut v = service::money::round_half_up(value, dp);
+        v.rescale(dp);
+        Self(v)
+    }
+}
+
+impl serde::Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
