@@ -113,6 +113,24 @@ async fn missing_or_conflict<C: ConnectionTrait>(
     }
 }
 
+/// Completes an `IdempotencyKeyExpired` refusal with the row its key created, so that the answer can
+/// point at it (`Location`, SPEC §4.7); every other outcome passes through unchanged.
+async fn point_at_existing<Fut>(
+    outcome: Result<Outcome>,
+    idem: Option<&Idempotency>,
+    find: impl FnOnce(String) -> Fut,
+) -> Result<Outcome>
+where
+    Fut: std::future::Future<Output = Result<Option<ResourceRef>>>,
+{
+    match (outcome, idem) {
+        (Err(Error::IdempotencyKeyExpired { .. }), Some(i)) => Err(Error::IdempotencyKeyExpired {
+            existing: find(i.key.as_str().to_owned()).await?,
+        }),
+        (other, _) => other,
+    }
+}
+
 fn keyset_by_id<Q: QueryFilter>(
     query: Q,
     id_col: impl ColumnTrait,
@@ -246,20 +264,15 @@ pub async fn create_fund(
         render,
     )
     .await;
-    match outcome {
-        Err(Error::IdempotencyKeyExpired { .. }) => {
-            let existing = match idem {
-                Some(i) => fund::Entity::find()
-                    .filter(fund::Column::IdempotencyKey.eq(i.key.as_str()))
-                    .one(svc.db.connection())
-                    .await?
-                    .map(|f| ResourceRef::Fund(f.id)),
-                None => None,
-            };
-            Err(Error::IdempotencyKeyExpired { existing })
-        }
-        other => other,
-    }
+    let db = svc.db.connection();
+    point_at_existing(outcome, idem, |key| async move {
+        Ok(fund::Entity::find()
+            .filter(fund::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+            .map(|f| ResourceRef::Fund(f.id)))
+    })
+    .await
 }
 
 pub async fn get_fund(svc: &Service, principal: &Principal, id: i64) -> Result<fund::Model> {
@@ -513,22 +526,17 @@ pub async fn create_company(
         render,
     )
     .await;
-    match outcome {
-        Err(Error::IdempotencyKeyExpired { .. }) => {
-            let existing = match idem {
-                Some(i) => portfolio_company::Entity::find()
-                    .filter(portfolio_company::Column::FundId.eq(fund_id))
-                    .filter(portfolio_company::Column::IdempotencyKey.eq(i.key.as_str()))
-                    .one(svc.db.connection())
-                    .await?
-                    .map(|c| ResourceRef::Company { fund_id, id: c.id }),
-                None => None,
-            };
-            Err(Error::IdempotencyKeyExpired { existing })
-        }
-        Err(e) => Err(company_conflict(e, name.as_deref())),
-        ok => ok,
-    }
+    let db = svc.db.connection();
+    point_at_existing(outcome, idem, |key| async move {
+        Ok(portfolio_company::Entity::find()
+            .filter(portfolio_company::Column::FundId.eq(fund_id))
+            .filter(portfolio_company::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+            .map(|c| ResourceRef::Company { fund_id, id: c.id }))
+    })
+    .await
+    .map_err(|e| company_conflict(e, name.as_deref()))
 }
 
 pub async fn get_company(
@@ -693,21 +701,16 @@ pub async fn create_investment(
         render,
     )
     .await;
-    match outcome {
-        Err(Error::IdempotencyKeyExpired { .. }) => {
-            let existing = match idem {
-                Some(i) => investment::Entity::find()
-                    .filter(investment::Column::FundId.eq(fund_id))
-                    .filter(investment::Column::IdempotencyKey.eq(i.key.as_str()))
-                    .one(svc.db.connection())
-                    .await?
-                    .map(|m| ResourceRef::Investment { fund_id, id: m.id }),
-                None => None,
-            };
-            Err(Error::IdempotencyKeyExpired { existing })
-        }
-        other => other,
-    }
+    let db = svc.db.connection();
+    point_at_existing(outcome, idem, |key| async move {
+        Ok(investment::Entity::find()
+            .filter(investment::Column::FundId.eq(fund_id))
+            .filter(investment::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+            .map(|m| ResourceRef::Investment { fund_id, id: m.id }))
+    })
+    .await
 }
 
 pub async fn get_investment(
@@ -838,21 +841,16 @@ pub async fn create_lot(
         render,
     )
     .await;
-    match outcome {
-        Err(Error::IdempotencyKeyExpired { .. }) => {
-            let existing = match idem {
-                Some(i) => investment_lot::Entity::find()
-                    .filter(investment_lot::Column::InvestmentId.eq(investment_id))
-                    .filter(investment_lot::Column::IdempotencyKey.eq(i.key.as_str()))
-                    .one(svc.db.connection())
-                    .await?
-                    .map(|l| ResourceRef::Lot { fund_id, id: l.id }),
-                None => None,
-            };
-            Err(Error::IdempotencyKeyExpired { existing })
-        }
-        other => other,
-    }
+    let db = svc.db.connection();
+    point_at_existing(outcome, idem, |key| async move {
+        Ok(investment_lot::Entity::find()
+            .filter(investment_lot::Column::InvestmentId.eq(investment_id))
+            .filter(investment_lot::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+            .map(|l| ResourceRef::Lot { fund_id, id: l.id }))
+    })
+    .await
 }
 
 pub async fn get_lot(
@@ -992,21 +990,16 @@ pub async fn create_distribution(
         render,
     )
     .await;
-    match outcome {
-        Err(Error::IdempotencyKeyExpired { .. }) => {
-            let existing = match idem {
-                Some(i) => distribution::Entity::find()
-                    .filter(distribution::Column::FundId.eq(fund_id))
-                    .filter(distribution::Column::IdempotencyKey.eq(i.key.as_str()))
-                    .one(svc.db.connection())
-                    .await?
-                    .map(|d| ResourceRef::Distribution { fund_id, id: d.id }),
-                None => None,
-            };
-            Err(Error::IdempotencyKeyExpired { existing })
-        }
-        other => other,
-    }
+    let db = svc.db.connection();
+    point_at_existing(outcome, idem, |key| async move {
+        Ok(distribution::Entity::find()
+            .filter(distribution::Column::FundId.eq(fund_id))
+            .filter(distribution::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+            .map(|d| ResourceRef::Distribution { fund_id, id: d.id }))
+    })
+    .await
 }
 
 pub async fn list_distributions(
