@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod json;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

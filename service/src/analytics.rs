@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::ExactDecimal;
+use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
+use entity::portfolio_company::{CompanyStatus, Stage};
 use entity::{distribution, fund, investment, investment_lot, portfolio_company};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
@@ -15,23 +17,160 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::db::{Backend, Database};
 use crate::error::{Error, FieldError, Result};
 use crate::metrics::{
     CompanyState, DistributionState, FundState, LotState, PortfolioMetrics, PortfolioState,
     compute, rank_order,
 };
+use crate::pgcopy;
 use crate::reserves::score;
 use crate::{Service, now};
 
-/// Reads everything the calculations need in five queries, whatever the size of the fund. The queries
-/// run concurrently when the pool allows it, and the large ones select only the columns used, decoded by
-/// position (much cheaper than whole models for ten thousand lots).
+/// Reads everything the calculations need in five queries, whatever the size of the fund, on any
+/// connection or transaction. The queries run concurrently when the pool allows it, and select only the
+/// columns used, decoded by position (much cheaper than whole models for ten thousand lots).
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
+    load_with_lots(conn, fund_id, lots_by_query(conn, fund_id)).await
+}
+
+/// The same state as [`load_state`], read faster where the backend allows: on PostgreSQL the lots (by
+/// far the largest part) come through one binary `COPY` ([`crate::pgcopy`]). Outside transactions only:
+/// the COPY takes its own pooled connection.
+pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<PortfolioState> {
+    let conn = db.connection();
+    match db.backend() {
+        Backend::Postgres => {
+            let lots = pgcopy::fund_lots(conn.get_postgres_connection_pool(), fund_id);
+            load_with_lots(conn, fund_id, lots).await
+        }
+        Backend::Sqlite => load_state(conn, fund_id).await,
+    }
+}
+
+/// The fund, its companies and distributions by query, joined with `lots` (from any source, any order)
+/// into a state whose lists are in id order.
+async fn load_with_lots<C: ConnectionTrait>(
+    conn: &C,
+    fund_id: i64,
+    lots: impl Future<Output = Result<Vec<LotState>>>,
+) -> Result<PortfolioState> {
     let fund_q = fund::Entity::find_by_id(fund_id).one(conn);
     let companies_q = portfolio_company::Entity::find()
+        .select_only()
+        .columns([
+            portfolio_company::Column::Id,
+            portfolio_company::Column::Name,
+            portfolio_company::Column::Stage,
+            portfolio_company::Column::Status,
+            portfolio_company::Column::CurrentSharePriceCents,
+            portfolio_company::Column::ExitMoicBps,
+            portfolio_company::Column::ExitProbability,
+            portfolio_company::Column::ReserveExitMoicBps,
+            portfolio_company::Column::PlannedReservesCents,
+            portfolio_company::Column::AllocationCapCents,
+        ])
         .filter(portfolio_company::Column::FundId.eq(fund_id))
         .order_by_asc(portfolio_company::Column::Id)
+        .into_tuple::<(
+            i64,
+            String,
+            Stage,
+            CompanyStatus,
+            Option<i64>,
+            Option<i64>,
+            Option<ExactDecimal>,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        )>()
         .all(conn);
+    let distributions_q = distribution::Entity::find()
+        .select_only()
+        .columns([
+            distribution::Column::Id,
+            distribution::Column::CompanyId,
+            distribution::Column::DistributedOn,
+            distribution::Column::AmountCents,
+            distribution::Column::Kind,
+            distribution::Column::SharesSold,
+            distribution::Column::CreatedAt,
+        ])
+        .filter(distribution::Column::FundId.eq(fund_id))
+        .order_by_asc(distribution::Column::Id)
+        .into_tuple::<(
+            i64,
+            i64,
+            NaiveDate,
+            i64,
+            DistributionKind,
+            Option<ExactDecimal>,
+            DateTime<Utc>,
+        )>()
+        .all(conn);
+    let (fund, companies, lots, distributions) =
+        futures::join!(fund_q, companies_q, lots, distributions_q);
+    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
+    let mut lots = lots?;
+    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
+    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
+    lots.sort_unstable_by_key(|l| l.id);
+    Ok(PortfolioState {
+        fund: FundState {
+            id: fund.id,
+            size_cents: fund.size_cents,
+            reserve_ratio_bps: fund.reserve_ratio_bps,
+        },
+        companies: companies?
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    name,
+                    stage,
+                    status,
+                    current_share_price_cents,
+                    exit_moic_bps,
+                    exit_probability,
+                    reserve_exit_moic_bps,
+                    planned_reserves_cents,
+                    allocation_cap_cents,
+                )| CompanyState {
+                    id,
+                    name,
+                    stage,
+                    status,
+                    current_share_price_cents,
+                    exit_moic_bps,
+                    exit_probability: exit_probability.map(|p| p.0),
+                    reserve_exit_moic_bps,
+                    planned_reserves_cents,
+                    allocation_cap_cents,
+                },
+            )
+            .collect(),
+        lots,
+        distributions: distributions?
+            .into_iter()
+            .map(
+                |(id, company_id, distributed_on, amount_cents, kind, shares_sold, created_at)| {
+                    DistributionState {
+                        id,
+                        company_id,
+                        distributed_on,
+                        amount_cents,
+                        kind,
+                        shares_sold: shares_sold.map(|s| s.0),
+                        created_at,
+                    }
+                },
+            )
+            .collect(),
+    })
+}
+
+/// A fund's lots with their companies, by two ordinary queries (lots, and investment → company).
+async fn lots_by_query<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<LotState>> {
     let investments_q = investment::Entity::find()
         .select_only()
         .columns([investment::Column::Id, investment::Column::CompanyId])
@@ -60,70 +199,28 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
             DateTime<Utc>,
         )>()
         .all(conn);
-    let distributions_q = distribution::Entity::find()
-        .filter(distribution::Column::FundId.eq(fund_id))
-        .order_by_asc(distribution::Column::Id)
-        .all(conn);
-    let (fund, companies, investments, lots, distributions) =
-        futures::join!(fund_q, companies_q, investments_q, lots_q, distributions_q);
-    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
+    let (investments, lots) = futures::join!(investments_q, lots_q);
     let investments: HashMap<i64, i64> = investments?.into_iter().collect();
-
-    let lots = lots?;
-    let mut lot_states = Vec::with_capacity(lots.len());
-    for (id, investment_id, lot_type, shares, cost_basis_cents, acquired_on, created_at) in lots {
-        let company_id = *investments
-            .get(&investment_id)
-            .ok_or_else(|| Error::Invariant(format!("lot {id} has no investment in its fund")))?;
-        lot_states.push(LotState {
-            id,
-            company_id,
-            investment_id,
-            lot_type,
-            shares: shares.0,
-            cost_basis_cents,
-            acquired_on,
-            created_at,
-        });
-    }
-    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
-    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
-    lot_states.sort_unstable_by_key(|l| l.id);
-    Ok(PortfolioState {
-        fund: FundState {
-            id: fund.id,
-            size_cents: fund.size_cents,
-            reserve_ratio_bps: fund.reserve_ratio_bps,
-        },
-        companies: companies?
-            .into_iter()
-            .map(|c| CompanyState {
-                id: c.id,
-                name: c.name,
-                stage: c.stage,
-                status: c.status,
-                current_share_price_cents: c.current_share_price_cents,
-                exit_moic_bps: c.exit_moic_bps,
-                exit_probability: c.exit_probability.map(|p| p.0),
-                reserve_exit_moic_bps: c.reserve_exit_moic_bps,
-                planned_reserves_cents: c.planned_reserves_cents,
-                allocation_cap_cents: c.allocation_cap_cents,
-            })
-            .collect(),
-        lots: lot_states,
-        distributions: distributions?
-            .into_iter()
-            .map(|d| DistributionState {
-                id: d.id,
-                company_id: d.company_id,
-                distributed_on: d.distributed_on,
-                amount_cents: d.amount_cents,
-                kind: d.kind,
-                shares_sold: d.shares_sold.map(|s| s.0),
-                created_at: d.created_at,
-            })
-            .collect(),
-    })
+    lots?
+        .into_iter()
+        .map(
+            |(id, investment_id, lot_type, shares, cost_basis_cents, acquired_on, created_at)| {
+                let company_id = *investments.get(&investment_id).ok_or_else(|| {
+                    Error::Invariant(format!("lot {id} has no investment in its fund"))
+                })?;
+                Ok(LotState {
+                    id,
+                    company_id,
+                    investment_id,
+                    lot_type,
+                    shares: shares.0,
+                    cost_basis_cents,
+                    acquired_on,
+                    created_at,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Lot, company and fund metrics of a fund as of a date (default: today, UTC).
@@ -134,7 +231,7 @@ pub async fn fund_moic(
     as_of: Option<NaiveDate>,
 ) -> Result<PortfolioMetrics> {
     principal.require_read(fund_id)?;
-    let state = load_state(svc.db.connection(), fund_id).await?;
+    let state = load_state_for_reading(&svc.db, fund_id).await?;
     Ok(compute(&state, as_of.unwrap_or_else(|| now().date_naive())))
 }
 
@@ -159,7 +256,7 @@ pub async fn reserve_rankings(
     fund_id: i64,
 ) -> Result<Vec<Ranking>> {
     principal.require_read(fund_id)?;
-    let state = load_state(svc.db.connection(), fund_id).await?;
+    let state = load_state_for_reading(&svc.db, fund_id).await?;
     let mut rows: Vec<Ranking> = state
         .companies
         .iter()

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod pagination;
+pub mod pgcopy;
 pub mod portfolio;
 pub mod reserves;
 pub mod snapshots;

@@ -67,14 +67,27 @@ pub struct DecimalText(rust_decimal::Decimal);
 
 impl DecimalText {
     pub fn new(value: rust_decimal::Decimal, dp: u32) -> Self {
+        // The calculations already produce most values at the wire's scale.
+        if value.scale() == dp {
+            return Self(value);
+        }
         let mut v = service::money::round_half_up(value, dp);
         v.rescale(dp);
         Self(v)
+    }
+
+    /// The value, rounded and scaled for the wire.
+    pub fn value(self) -> rust_decimal::Decimal {
+        self.0
     }
 }
 
 impl serde::Serialize for DecimalText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        // At most 29 digits, a sign and a point.
+        let mut text = Vec::with_capacity(32);
+        crate::json::push_decimal(&mut text, self.0);
+        // push_decimal writes only ASCII digits, '-' and '.'.
+        serializer.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
     }
 }

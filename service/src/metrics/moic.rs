@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::xirr::{CashFlow, xirr};
-use crate::money::{fixed_scale, round_half_up};
+use crate::money::{SHARE_SCALE, fixed_scale, round_half_up};
 
 /// Ratios (MOIC, multiples, IRR) are reported with 6 decimal places.
 pub const RATIO_SCALE: u32 = 6;
@@ -144,58 +144,87 @@ pub struct PortfolioMetrics {
 // ---------------------------------------------------------------------------------------------
 // Arithmetic helpers
 
-/// `numerator / denominator` rounded half-up to 6 places; `None` when the denominator is zero.
-pub fn ratio(numerator: impl Into<Decimal>, denominator: impl Into<Decimal>) -> Option<Decimal> {
-    let d = denominator.into();
-    if d.is_zero() {
-        return None;
-    }
-    numerator
-        .into()
-        .checked_div(d)
-        .map(|r| fixed_scale(r, RATIO_SCALE))
-}
-
 /// A multiple in basis points as a decimal (40000 → 4).
 pub fn bps(value: i64) -> Decimal {
     Decimal::new(value, 4)
 }
 
-/// Splits `total` cents over `weights` in proportion, exactly: floors first, then the leftover cents go
-/// to the largest remainders (ties to the earlier weight). Σ result = total. All weights zero → even split.
-pub fn allocate_cents(total: i64, weights: &[Decimal]) -> Vec<i64> {
+/// `numerator / denominator` (two integer amounts, e.g. cents) rounded half-up to 6 places, computed
+/// exactly in integers; `None` when the denominator is zero. The hot path of the lot and company ratios.
+pub fn ratio(numerator: i64, denominator: i64) -> Option<Decimal> {
+    if denominator == 0 {
+        return None;
+    }
+    let scaled = div_half_up(i128::from(numerator) * 1_000_000, i128::from(denominator));
+    Decimal::try_from_i128_with_scale(scaled, RATIO_SCALE).ok()
+}
+
+/// `n / d` rounded half-up (midpoints away from zero), exactly. `d` must not be zero.
+pub(crate) fn div_half_up(n: i128, d: i128) -> i128 {
+    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+    let (q, r) = (n / d, n % d);
+    // |r| < d, so 2|r| cannot overflow.
+    if 2 * r.abs() >= d { q + n.signum() } else { q }
+}
+
+/// Share quantities inside the calculation are integers in units of 10⁻⁸ share (the 8 places of
+/// `numeric(18,8)`), so that FIFO relief, sums and pro-rata splits are exact integer arithmetic.
+const SHARE_UNIT: i128 = 100_000_000;
+
+/// A share quantity in 10⁻⁸ units. More than 8 places (never stored) are rounded half-up to 8.
+fn share_units(shares: Decimal) -> i128 {
+    let shares = if shares.scale() > SHARE_SCALE {
+        round_half_up(shares, SHARE_SCALE)
+    } else {
+        shares
+    };
+    shares.mantissa() * 10i128.pow(SHARE_SCALE - shares.scale())
+}
+
+/// Back from 10⁻⁸ units to a decimal with 8 places.
+fn shares_decimal(units: i128) -> Decimal {
+    // In range for any sum of numeric(18,8) quantities a fund can hold (< 10²⁸ units).
+    Decimal::try_from_i128_with_scale(units, SHARE_SCALE).unwrap_or(Decimal::MAX)
+}
+
+fn cents(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Splits `total` cents over non-negative integer `weights` in proportion, exactly: floors first, then
+/// the leftover cents go to the largest remainders (ties to the earlier weight). Σ result = total. All
+/// weights zero → even split.
+pub fn allocate_cents(total: i64, weights: &[i128]) -> Vec<i64> {
     if weights.is_empty() {
         return Vec::new();
     }
-    let sum: Decimal = weights.iter().copied().sum();
-    let weights: Vec<Decimal> = if sum.is_zero() {
-        vec![Decimal::ONE; weights.len()]
-    } else {
-        weights.to_vec()
+    let even;
+    let (weights, sum) = match weights.iter().sum::<i128>() {
+        0 => {
+            even = vec![1i128; weights.len()];
+            (&even[..], even.len() as i128)
+        }
+        sum => (weights, sum),
     };
-    let sum: Decimal = weights.iter().copied().sum();
-    let total_d = Decimal::from(total);
-    let mut shares: Vec<(usize, i64, Decimal)> = weights
+    let total_wide = i128::from(total);
+    // (floor, remainder over `sum`): the exact share is floor + remainder / sum.
+    let mut shares: Vec<(i64, i128)> = weights
         .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let exact = total_d * *w / sum;
-            let floor = exact.floor();
-            (i, i64::try_from(floor).unwrap_or(0), exact - floor)
+        .map(|w| {
+            let exact = total_wide * w;
+            (cents(exact.div_euclid(sum)), exact.rem_euclid(sum))
         })
         .collect();
-    let assigned: i64 = shares.iter().map(|s| s.1).sum();
-    let mut leftover = total - assigned;
-    let mut order: Vec<usize> = (0..shares.len()).collect();
-    order.sort_by(|a, b| shares[*b].2.cmp(&shares[*a].2).then(a.cmp(b)));
-    for i in order {
-        if leftover <= 0 {
-            break;
+    let assigned: i64 = shares.iter().map(|s| s.0).sum();
+    let leftover = usize::try_from(total - assigned).unwrap_or(0);
+    if leftover > 0 {
+        let mut order: Vec<usize> = (0..shares.len()).collect();
+        order.sort_by(|a, b| shares[*b].1.cmp(&shares[*a].1).then(a.cmp(b)));
+        for i in order.into_iter().take(leftover) {
+            shares[i].0 += 1;
         }
-        shares[i].1 += 1;
-        leftover -= 1;
     }
-    shares.into_iter().map(|s| s.1).collect()
+    shares.into_iter().map(|s| s.0).collect()
 }
 
 fn to_cents(value: Decimal) -> i64 {
@@ -208,40 +237,47 @@ fn to_cents(value: Decimal) -> i64 {
 /// Lot, company and fund metrics as of `as_of`: only lots acquired and distributions made on or before
 /// that date count.
 pub fn compute(state: &PortfolioState, as_of: NaiveDate) -> PortfolioMetrics {
-    let mut lots_by_company: HashMap<i64, Vec<&LotState>> = HashMap::new();
-    for lot in state.lots.iter().filter(|l| l.acquired_on <= as_of) {
-        lots_by_company.entry(lot.company_id).or_default().push(lot);
-    }
-    let mut dists_by_company: HashMap<i64, Vec<&DistributionState>> = HashMap::new();
-    for d in state
+    // Lots and distributions ordered by company, then first-in-first-out (acquired or distributed first,
+    // then created first, then id for a total order): one sort each, then walked alongside the companies
+    // in id order.
+    let mut lots: Vec<&LotState> = state
+        .lots
+        .iter()
+        .filter(|l| l.acquired_on <= as_of)
+        .collect();
+    lots.sort_unstable_by(|a, b| {
+        (a.company_id, a.acquired_on, a.created_at, a.id).cmp(&(
+            b.company_id,
+            b.acquired_on,
+            b.created_at,
+            b.id,
+        ))
+    });
+    let mut dists: Vec<&DistributionState> = state
         .distributions
         .iter()
         .filter(|d| d.distributed_on <= as_of)
-    {
-        dists_by_company.entry(d.company_id).or_default().push(d);
-    }
+        .collect();
+    dists.sort_unstable_by(|a, b| {
+        (a.company_id, a.distributed_on, a.created_at, a.id).cmp(&(
+            b.company_id,
+            b.distributed_on,
+            b.created_at,
+            b.id,
+        ))
+    });
 
     let mut companies = Vec::with_capacity(state.companies.len());
-    let mut lots_out = Vec::with_capacity(state.lots.len());
+    let mut lots_out = Vec::with_capacity(lots.len());
     let mut companies_sorted: Vec<&CompanyState> = state.companies.iter().collect();
     companies_sorted.sort_by_key(|c| c.id);
+    let (mut lots_rest, mut dists_rest) = (&lots[..], &dists[..]);
     for company in companies_sorted {
-        let mut lots = lots_by_company.remove(&company.id).unwrap_or_default();
-        // FIFO order: acquired first, then created first, then id for a total order.
-        lots.sort_by(|a, b| {
-            a.acquired_on
-                .cmp(&b.acquired_on)
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.cmp(&b.id))
-        });
-        let mut dists = dists_by_company.remove(&company.id).unwrap_or_default();
-        dists.sort_by(|a, b| {
-            a.distributed_on
-                .cmp(&b.distributed_on)
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.cmp(&b.id))
-        });
-        let (company_metrics, lot_metrics) = company_metrics(company, &lots, &dists);
+        let company_lots;
+        (company_lots, lots_rest) = take_company(lots_rest, company.id, |l| l.company_id);
+        let company_dists;
+        (company_dists, dists_rest) = take_company(dists_rest, company.id, |d| d.company_id);
+        let (company_metrics, lot_metrics) = company_metrics(company, company_lots, company_dists);
         companies.push(company_metrics);
         lots_out.extend(lot_metrics);
     }
@@ -255,28 +291,43 @@ pub fn compute(state: &PortfolioState, as_of: NaiveDate) -> PortfolioMetrics {
     }
 }
 
+/// Splits `rows` (sorted by company) into those of `company_id` and those after them, dropping rows of
+/// companies before it (rows of a company missing from the state: none in a consistent state).
+fn take_company<'s, 'r, T>(
+    rows: &'s [&'r T],
+    company_id: i64,
+    company_of: impl Fn(&T) -> i64,
+) -> (&'s [&'r T], &'s [&'r T]) {
+    let start = rows.partition_point(|r| company_of(r) < company_id);
+    let rows = &rows[start..];
+    let end = rows.partition_point(|r| company_of(r) == company_id);
+    rows.split_at(end)
+}
+
 fn company_metrics(
     company: &CompanyState,
     lots: &[&LotState],
     dists: &[&DistributionState],
 ) -> (CompanyMetrics, Vec<LotMetrics>) {
-    let mut remaining: Vec<Decimal> = lots.iter().map(|l| l.shares).collect();
+    let acquired: Vec<i128> = lots.iter().map(|l| share_units(l.shares)).collect();
+    let mut remaining = acquired.clone();
     let mut realized = vec![0i64; lots.len()];
-    let cost_weights: Vec<Decimal> = lots
+    let cost_weights: Vec<i128> = lots
         .iter()
-        .map(|l| Decimal::from(l.cost_basis_cents))
+        .map(|l| i128::from(l.cost_basis_cents))
         .collect();
     // Proceeds that cannot be attributed to any lot (a company with distributions but no lots).
     let mut unattributed = 0i64;
 
     for d in dists {
         let mut spread_by_cost = d.amount_cents;
-        if let Some(sold) = d.shares_sold.filter(|s| *s > Decimal::ZERO) {
+        let sold = d.shares_sold.map_or(0, share_units);
+        if sold > 0 {
             // Relieve lots first-in-first-out; proceeds follow the shares, pro rata within the sale.
             let mut left = sold;
-            let mut taken = vec![Decimal::ZERO; lots.len()];
+            let mut taken = vec![0i128; lots.len()];
             for (i, held) in remaining.iter_mut().enumerate() {
-                if left.is_zero() {
+                if left == 0 {
                     break;
                 }
                 let t = (*held).min(left);
@@ -286,14 +337,13 @@ fn company_metrics(
             }
             let relieved = sold - left;
             // Proceeds of shares sold beyond those held (oversold data) are spread like a dividend.
-            let for_relieved = to_cents(Decimal::from(d.amount_cents) * relieved / sold);
-            for (i, cents) in allocate_cents(for_relieved, &taken).into_iter().enumerate() {
-                if !taken[i].is_zero() || relieved.is_zero() {
-                    realized[i] += cents;
-                }
-            }
-            if relieved.is_zero() {
+            let for_relieved = cents(div_half_up(i128::from(d.amount_cents) * relieved, sold));
+            if relieved == 0 {
                 unattributed += for_relieved;
+            } else {
+                for (i, c) in allocate_cents(for_relieved, &taken).into_iter().enumerate() {
+                    realized[i] += c;
+                }
             }
             spread_by_cost = d.amount_cents - for_relieved;
         }
@@ -301,11 +351,11 @@ fn company_metrics(
             if lots.is_empty() {
                 unattributed += spread_by_cost;
             } else {
-                for (i, cents) in allocate_cents(spread_by_cost, &cost_weights)
+                for (i, c) in allocate_cents(spread_by_cost, &cost_weights)
                     .into_iter()
                     .enumerate()
                 {
-                    realized[i] += cents;
+                    realized[i] += c;
                 }
             }
         }
@@ -320,9 +370,12 @@ fn company_metrics(
     for (i, lot) in lots.iter().enumerate() {
         let held = remaining[i];
         let unrealized = match company.current_share_price_cents {
-            Some(price) => to_cents(held * Decimal::from(price)),
-            None if lot.shares.is_zero() => 0,
-            None => to_cents(Decimal::from(lot.cost_basis_cents) * held / lot.shares),
+            Some(price) => cents(div_half_up(held * i128::from(price), SHARE_UNIT)),
+            None if acquired[i] == 0 => 0,
+            None => cents(div_half_up(
+                i128::from(lot.cost_basis_cents) * held,
+                acquired[i],
+            )),
         };
         lot_metrics.push(LotMetrics {
             lot_id: lot.id,
@@ -330,8 +383,8 @@ fn company_metrics(
             investment_id: lot.investment_id,
             lot_type: lot.lot_type,
             cost_basis_cents: lot.cost_basis_cents,
-            shares_acquired: lot.shares,
-            shares_held: held,
+            shares_acquired: shares_decimal(acquired[i]),
+            shares_held: shares_decimal(held),
             realized_cents: realized[i],
             unrealized_cents: unrealized,
             moic: ratio(realized[i] + unrealized, lot.cost_basis_cents),
@@ -375,7 +428,7 @@ fn company_metrics(
         name: company.name.clone(),
         status: company.status,
         valuation_basis: basis,
-        shares_held: remaining.iter().copied().sum(),
+        shares_held: shares_decimal(remaining.iter().sum()),
         invested_cents: invested,
         realized_cents: realized_total,
         unrealized_cents: unrealized,

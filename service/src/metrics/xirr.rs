@@ -6,12 +6,13 @@
 //! accepted when |NPV| < 1e-7 of the invested amount, and is `None` when the flows never change sign or no
 //! root lies in (−0.9999, 100).
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::MathematicalOps;
 
+use super::moic::div_half_up;
 use crate::money::fixed_scale;
 
 /// A dated cash flow: negative for money invested, positive for money returned.
@@ -27,31 +28,107 @@ const TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 7); // 1e-7
 const MAX_NEWTON: usize = 60;
 const MAX_BISECTION: usize = 200;
 
+/// Decimal places of the fixed-point evaluation (see [`Flows::npv_fixed`]).
+const FIXED_PLACES: u32 = 15;
+const FIXED_ONE: i128 = 10i128.pow(FIXED_PLACES);
+
 /// Flows normalised by the amount invested, grouped by day offset, in ascending order of days.
 struct Flows {
-    /// (days from the first flow, the same as a decimal, amount / invested)
-    points: Vec<(u64, Decimal, Decimal)>,
+    /// (days from the first flow, amount / invested in units of 10⁻¹⁵); `None` if out of range.
+    fixed: Option<Vec<(u64, i128)>>,
+    /// (days from the first flow, the same as a decimal, amount / invested): the exact form, built only
+    /// when the fixed-point evaluation overflows.
+    points: OnceCell<Option<Vec<(u64, Decimal, Decimal)>>>,
+    /// (days, net cents) per day, and the total invested in cents.
+    cents: Vec<(u64, i128)>,
+    invested: i128,
 }
 
 impl Flows {
+    fn new(cents: Vec<(u64, i128)>, invested: i128) -> Self {
+        let fixed = cents
+            .iter()
+            .map(|(d, a)| Some((*d, div_half_up(a.checked_mul(FIXED_ONE)?, invested))))
+            .collect();
+        Self {
+            fixed,
+            points: OnceCell::new(),
+            cents,
+            invested,
+        }
+    }
+
+    fn points(&self) -> Option<&[(u64, Decimal, Decimal)]> {
+        self.points
+            .get_or_init(|| {
+                let scale = Decimal::from_i128_with_scale(self.invested, 0);
+                self.cents
+                    .iter()
+                    .map(|(d, a)| {
+                        Some((
+                            *d,
+                            Decimal::from(*d),
+                            Decimal::try_from_i128_with_scale(*a, 0)
+                                .ok()?
+                                .checked_div(scale)?,
+                        ))
+                    })
+                    .collect()
+            })
+            .as_deref()
+    }
+
     /// NPV and its derivative at `r`, or `None` when the arithmetic overflows (very negative rates over
     /// long horizons).
     ///
     /// The discount factor of day `d` is `q^d` with `q = (1 + r)^(−1/365)`: one `exp` per evaluation, then
     /// each factor from the previous one by integer powers of `q` (the days ascend), which is what makes
-    /// thousands of distinct dates cheap. Rounding stays around the 25th significant digit.
+    /// thousands of distinct dates cheap.
     fn npv(&self, r: Decimal) -> Option<(Decimal, Decimal)> {
         let one_plus = Decimal::ONE.checked_add(r)?;
         if one_plus <= Decimal::ZERO {
             return None;
         }
         let q = (-one_plus.checked_ln()? / Decimal::from(365)).checked_exp()?;
+        let (npv, weighted) = self.npv_fixed(q).or_else(|| self.npv_decimal(q))?;
+        // The derivative is −Σ(days × term) / 365 / (1 + r).
+        let slope = -(weighted
+            .checked_div(Decimal::from(365))?
+            .checked_div(one_plus)?);
+        Some((npv, slope))
+    }
+
+    /// (NPV, Σ days × term) in fixed point: integers in units of 10⁻¹⁵, each product rounded half-up.
+    /// Exact decimal arithmetic like `Decimal`, but without its per-operation rescaling, which made this
+    /// loop most of the cost of a large fund's metrics. Rounding adds at most one unit per operation,
+    /// about 10⁻¹¹ over ten thousand dates — four orders of magnitude inside the NPV tolerance (10⁻⁷).
+    /// `None` on overflow (terms beyond ~10⁸ × invested); the decimal evaluation takes over.
+    fn npv_fixed(&self, q: Decimal) -> Option<(Decimal, Decimal)> {
+        let q = to_fixed(q)?;
+        let (mut npv, mut weighted) = (0i128, 0i128);
+        let (mut day, mut discount) = (0u64, FIXED_ONE);
+        for (d, a) in self.fixed.as_deref()? {
+            if *d > day {
+                discount = fixed_mul(discount, fixed_pow(q, d - day)?)?;
+                day = *d;
+            }
+            let term = fixed_mul(*a, discount)?;
+            npv = npv.checked_add(term)?;
+            weighted = weighted.checked_add(term.checked_mul(i128::from(*d))?)?;
+        }
+        Some((
+            Decimal::try_from_i128_with_scale(npv, FIXED_PLACES).ok()?,
+            Decimal::try_from_i128_with_scale(weighted, FIXED_PLACES).ok()?,
+        ))
+    }
+
+    /// (NPV, Σ days × term) in `Decimal` (about 25 significant digits).
+    fn npv_decimal(&self, q: Decimal) -> Option<(Decimal, Decimal)> {
         let mut npv = Decimal::ZERO;
-        // Σ days × term; the derivative is −(that) / 365 / (1 + r), divided once at the end.
         let mut weighted = Decimal::ZERO;
         let mut day = 0u64;
         let mut discount = Decimal::ONE;
-        for (d, days, a) in &self.points {
+        for (d, days, a) in self.points()? {
             if *d > day {
                 discount = discount.checked_mul(q.checked_powu(d - day)?)?;
                 day = *d;
@@ -60,39 +137,66 @@ impl Flows {
             npv = npv.checked_add(term)?;
             weighted = weighted.checked_add(days.checked_mul(term)?)?;
         }
-        let slope = -(weighted
-            .checked_div(Decimal::from(365))?
-            .checked_div(one_plus)?);
-        Some((npv, slope))
+        Some((npv, weighted))
     }
+}
+
+/// A decimal in units of 10⁻¹⁵, rounded half-up.
+fn to_fixed(value: Decimal) -> Option<i128> {
+    let scale = value.scale();
+    let mantissa = value.mantissa();
+    if scale <= FIXED_PLACES {
+        mantissa.checked_mul(10i128.pow(FIXED_PLACES - scale))
+    } else {
+        Some(div_half_up(mantissa, 10i128.pow(scale - FIXED_PLACES)))
+    }
+}
+
+fn fixed_mul(a: i128, b: i128) -> Option<i128> {
+    Some(div_half_up(a.checked_mul(b)?, FIXED_ONE))
+}
+
+/// `q^n` by squaring.
+fn fixed_pow(mut q: i128, mut n: u64) -> Option<i128> {
+    let mut result = FIXED_ONE;
+    while n > 0 {
+        if n & 1 == 1 {
+            result = fixed_mul(result, q)?;
+        }
+        n >>= 1;
+        if n > 0 {
+            q = fixed_mul(q, q)?;
+        }
+    }
+    Some(result)
 }
 
 /// The XIRR of `flows` as a decimal rate (0.1 = 10% a year), rounded half-up to 6 places.
 pub fn xirr(flows: &[CashFlow]) -> Option<Decimal> {
-    let mut by_date: BTreeMap<NaiveDate, i128> = BTreeMap::new();
-    for f in flows {
-        *by_date.entry(f.date).or_default() += i128::from(f.amount_cents);
+    let first = flows.iter().map(|f| f.date).min()?;
+    let mut by_day: Vec<(u64, i128)> = flows
+        .iter()
+        .map(|f| {
+            let days = u64::try_from((f.date - first).num_days()).ok()?;
+            Some((days, i128::from(f.amount_cents)))
+        })
+        .collect::<Option<_>>()?;
+    // Net the flows of each day.
+    by_day.sort_unstable_by_key(|(d, _)| *d);
+    let mut netted: Vec<(u64, i128)> = Vec::with_capacity(by_day.len());
+    for (d, a) in by_day {
+        match netted.last_mut() {
+            Some((last, sum)) if *last == d => *sum += a,
+            _ => netted.push((d, a)),
+        }
     }
-    by_date.retain(|_, a| *a != 0);
-    let invested: i128 = by_date.values().filter(|a| **a < 0).map(|a| -a).sum();
-    let returned: i128 = by_date.values().filter(|a| **a > 0).sum();
+    netted.retain(|(_, a)| *a != 0);
+    let invested: i128 = netted.iter().filter(|(_, a)| *a < 0).map(|(_, a)| -a).sum();
+    let returned: i128 = netted.iter().filter(|(_, a)| *a > 0).map(|(_, a)| a).sum();
     if invested == 0 || returned == 0 {
         return None;
     }
-    let first = *by_date.keys().next()?;
-    let scale = Decimal::from_i128_with_scale(invested, 0);
-    let points = by_date
-        .iter()
-        .map(|(d, a)| {
-            let days = u64::try_from((*d - first).num_days()).ok()?;
-            Some((
-                days,
-                Decimal::from(days),
-                Decimal::from_i128_with_scale(*a, 0).checked_div(scale)?,
-            ))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let flows = Flows { points };
+    let flows = Flows::new(netted, invested);
     solve(&flows).map(|r| fixed_scale(r, 6))
 }
 
@@ -141,22 +245,26 @@ fn solve(flows: &Flows) -> Option<Decimal> {
 }
 
 fn first_guess(flows: &Flows) -> Option<Decimal> {
-    let (mut out, mut inflow) = (Decimal::ZERO, Decimal::ZERO);
-    let (mut out_days, mut in_days) = (Decimal::ZERO, Decimal::ZERO);
-    for (_, days, a) in &flows.points {
-        if a.is_sign_negative() {
-            out -= *a;
-            out_days -= *days * *a;
+    // Cents and cent-days, exact in integers; the money-weighted dates of outflows and inflows.
+    let (mut out, mut inflow, mut out_days, mut in_days) = (0i128, 0i128, 0i128, 0i128);
+    for (d, a) in &flows.cents {
+        let d = i128::from(*d);
+        if *a < 0 {
+            out -= a;
+            out_days -= d * a;
         } else {
-            inflow += *a;
-            in_days += *days * *a;
+            inflow += a;
+            in_days += d * a;
         }
     }
-    let years = (in_days.checked_div(inflow)? - out_days.checked_div(out)?) / Decimal::from(365);
+    let dec = |v: i128| Decimal::try_from_i128_with_scale(v, 0).ok();
+    let years = (dec(in_days)?.checked_div(dec(inflow)?)?
+        - dec(out_days)?.checked_div(dec(out)?)?)
+        / Decimal::from(365);
     if years <= Decimal::new(1, 2) {
         return None;
     }
-    let multiple = inflow.checked_div(out)?;
+    let multiple = dec(inflow)?.checked_div(dec(out)?)?;
     let guess = (multiple.checked_ln()? / years).checked_exp()? - Decimal::ONE;
     (guess > LOWER && guess < UPPER).then_some(guess)
 }
@@ -180,6 +288,8 @@ fn bisect(flows: &Flows, mut lo: Decimal, mut lo_npv: Decimal, mut hi: Decimal) 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -252,5 +362,42 @@ mod tests {
             flow(d(2022, 1, 1), 10_000),
         ];
         assert_eq!(xirr(&flows), Some(dec("0.100000")));
+    }
+
+    #[test]
+    fn fixed_point_helpers_round_half_up() {
+        assert_eq!(to_fixed(dec("1.5")), Some(1_500_000_000_000_000));
+        assert_eq!(to_fixed(dec("0.0000000000000005")), Some(1));
+        assert_eq!(to_fixed(dec("-0.0000000000000005")), Some(-1));
+        assert_eq!(fixed_mul(FIXED_ONE / 2, FIXED_ONE / 2), Some(FIXED_ONE / 4));
+        assert_eq!(fixed_pow(2 * FIXED_ONE, 10), Some(1024 * FIXED_ONE));
+        assert_eq!(fixed_pow(FIXED_ONE / 10, 0), Some(FIXED_ONE));
+        assert_eq!(fixed_pow(10 * FIXED_ONE, 40), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// The fast fixed-point NPV is the exact decimal NPV to well within the tolerance, for rates
+        /// from −50% to 500% and flows over up to ten years.
+        #[test]
+        fn fixed_point_npv_matches_the_decimal_npv(
+            raw in prop::collection::vec((0u64..3650, -5_000_000i64..5_000_000), 1..60),
+            rate_bps in -5_000i64..50_000,
+        ) {
+            let mut cents: Vec<(u64, i128)> = raw.iter().map(|(d, a)| (*d, i128::from(*a))).collect();
+            cents.sort_unstable_by_key(|(d, _)| *d);
+            cents.dedup_by_key(|(d, _)| *d);
+            cents.retain(|(_, a)| *a != 0);
+            let invested: i128 = cents.iter().filter(|(_, a)| *a < 0).map(|(_, a)| -a).sum();
+            prop_assume!(invested > 0);
+            let flows = Flows::new(cents, invested);
+            let r = Decimal::new(rate_bps, 4);
+            let q = (-(Decimal::ONE + r).ln() / Decimal::from(365)).exp();
+            let (fixed_npv, fixed_weighted) = flows.npv_fixed(q).unwrap();
+            let (exact_npv, exact_weighted) = flows.npv_decimal(q).unwrap();
+            prop_assert!((fixed_npv - exact_npv).abs() < dec("0.000000001"), "{fixed_npv} vs {exact_npv}");
+            prop_assert!((fixed_weighted - exact_weighted).abs() < dec("0.00001"), "{fixed_weighted} vs {exact_weighted}");
+        }
     }
 }

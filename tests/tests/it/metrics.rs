@@ -259,3 +259,109 @@ async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
         assert_eq!(body["data"][2]["allocation_score"], "3.600000");
     }
 }
+
+/// `GET /moic` reads lots through PostgreSQL's binary COPY; snapshots read them with ordinary queries
+/// inside their transaction. Both must see exactly the same state, down to the serialized form that
+/// snapshot hashes are computed from.
+#[tokio::test]
+async fn the_fast_reader_and_the_transactional_reader_load_the_same_state() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let other_fund = app.fund("Other").await;
+        let acme = app.company(fund, "Acme \"quoted\" ✓").await;
+        let beta = app.company(fund, "Beta").await;
+        let other = app.company(other_fund, "Elsewhere").await;
+        patch_company(&app, fund, beta, json!({"current_share_price_cents": 12345, "exit_moic_bps": 30000, "exit_probability": "0.123456"})).await;
+        let acme_seed = app.investment(fund, acme).await;
+        let acme_a = app.investment(fund, acme).await;
+        let beta_seed = app.investment(fund, beta).await;
+        let other_inv = app.investment(other_fund, other).await;
+        let lots = [
+            (fund, acme_seed, "initial", 100, "0.00000001", "1999-12-31"),
+            (
+                fund,
+                acme_seed,
+                "follow_on",
+                250,
+                "1234567.89012345",
+                "2000-01-01",
+            ),
+            (
+                fund,
+                acme_a,
+                "secondary",
+                1,
+                "9999999.99999999",
+                "2024-02-29",
+            ),
+            (fund, beta_seed, "conversion", 99999, "42", "2031-07-04"),
+            (fund, beta_seed, "initial", 100, "100", "2024-01-01"),
+            (other_fund, other_inv, "initial", 100, "5", "2024-01-01"),
+        ];
+        for (f, inv, kind, price, shares, on) in lots {
+            let body = json!({"lot_type": kind, "share_price_cents": price, "shares_acquired": shares, "acquired_on": on});
+            let r = app
+                .post(
+                    &format!("/api/v1/funds/{f}/investments/{inv}/lots"),
+                    &app.admin,
+                    &body,
+                    None,
+                )
+                .await;
+            assert_eq!(
+                r.status(),
+                StatusCode::CREATED,
+                "[{backend:?}] {}",
+                r.text().await.unwrap()
+            );
+        }
+        for body in [
+            json!({"company_id": acme, "distributed_on": "2025-01-01", "amount_cents": 60000, "kind": "partial_sale", "shares_sold": "0.5"}),
+            json!({"company_id": beta, "distributed_on": "2025-06-30", "amount_cents": 1234, "kind": "dividend"}),
+        ] {
+            let r = app
+                .post(
+                    &format!("/api/v1/funds/{fund}/distributions"),
+                    &app.admin,
+                    &body,
+                    None,
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::CREATED, "[{backend:?}]");
+        }
+
+        let by_query = service::analytics::load_state(app.db.conn(), fund)
+            .await
+            .unwrap();
+        let for_reading = service::analytics::load_state_for_reading(&app.db.db, fund)
+            .await
+            .unwrap();
+        assert_eq!(
+            by_query.lots.len(),
+            5,
+            "[{backend:?}] only the fund's own lots"
+        );
+        assert_eq!(by_query.companies.len(), 2);
+        assert_eq!(by_query.distributions.len(), 2);
+        assert_eq!(for_reading, by_query, "[{backend:?}]");
+        assert_eq!(
+            serde_json::to_value(&for_reading).unwrap(),
+            serde_json::to_value(&by_query).unwrap(),
+            "[{backend:?}]"
+        );
+        let tiny = by_query
+            .lots
+            .iter()
+            .find(|l| l.acquired_on.to_string() == "1999-12-31")
+            .unwrap();
+        assert_eq!(tiny.shares.to_string(), "0.00000001", "[{backend:?}]");
+        assert_eq!(tiny.company_id, acme);
+
+        // A fund that does not exist is a 404 from either reader.
+        assert!(matches!(
+            service::analytics::load_state_for_reading(&app.db.db, 999_999).await,
+            Err(service::Error::NotFound { .. })
+        ));
+    }
+}

@@ -307,6 +307,29 @@ fn projected_value_uses_exit_assumptions_and_planned_reserves() {
 }
 
 #[test]
+fn ratios_round_half_up_to_six_places_and_are_null_over_zero() {
+    assert_eq!(ratio(2_000_000, 1_000_000), Some(dec("2.000000")));
+    assert_eq!(ratio(1, 3), Some(dec("0.333333")));
+    assert_eq!(ratio(2, 3), Some(dec("0.666667")));
+    // 0.0000005 is a midpoint: away from zero.
+    assert_eq!(ratio(1, 2_000_000), Some(dec("0.000001")));
+    assert_eq!(ratio(-1, 2_000_000), Some(dec("-0.000001")));
+    assert_eq!(ratio(5, 0), None);
+    assert_eq!(
+        ratio(i64::MAX, 1).map(|r| r.to_string()),
+        Some(format!("{}.000000", i64::MAX))
+    );
+}
+
+#[test]
+fn allocating_over_zero_weights_splits_evenly_and_leftovers_go_to_the_largest_remainders() {
+    assert_eq!(allocate_cents(10, &[0, 0, 0]), vec![4, 3, 3]);
+    assert_eq!(allocate_cents(100, &[1, 1, 1]), vec![34, 33, 33]);
+    assert_eq!(allocate_cents(5, &[1, 2]), vec![2, 3]);
+    assert_eq!(allocate_cents(7, &[]), Vec::<i64>::new());
+}
+
+#[test]
 fn an_empty_fund_has_null_ratios_not_errors() {
     let m = compute(&state(vec![], vec![], vec![]), AS_OF());
     assert_eq!(m.fund.gross_moic, None);
@@ -319,17 +342,24 @@ proptest! {
 
     #[test]
     fn allocating_cents_is_exact_and_proportional(total in 0i64..1_000_000_000_000, weights in prop::collection::vec(0u32..1_000_000, 1..20)) {
-        let weights: Vec<Decimal> = weights.into_iter().map(Decimal::from).collect();
+        let weights: Vec<i128> = weights.into_iter().map(i128::from).collect();
         let parts = allocate_cents(total, &weights);
         prop_assert_eq!(parts.iter().sum::<i64>(), total);
-        let sum: Decimal = weights.iter().copied().sum();
+        let sum: i128 = weights.iter().sum();
         for (p, w) in parts.iter().zip(&weights) {
             prop_assert!(*p >= 0);
-            if !sum.is_zero() {
-                let exact = Decimal::from(total) * *w / sum;
-                prop_assert!((Decimal::from(*p) - exact).abs() < Decimal::ONE);
+            if sum != 0 {
+                // |p − total × w / sum| < 1, in integers: |p × sum − total × w| < sum.
+                prop_assert!((i128::from(*p) * sum - i128::from(total) * w).abs() < sum);
             }
         }
+    }
+
+    #[test]
+    fn integer_half_up_division_agrees_with_decimal_rounding(n in -1_000_000_000_000i64..1_000_000_000_000, d in 1i64..1_000_000_000) {
+        let expected = crate::money::round_half_up(Decimal::from(n) / Decimal::from(d), 0);
+        prop_assert_eq!(Decimal::from(div_half_up(i128::from(n), i128::from(d))), expected);
+        prop_assert_eq!(div_half_up(i128::from(n), -i128::from(d)), -div_half_up(i128::from(n), i128::from(d)));
     }
 
     #[test]
