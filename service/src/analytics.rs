@@ -21,7 +21,7 @@ use crate::db::{Backend, Database};
 use crate::error::{Error, FieldError, Result};
 use crate::metrics::{
     CompanyState, DistributionState, FundState, LotState, PortfolioMetrics, PortfolioState,
-    compute, rank_order,
+    compute, fifo_order, rank_order,
 };
 use crate::pgcopy;
 use crate::reserves::score;
@@ -31,32 +31,84 @@ use crate::{Service, now};
 /// connection or transaction. The queries run concurrently when the pool allows it, and select only the
 /// columns used, decoded by position (much cheaper than whole models for ten thousand lots).
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
-    load_with_lots(conn, fund_id, lots_by_query(conn, fund_id)).await
+    let mut state = assemble(
+        conn,
+        fund_id,
+        companies_by_query(conn, fund_id),
+        lots_by_query(conn, fund_id),
+        distributions_by_query(conn, fund_id),
+    )
+    .await?;
+    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
+    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
+    state.lots.sort_unstable_by_key(|l| l.id.as_u128());
+    Ok(state)
 }
 
-/// The same state as [`load_state`], read faster where the backend allows: on PostgreSQL the lots (by
-/// far the largest part) come through one binary `COPY` ([`crate::pgcopy`]). Outside transactions only:
-/// the COPY takes its own pooled connection.
+/// The same state as [`load_state`], read faster where the backend allows: on PostgreSQL companies,
+/// lots and distributions come through binary `COPY` ([`crate::pgcopy`]). Outside transactions only:
+/// each COPY takes its own pooled connection. The lots are in [`fifo_order`] (the order the calculation
+/// walks them in), not id order: this state is for computing, not for hashing into a snapshot.
 pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<PortfolioState> {
     let conn = db.connection();
-    match db.backend() {
+    let mut state = match db.backend() {
         Backend::Postgres => {
-            let lots = pgcopy::fund_lots(conn.get_postgres_connection_pool(), fund_id);
-            load_with_lots(conn, fund_id, lots).await
+            let pool = conn.get_postgres_connection_pool();
+            assemble(
+                conn,
+                fund_id,
+                pgcopy::fund_companies(pool, fund_id),
+                pgcopy::fund_lots(pool, fund_id),
+                pgcopy::fund_distributions(pool, fund_id),
+            )
+            .await?
         }
-        Backend::Sqlite => load_state(conn, fund_id).await,
-    }
+        Backend::Sqlite => {
+            assemble(
+                conn,
+                fund_id,
+                companies_by_query(conn, fund_id),
+                lots_by_query(conn, fund_id),
+                distributions_by_query(conn, fund_id),
+            )
+            .await?
+        }
+    };
+    state.lots.sort_unstable_by_key(fifo_order);
+    Ok(state)
 }
 
-/// The fund, its companies and distributions by query, joined with `lots` (from any source, any order)
-/// into a state whose lists are in id order.
-async fn load_with_lots<C: ConnectionTrait>(
+/// The fund, read alongside its companies, lots and distributions from the given sources (all four
+/// concurrently).
+async fn assemble<C: ConnectionTrait>(
     conn: &C,
     fund_id: i64,
+    companies: impl Future<Output = Result<Vec<CompanyState>>>,
     lots: impl Future<Output = Result<Vec<LotState>>>,
+    distributions: impl Future<Output = Result<Vec<DistributionState>>>,
 ) -> Result<PortfolioState> {
     let fund_q = fund::Entity::find_by_id(fund_id).one(conn);
-    let companies_q = portfolio_company::Entity::find()
+    let (fund, companies, lots, distributions) =
+        futures::join!(fund_q, companies, lots, distributions);
+    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
+    Ok(PortfolioState {
+        fund: FundState {
+            id: fund.id,
+            size_cents: fund.size_cents,
+            reserve_ratio_bps: fund.reserve_ratio_bps,
+        },
+        companies: companies?,
+        lots: lots?,
+        distributions: distributions?,
+    })
+}
+
+/// A fund's companies in id order, by query.
+async fn companies_by_query<C: ConnectionTrait>(
+    conn: &C,
+    fund_id: i64,
+) -> Result<Vec<CompanyState>> {
+    let rows = portfolio_company::Entity::find()
         .select_only()
         .columns([
             portfolio_company::Column::Id,
@@ -84,8 +136,44 @@ async fn load_with_lots<C: ConnectionTrait>(
             i64,
             Option<i64>,
         )>()
-        .all(conn);
-    let distributions_q = distribution::Entity::find()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                name,
+                stage,
+                status,
+                current_share_price_cents,
+                exit_moic_bps,
+                exit_probability,
+                reserve_exit_moic_bps,
+                planned_reserves_cents,
+                allocation_cap_cents,
+            )| CompanyState {
+                id,
+                name,
+                stage,
+                status,
+                current_share_price_cents,
+                exit_moic_bps,
+                exit_probability: exit_probability.map(|p| p.0),
+                reserve_exit_moic_bps,
+                planned_reserves_cents,
+                allocation_cap_cents,
+            },
+        )
+        .collect())
+}
+
+/// A fund's distributions in id order, by query.
+async fn distributions_by_query<C: ConnectionTrait>(
+    conn: &C,
+    fund_id: i64,
+) -> Result<Vec<DistributionState>> {
+    let rows = distribution::Entity::find()
         .select_only()
         .columns([
             distribution::Column::Id,
@@ -107,66 +195,24 @@ async fn load_with_lots<C: ConnectionTrait>(
             Option<ExactDecimal>,
             DateTime<Utc>,
         )>()
-        .all(conn);
-    let (fund, companies, lots, distributions) =
-        futures::join!(fund_q, companies_q, lots, distributions_q);
-    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
-    let mut lots = lots?;
-    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
-    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
-    lots.sort_unstable_by_key(|l| l.id);
-    Ok(PortfolioState {
-        fund: FundState {
-            id: fund.id,
-            size_cents: fund.size_cents,
-            reserve_ratio_bps: fund.reserve_ratio_bps,
-        },
-        companies: companies?
-            .into_iter()
-            .map(
-                |(
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, company_id, distributed_on, amount_cents, kind, shares_sold, created_at)| {
+                DistributionState {
                     id,
-                    name,
-                    stage,
-                    status,
-                    current_share_price_cents,
-                    exit_moic_bps,
-                    exit_probability,
-                    reserve_exit_moic_bps,
-                    planned_reserves_cents,
-                    allocation_cap_cents,
-                )| CompanyState {
-                    id,
-                    name,
-                    stage,
-                    status,
-                    current_share_price_cents,
-                    exit_moic_bps,
-                    exit_probability: exit_probability.map(|p| p.0),
-                    reserve_exit_moic_bps,
-                    planned_reserves_cents,
-                    allocation_cap_cents,
-                },
-            )
-            .collect(),
-        lots,
-        distributions: distributions?
-            .into_iter()
-            .map(
-                |(id, company_id, distributed_on, amount_cents, kind, shares_sold, created_at)| {
-                    DistributionState {
-                        id,
-                        company_id,
-                        distributed_on,
-                        amount_cents,
-                        kind,
-                        shares_sold: shares_sold.map(|s| s.0),
-                        created_at,
-                    }
-                },
-            )
-            .collect(),
-    })
+                    company_id,
+                    distributed_on,
+                    amount_cents,
+                    kind,
+                    shares_sold: shares_sold.map(|s| s.0),
+                    created_at,
+                }
+            },
+        )
+        .collect())
 }
 
 /// A fund's lots with their companies, by two ordinary queries (lots, and investment → company).
