@@ -21,7 +21,7 @@ use crate::db::{Backend, Database};
 use crate::error::{Error, FieldError, Result};
 use crate::metrics::{
     CompanyState, DistributionState, FundState, LotState, PortfolioMetrics, PortfolioState,
-    compute, fifo_order, rank_order,
+    compute, rank_order,
 };
 use crate::pgcopy;
 use crate::reserves::score;
@@ -47,11 +47,12 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
 
 /// The same state as [`load_state`], read faster where the backend allows: on PostgreSQL companies,
 /// lots and distributions come through binary `COPY` ([`crate::pgcopy`]). Outside transactions only:
-/// each COPY takes its own pooled connection. The lots are in [`fifo_order`] (the order the calculation
-/// walks them in), not id order: this state is for computing, not for hashing into a snapshot.
+/// each COPY takes its own pooled connection. The lots are in no particular order (the calculation sorts
+/// references to them in the order it walks them): this state is for computing, not for hashing into a
+/// snapshot, whose lots are in id order.
 pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<PortfolioState> {
     let conn = db.connection();
-    let mut state = match db.backend() {
+    match db.backend() {
         Backend::Postgres => {
             let pool = conn.get_postgres_connection_pool();
             assemble(
@@ -61,7 +62,7 @@ pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<Portf
                 pgcopy::fund_lots(pool, fund_id),
                 pgcopy::fund_distributions(pool, fund_id),
             )
-            .await?
+            .await
         }
         Backend::Sqlite => {
             assemble(
@@ -71,11 +72,9 @@ pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<Portf
                 lots_by_query(conn, fund_id),
                 distributions_by_query(conn, fund_id),
             )
-            .await?
+            .await
         }
-    };
-    state.lots.sort_unstable_by_key(fifo_order);
-    Ok(state)
+    }
 }
 
 /// The fund, read alongside its companies, lots and distributions from the given sources (all four

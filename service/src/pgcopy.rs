@@ -142,7 +142,8 @@ fn for_each_tuple(
 
 fn parse_lots(data: &[u8]) -> Result<Vec<LotState>> {
     let lot_types = EnumTable::<LotType>::new();
-    let mut lots = Vec::with_capacity(data.len() / 120);
+    // A lot's tuple is about 105 bytes.
+    let mut lots = Vec::with_capacity(data.len() / 100 + 1);
     for_each_tuple(data, 8, |r| {
         lots.push(LotState {
             id: r.uuid()?,

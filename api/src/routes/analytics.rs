@@ -195,6 +195,9 @@ impl FundMoic {
     }
 }
 
+/// From this many lots on, the response's lots are written on two threads.
+const PARALLEL_LOTS: usize = 2_000;
+
 impl FundMoic {
     /// The response body: the same document as its `Serialize` derive, written by hand (see
     /// [`crate::json`]) because it holds every lot of the fund.
@@ -211,7 +214,11 @@ impl FundMoic {
         out.raw(",\"companies\":");
         out.array(&self.companies);
         out.raw(",\"lots\":");
-        out.array(&self.lots);
+        if self.lots.len() >= PARALLEL_LOTS {
+            out.array_in_parallel(&self.lots);
+        } else {
+            out.array(&self.lots);
+        }
         out.raw("}");
         out.into_bytes()
     }
@@ -653,6 +660,53 @@ mod tests {
         assert_eq!(v["lots"][0]["shares_held"], "0.00000001");
         assert_eq!(v["fund"]["gross_moic"], "1.800000");
         assert_eq!(v["lots"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_body_written_on_two_threads_is_the_same_document() {
+        for n in [PARALLEL_LOTS, PARALLEL_LOTS + 1] {
+            let metrics = PortfolioMetrics {
+                as_of: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
+                fund: FundMetrics {
+                    invested_cents: 1,
+                    realized_cents: 2,
+                    unrealized_cents: 3,
+                    total_value_cents: 5,
+                    gross_moic: None,
+                    realized_multiple: None,
+                    unrealized_multiple: None,
+                    gross_irr: Some(dec("0.1")),
+                    planned_reserves_cents: 0,
+                    projected_value_cents: 0,
+                    projected_moic: None,
+                },
+                companies: vec![company(
+                    1,
+                    "One",
+                    CompanyStatus::Active,
+                    ValuationBasis::Mark,
+                    None,
+                )],
+                lots: (0..n as u128)
+                    .map(|i| {
+                        lot(
+                            i,
+                            if i % 2 == 0 {
+                                LotType::Initial
+                            } else {
+                                LotType::FollowOn
+                            },
+                            Some("1.25"),
+                        )
+                    })
+                    .collect(),
+            };
+            let dto = FundMoic::new(3, &metrics);
+            assert_eq!(
+                String::from_utf8(dto.to_json()).unwrap(),
+                serde_json::to_string(&dto).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -330,6 +330,58 @@ fn allocating_over_zero_weights_splits_evenly_and_leftovers_go_to_the_largest_re
 }
 
 #[test]
+fn a_large_fund_computed_on_two_threads_equals_the_walk_on_one() {
+    // 41 companies × 60 lots, half marked, with sales and dividends: above the parallel threshold.
+    let companies: Vec<CompanyState> = (1..=41)
+        .map(|id| CompanyState {
+            current_share_price_cents: (id % 2 == 0).then_some(100 + id),
+            ..company(id)
+        })
+        .collect();
+    let mut lots = Vec::new();
+    for c in 1..=41i64 {
+        for n in 0..60u32 {
+            let kind = if n % 3 == 0 {
+                LotType::FollowOn
+            } else {
+                LotType::Initial
+            };
+            let i = (c as u128) * 1000 + u128::from(n);
+            lots.push(lot(
+                i,
+                c,
+                kind,
+                &format!("{}.5", n + 1),
+                i64::from(n + 1) * 150,
+                date(2020 + (n % 5) as i32, 1 + n % 12, 1 + n % 28),
+            ));
+        }
+    }
+    let dists: Vec<DistributionState> = (1..=41i64)
+        .flat_map(|c| {
+            [
+                sale(c * 2, c, 10_000 + c, Some("7.25"), date(2024, 6, 1)),
+                sale(c * 2 + 1, c, 333 * c, None, date(2024, 7, 1)),
+            ]
+        })
+        .collect();
+    let s = state(companies, lots, dists);
+    assert!(s.lots.len() >= PARALLEL_LOTS);
+    let two = compute(&s, AS_OF());
+    let one = compute_with(&s, AS_OF(), false);
+    assert_eq!(two, one);
+    assert_eq!(two.lots.len(), 41 * 60);
+    assert_eq!(
+        two.companies
+            .iter()
+            .map(|c| c.company_id)
+            .collect::<Vec<_>>(),
+        (1..=41).collect::<Vec<_>>()
+    );
+    assert!(two.fund.realized_cents > 0);
+}
+
+#[test]
 fn an_empty_fund_has_null_ratios_not_errors() {
     let m = compute(&state(vec![], vec![], vec![]), AS_OF());
     assert_eq!(m.fund.gross_moic, None);
