@@ -206,9 +206,15 @@ pub async fn shutdown_signal() {
 /// Gives every request an id (the client's `X-Request-Id` if it is sane, else a new UUID v7), a
 /// tracing span carrying it, one log line when it completes, and echoes the id in the response.
 async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().clone();
+    // HEAD is GET without the body (RFC 9110 §9.3.2): it is routed as GET, and the HTTP/1 writer, which
+    // remembers that the request said HEAD, sends the headers (Content-Length included) and no body.
+    if method == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
     let request_id = req
         .headers()
         .get(&REQUEST_ID)
@@ -219,7 +225,7 @@ async fn request_context(
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %req.method(),
+        method = %method,
         path = %req.path(),
     );
     let started = Instant::now();

@@ -46,6 +46,47 @@ async fn healthz_answers_ok_and_echoes_the_callers_request_id() {
     }
 }
 
+/// HEAD is GET without the body: same status and headers, `Content-Length` of the GET body, no bytes
+/// after the headers (read off the raw connection, which an HTTP client would hide).
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let fund = app.fund("Head Fund").await;
+    let path = format!("/api/v1/funds/{fund}");
+    let get = app.get_as(&path, &app.admin).await;
+    assert_eq!(get.status(), StatusCode::OK);
+    let get_length = get.bytes().await.unwrap().len();
+
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let request = format!(
+        "HEAD {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        app.admin
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {get_length}")),
+        "{head}"
+    );
+    assert_eq!(body, "", "no body after the headers");
+
+    // A HEAD on an unknown path is the same 404 as a GET.
+    let response = app
+        .client
+        .head(app.url("/api/v1/funds/1/reserve-plan/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn readyz_reports_the_database_up_and_the_state_of_redis() {
     for backend in backends() {
