@@ -1,7 +1,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
@@ -254,12 +254,16 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
     // Lots and distributions ordered by company, then first-in-first-out (acquired or distributed first,
     // then created first, then id for a total order): one sort each, then walked alongside the companies
     // in id order.
-    let mut lots: Vec<&LotState> = state
+    // Sorted by keys computed once and held next to the references: comparing them does not chase
+    // pointers into ten thousand lots.
+    let mut keyed: Vec<(FifoKey, &LotState)> = state
         .lots
         .iter()
         .filter(|l| l.acquired_on <= as_of)
+        .map(|l| (fifo_order(l), l))
         .collect();
-    lots.sort_unstable_by_key(|l| fifo_order(l));
+    keyed.sort_unstable_by_key(|(key, _)| *key);
+    let lots: Vec<&LotState> = keyed.into_iter().map(|(_, l)| l).collect();
     let mut dists: Vec<&DistributionState> = state
         .distributions
         .iter()
@@ -328,14 +332,18 @@ fn walk_companies(
 
 /// The order lots are walked in: by company, then first-in-first-out (acquired first, then created
 /// first, then id for a total order).
-pub fn fifo_order(lot: &LotState) -> (i64, NaiveDate, DateTime<Utc>, u128) {
+pub fn fifo_order(lot: &LotState) -> FifoKey {
     (
         lot.company_id,
-        lot.acquired_on,
-        lot.created_at,
+        lot.acquired_on.num_days_from_ce(),
+        lot.created_at.timestamp(),
+        lot.created_at.timestamp_subsec_nanos(),
         lot.id.as_u128(),
     )
 }
+
+/// Company, acquisition day, creation second and nanosecond, id: orders like the values themselves.
+pub type FifoKey = (i64, i32, i64, u32, u128);
 
 /// Splits `rows` (sorted by company) into those of `company_id` and those after them, dropping rows of
 /// companies before it (rows of a company missing from the state: none in a consistent state).
