@@ -34,14 +34,6 @@ impl JsonOut {
         self.buf
     }
 
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Raw bytes: punctuation and `"key":` literals written by the encoders themselves.
     pub fn raw(&mut self, bytes: &str) {
         self.buf.extend_from_slice(bytes.as_bytes());

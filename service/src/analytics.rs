@@ -64,16 +64,7 @@ pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<Portf
             )
             .await
         }
-        Backend::Sqlite => {
-            assemble(
-                conn,
-                fund_id,
-                companies_by_query(conn, fund_id),
-                lots_by_query(conn, fund_id),
-                distributions_by_query(conn, fund_id),
-            )
-            .await
-        }
+        Backend::Sqlite => load_state(conn, fund_id).await,
     }
 }
 
