@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::openapi::{self, RouteTable};
 use crate::problem::ProblemCode;
 use crate::routes;
+use crate::state::AppState;
 
 /// Request bodies larger than this are refused with 413 (SPEC §2).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -27,12 +28,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// What every handler can reach.
-pub struct AppState {
-    pub service: Service,
-    pub redis: Option<Redis>,
-}
 
 pub struct Application {
     address: SocketAddr,
@@ -78,7 +73,7 @@ impl Application {
             }
         }
         let redis = config.redis_url.as_deref().map(Redis::new).transpose()?;
-        if let Some(minted) = service::auth::bootstrap_admin(&db).await? {
+        if let Some(minted) = service::api_keys::bootstrap_admin(&db).await? {
             // Printed once, on the first start of an empty database, like a notebook server's token.
             eprintln!(
                 "\nupdog: no API keys existed, so an admin key was minted. It is shown only now:\n\n    {}\n\n\
@@ -111,7 +106,6 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(route_table.clone())
-                .app_data(json_config())
                 .app_data(path_config())
                 .app_data(query_config())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
@@ -309,30 +303,8 @@ async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
-/// actix's own body, path and query extractor failures go through the problem envelope too.
-fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| {
-            use actix_web::error::JsonPayloadError as J;
-            let error = match &err {
-                J::Overflow { .. } | J::OverflowKnownLength { .. } => Error::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                },
-                J::ContentType => Error::BadRequest {
-                    code: ProblemCode::UnsupportedMediaType,
-                    detail: "The request body must be JSON (Content-Type: application/json)."
-                        .into(),
-                },
-                _ => Error::BadRequest {
-                    code: ProblemCode::MalformedJson,
-                    detail: format!("Invalid JSON body: {err}"),
-                },
-            };
-            error.into()
-        })
-}
-
+/// actix's own path and query extractor failures go through the problem envelope too (bodies are
+/// read by [`crate::extract::json_body`]).
 fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err, _req| {
         Error::BadRequest {

@@ -7,10 +7,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 use service::{FieldError, ResourceRef};
 
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{FieldProblem, Problem, ProblemCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -69,10 +68,6 @@ pub enum Error {
     #[error("the database is unavailable")]
     DatabaseUnavailable { redis: &'static str },
 
-    /// Writing the JSON response failed (a bug).
-    #[error("could not serialize the response")]
-    Serialize(#[source] serde_json::Error),
-
     #[error(transparent)]
     Service(#[from] service::Error),
 }
@@ -89,15 +84,21 @@ pub fn location_of(resource: ResourceRef) -> String {
         ResourceRef::Distribution { fund_id, id } => {
             format!("/api/v1/funds/{fund_id}/distributions/{id}")
         }
+        ResourceRef::Snapshot(id) => format!("/api/v1/snapshots/{id}"),
         ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
     }
 }
 
-fn field_errors(errors: &[FieldError]) -> serde_json::Value {
-    errors
-        .iter()
-        .map(|e| json!({"pointer": e.pointer, "detail": e.message}))
-        .collect()
+fn field_errors(errors: &[FieldError]) -> Option<Vec<FieldProblem>> {
+    Some(
+        errors
+            .iter()
+            .map(|e| FieldProblem {
+                pointer: e.pointer.clone(),
+                detail: e.message.clone(),
+            })
+            .collect(),
+    )
 }
 
 impl Error {
@@ -112,15 +113,17 @@ impl Error {
                 format!("{method} is not allowed on {path}; allowed: {}.", allow.join(", ")),
             ),
             Error::BadRequest { code, detail } => Problem::new(*code, detail.clone()),
-            Error::InvalidBody { errors } => Problem::new(
-                ProblemCode::InvalidBody,
-                format!("The request body does not match the schema: {}", self_detail(errors)),
-            )
-            .with("errors", field_errors(errors)),
-            Error::InvalidHeader { name, message } => {
-                Problem::new(ProblemCode::InvalidHeader, format!("The {name} header {message}."))
-                    .with("header", *name)
-            }
+            Error::InvalidBody { errors } => Problem {
+                errors: field_errors(errors),
+                ..Problem::new(
+                    ProblemCode::InvalidBody,
+                    format!("The request body does not match the schema: {}", self_detail(errors)),
+                )
+            },
+            Error::InvalidHeader { name, message } => Problem {
+                header: Some((*name).to_owned()),
+                ..Problem::new(ProblemCode::InvalidHeader, format!("The {name} header {message}."))
+            },
             Error::PreconditionRequired => Problem::new(
                 ProblemCode::PreconditionRequired,
                 "This request must carry If-Match with the resource's current ETag, e.g. If-Match: \"3\"."
@@ -130,13 +133,18 @@ impl Error {
                 ProblemCode::PayloadTooLarge,
                 format!("The request body is larger than the limit of {limit} bytes."),
             ),
-            Error::DatabaseUnavailable { redis } => unavailable().with("redis", *redis),
+            Error::DatabaseUnavailable { redis } => Problem {
+                redis: Some((*redis).to_owned()),
+                ..unavailable()
+            },
             Error::Service(S::DatabaseUnavailable(_)) => unavailable(),
-            Error::Service(S::Validation(errors)) => Problem::new(
-                ProblemCode::ValidationFailed,
-                format!("The request is invalid: {}", self_detail(errors)),
-            )
-            .with("errors", field_errors(errors)),
+            Error::Service(S::Validation(errors)) => Problem {
+                errors: field_errors(errors),
+                ..Problem::new(
+                    ProblemCode::ValidationFailed,
+                    format!("The request is invalid: {}", self_detail(errors)),
+                )
+            },
             Error::Service(S::InvalidCursor) => Problem::new(
                 ProblemCode::InvalidCursor,
                 "The cursor is not one this server issued; start again without a cursor.".into(),
@@ -144,20 +152,24 @@ impl Error {
             Error::Service(S::NotFound { resource, id }) => {
                 Problem::new(ProblemCode::NotFound, format!("There is no {resource} {id}."))
             }
-            Error::Service(S::CostBasisMismatch { expected, given, tolerance }) => Problem::new(
-                ProblemCode::CostBasisMismatch,
-                format!(
-                    "cost_basis_cents {given} differs from share_price_cents × shares_acquired = {expected} by \
-                     more than {tolerance} cents."
-                ),
-            )
-            .with("expected_cost_basis_cents", *expected)
-            .with("tolerance_cents", *tolerance),
-            Error::Service(S::VersionConflict { current_version }) => Problem::new(
-                ProblemCode::VersionConflict,
-                format!("The resource has changed; its current version is {current_version}."),
-            )
-            .with("current_version", *current_version),
+            Error::Service(S::CostBasisMismatch { expected, given, tolerance }) => Problem {
+                expected_cost_basis_cents: Some(*expected),
+                tolerance_cents: Some(*tolerance),
+                ..Problem::new(
+                    ProblemCode::CostBasisMismatch,
+                    format!(
+                        "cost_basis_cents {given} differs from share_price_cents × shares_acquired = {expected} \
+                         by more than {tolerance} cents."
+                    ),
+                )
+            },
+            Error::Service(S::VersionConflict { current_version }) => Problem {
+                current_version: Some(*current_version),
+                ..Problem::new(
+                    ProblemCode::VersionConflict,
+                    format!("The resource has changed; its current version is {current_version}."),
+                )
+            },
             Error::Service(S::IdempotencyKeyReused) => Problem::new(
                 ProblemCode::IdempotencyKeyReused,
                 "This Idempotency-Key was already used for a different request; use a new key.".into(),
@@ -168,12 +180,14 @@ impl Error {
                     "This Idempotency-Key's record has expired, and the resource it created still exists."
                         .into(),
                 );
-                match existing {
-                    Some(r) => problem.with("location", location_of(*r)),
-                    None => problem,
+                Problem {
+                    location: existing.map(location_of),
+                    ..problem
                 }
             }
-            Error::Service(S::Conflict { code, message }) => Problem::new(ProblemCode::Conflict(code), message.clone()),
+            Error::Service(S::Conflict { code, message }) => {
+                Problem::new(ProblemCode::Conflict(*code), message.clone())
+            }
             Error::Service(S::Unauthenticated) => Problem::new(
                 ProblemCode::Unauthorized,
                 "Send a valid API key as Authorization: Bearer <key>.".into(),
@@ -182,7 +196,6 @@ impl Error {
             Error::Config { .. }
             | Error::Bind { .. }
             | Error::PendingMigrations { .. }
-            | Error::Serialize(_)
             | Error::Service(
                 S::UnsupportedDatabaseUrl { .. }
                 | S::DataDirectory { .. }

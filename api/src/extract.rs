@@ -12,8 +12,8 @@ use service::FieldError;
 use service::auth::Principal;
 use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
@@ -153,25 +153,48 @@ pub fn idempotency(
         key,
         Some(principal.key_id),
         body,
-    )))
+    )?))
 }
 
-/// Renders a created resource: its JSON bytes, 201 (or `status`), and its `Location`.
-pub fn render<T: Serialize>(status: u16, dto: &T, location: String) -> Rendered {
-    // Serializing our own DTOs cannot fail (no maps with non-string keys, no failing Serialize impls).
-    let body = serde_json::to_vec(dto).unwrap_or_default();
-    Rendered {
+/// Renders a created resource: its JSON bytes, `status` and `Location`. A DTO that cannot be
+/// serialized is a bug, reported as such (never an empty body).
+pub fn rendered<T: Serialize>(status: u16, dto: &T, location: String) -> service::Result<Rendered> {
+    let body = serde_json::to_vec(dto)
+        .map_err(|e| service::Error::Invariant(format!("response body: {e}")))?;
+    Ok(Rendered {
         status,
         body,
         location: Some(location),
-    }
+    })
+}
+
+/// The one handler-side create path (SPEC §4): reads the JSON body into `B`, binds the request's
+/// `Idempotency-Key` to `scope`, the principal and the canonical body, runs the service's create and
+/// turns its outcome into the response (recorded bytes, `Location`, `Idempotent-Replayed`).
+pub async fn create<B, F, Fut>(
+    req: &HttpRequest,
+    body: &[u8],
+    principal: &Principal,
+    scope: String,
+    run: F,
+) -> Result<HttpResponse, Error>
+where
+    B: DeserializeOwned,
+    F: FnOnce(B, Option<Idempotency>) -> Fut,
+    Fut: Future<Output = service::Result<Outcome>>,
+{
+    let (input, value) = json_body::<B>(req, body)?;
+    let idem = idempotency(req, scope, principal, &value)?;
+    let outcome = run(input, idem).await?;
+    Ok(outcome_response(outcome))
 }
 
 /// The HTTP response for a create's outcome: recorded bytes, `Location`, and `Idempotent-Replayed: true`
 /// on a replay.
 pub fn outcome_response(outcome: Outcome) -> HttpResponse {
+    // Statuses are the handlers' own (201, 200, 202), recorded as such; an impossible one is a 500.
     let status = actix_web::http::StatusCode::from_u16(outcome.response.status)
-        .unwrap_or(actix_web::http::StatusCode::CREATED);
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
     builder.content_type("application/json");
     if let Some(location) = &outcome.response.location {

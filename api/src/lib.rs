@@ -10,8 +10,11 @@ pub mod extract;
 pub mod json;
 pub mod openapi;
 pub mod problem;
+pub mod responses;
 pub mod routes;
+pub mod state;
 pub mod telemetry;
+pub mod wire;
 
 pub use app::Application;
 pub use config::Config;

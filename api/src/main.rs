@@ -139,7 +139,8 @@ fn keys(command: KeysCommand) -> ExitCode {
                     _ => Role::Reader,
                 };
                 let minted =
-                    service::auth::mint(&db, &service::auth::NewKey { name, role, funds }).await?;
+                    service::api_keys::mint(&db, &service::api_keys::NewKey { name, role, funds })
+                        .await?;
                 println!("{}", minted.secret);
                 eprintln!(
                     "key {} ({:?}) created; the secret above is shown only once",
@@ -147,7 +148,7 @@ fn keys(command: KeysCommand) -> ExitCode {
                 );
             }
             KeysCommand::List => {
-                for k in service::auth::list(&db).await? {
+                for k in service::api_keys::list(&db).await? {
                     let funds = service::auth::principal_of(&k).funds;
                     let state = if k.revoked_at.is_some() {
                         "revoked"
@@ -166,7 +167,8 @@ fn keys(command: KeysCommand) -> ExitCode {
                 }
             }
             KeysCommand::Revoke { id } => {
-                service::auth::revoke(&db, &service::auth::KeyCache::default(), id, None).await?;
+                service::api_keys::revoke(&db, &service::auth::KeyCache::default(), id, None)
+                    .await?;
                 println!("key {id} revoked");
             }
         }

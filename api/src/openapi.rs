@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::PathItem;
 use utoipa_actix_web::AppExt;
 
-use crate::problem::Problem;
+use crate::problem::{FieldProblem, Problem};
+use crate::responses::ErrorResponses;
 use crate::routes;
 
 #[derive(OpenApi)]
@@ -19,8 +20,8 @@ use crate::routes;
                        RFC 9457 `application/problem+json`.",
         license(name = "MIT", identifier = "MIT")
     ),
-    components(schemas(Problem)),
-    modifiers(&BearerAuth),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&BearerAuth, &ErrorResponses),
     tags(
         (name = "ops", description = "Liveness, readiness and documentation."),
         (name = "funds", description = "Venture funds."),
@@ -31,7 +32,7 @@ use crate::routes;
         (name = "metrics", description = "Lot-level MOIC and gross fund metrics."),
         (name = "reserves", description = "Follow-on reserve rankings and the reserve plan."),
         (name = "snapshots", description = "Reproducible forecast snapshots, calculated in the background."),
-        (name = "api-keys", description = "API keys (admin only)."),
+        (name = "api_keys", description = "API keys (admin only)."),
     )
 )]
 struct ApiDoc;

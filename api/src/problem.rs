@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use service::ConflictCode;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -23,8 +23,8 @@ pub enum ProblemCode {
     CostBasisMismatch,
     IdempotencyKeyReused,
     IdempotencyKeyExpired,
-    /// A domain uniqueness rule, with its own code (e.g. `company_name_taken`).
-    Conflict(&'static str),
+    /// A rule of the domain that the resource's state refuses, with its own code.
+    Conflict(ConflictCode),
     MethodNotAllowed,
     MalformedJson,
     InvalidPath,
@@ -50,7 +50,7 @@ impl ProblemCode {
             Self::CostBasisMismatch => "cost_basis_mismatch",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyExpired => "idempotency_key_expired",
-            Self::Conflict(code) => code,
+            Self::Conflict(code) => code.as_str(),
             Self::MethodNotAllowed => "method_not_allowed",
             Self::MalformedJson => "malformed_json",
             Self::InvalidPath => "invalid_path",
@@ -112,8 +112,18 @@ impl ProblemCode {
     }
 }
 
-/// An RFC 9457 problem. Extra members (for example `current_version` or `errors`) may be present,
-/// depending on `code`.
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// A JSON pointer (RFC 6901) into the request body; empty for the body as a whole.
+    #[schema(example = "/size_cents")]
+    pub pointer: String,
+    /// What is wrong with it.
+    #[schema(example = "must be greater than 0")]
+    pub detail: String,
+}
+
+/// An RFC 9457 problem. The members after `code` appear only with the codes that name them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "type": "/problems/not_found",
@@ -134,10 +144,27 @@ pub struct Problem {
     pub detail: String,
     /// The machine-readable problem code.
     pub code: String,
-    /// Extension members specific to the problem code.
-    #[serde(flatten)]
-    #[schema(ignore)]
-    pub extensions: Map<String, Value>,
+    /// `validation_failed`, `invalid_body`: each invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+    /// `version_conflict`: the resource's current version (its `ETag` without quotes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+    /// `cost_basis_mismatch`: share price × shares, rounded half-up to a cent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_cost_basis_cents: Option<i64>,
+    /// `cost_basis_mismatch`: how far the stated cost basis may be from the expected one, cents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_cents: Option<i64>,
+    /// `invalid_header`: the header's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// `idempotency_key_expired`: the resource the key created (also sent as `Location`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `service_unavailable` from `/readyz`: Redis's state (`up`, `down`, `not_configured`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
 }
 
 impl Problem {
@@ -148,14 +175,14 @@ impl Problem {
             status: code.status().as_u16(),
             detail,
             code: code.as_str().to_owned(),
-            extensions: Map::new(),
+            errors: None,
+            current_version: None,
+            expected_cost_basis_cents: None,
+            tolerance_cents: None,
+            header: None,
+            location: None,
+            redis: None,
         }
-    }
-
-    /// Adds an extension member.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extensions.insert(key.to_owned(), value.into());
-        self
     }
 
     pub fn status_code(&self) -> StatusCode {

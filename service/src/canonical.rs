@@ -1,18 +1,21 @@
 //! RFC 8785 JSON Canonicalization Scheme (JCS) and SHA-256 fingerprints.
 //!
-//! The canonical form is: no insignificant whitespace, object members sorted by their names compared
-//! as UTF-16 code units, strings with the minimal JSON escapes, and numbers in their shortest
-//! round-tripping form (integers as integers). Fingerprints of requests (SPEC §4) and snapshot source
-//! hashes (SPEC §7) are the SHA-256 of this form, so that key order and whitespace never change a hash.
+//! The canonical form (no insignificant whitespace, members sorted by their UTF-16 code units, minimal
+//! string escapes, numbers in ECMAScript's shortest form) comes from the maintained
+//! `serde_json_canonicalizer` crate (docs/DECISIONS.md). Fingerprints of requests (SPEC §4) and snapshot
+//! source hashes (SPEC §7) are the SHA-256 of this form, so that key order and whitespace never change
+//! a hash. The tests below hold the crate to the RFC's rules, so that a change of crate cannot change
+//! a stored hash unnoticed.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, Result};
+
 /// The canonical JSON text of `value`.
-pub fn to_canonical_string(value: &Value) -> String {
-    let mut out = String::new();
-    write_value(value, &mut out);
-    out
+pub fn to_canonical_string(value: &Value) -> Result<String> {
+    serde_json_canonicalizer::to_string(value)
+        .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -21,85 +24,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex SHA-256 of the canonical form of `value`.
-pub fn canonical_sha256(value: &Value) -> String {
-    sha256_hex(to_canonical_string(value).as_bytes())
-}
-
-fn write_value(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, (name, member)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(name, out);
-                out.push(':');
-                write_value(member, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_number(n: &serde_json::Number, out: &mut String) {
-    if let Some(i) = n.as_i64() {
-        out.push_str(&i.to_string());
-    } else if let Some(u) = n.as_u64() {
-        out.push_str(&u.to_string());
-    } else if let Some(f) = n.as_f64() {
-        // ECMAScript formatting: integral values without a fraction, otherwise the shortest
-        // representation that round-trips (which is what Rust's float `Display` produces), with
-        // exponents for very large or small magnitudes as ECMAScript does.
-        if f == f.trunc() && f.abs() < 1e21 {
-            out.push_str(&format!("{f:.0}"));
-        } else if f.abs() >= 1e21 || f.abs() < 1e-6 {
-            let s = format!("{f:e}");
-            // Rust writes `1e21` / `1.5e-7`; ECMAScript writes `1e+21` / `1.5e-7`.
-            match s.split_once('e') {
-                Some((mantissa, exp)) if !exp.starts_with('-') => {
-                    out.push_str(&format!("{mantissa}e+{exp}"))
-                }
-                _ => out.push_str(&s),
-            }
-        } else {
-            out.push_str(&f.to_string());
-        }
-    }
-}
-
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+pub fn canonical_sha256(value: &Value) -> Result<String> {
+    Ok(sha256_hex(to_canonical_string(value)?.as_bytes()))
 }
 
 #[cfg(test)]
@@ -113,7 +39,7 @@ mod tests {
         let value: Value =
             serde_json::from_str(r#"{ "b": [1, 2, {"z": null, "a": true}], "a": "x" }"#).unwrap();
         assert_eq!(
-            to_canonical_string(&value),
+            to_canonical_string(&value).unwrap(),
             r#"{"a":"x","b":[1,2,{"a":true,"z":null}]}"#
         );
     }
@@ -124,10 +50,10 @@ mod tests {
         let b: Value =
             serde_json::from_str(r#"{"nested":{"y":2,"x":1},"size_cents":100,"name":"Fund I"}"#)
                 .unwrap();
-        assert_eq!(canonical_sha256(&a), canonical_sha256(&b));
+        assert_eq!(canonical_sha256(&a).unwrap(), canonical_sha256(&b).unwrap());
         assert_ne!(
-            canonical_sha256(&a),
-            canonical_sha256(&json!({"name": "Fund II", "size_cents": 100}))
+            canonical_sha256(&a).unwrap(),
+            canonical_sha256(&json!({"name": "Fund II", "size_cents": 100})).unwrap()
         );
     }
 
@@ -137,7 +63,7 @@ mod tests {
         // is the surrogate pair D83D DE00. JCS uses UTF-16 order.
         let value = json!({"\u{fb33}": 1, "\u{1f600}": 2, "a": 3, "\r": 4, "\u{20ac}": 5});
         assert_eq!(
-            to_canonical_string(&value),
+            to_canonical_string(&value).unwrap(),
             "{\"\\r\":4,\"a\":3,\"\u{20ac}\":5,\"\u{1f600}\":2,\"\u{fb33}\":1}"
         );
     }
@@ -146,7 +72,7 @@ mod tests {
     fn strings_use_minimal_escapes_and_numbers_their_shortest_form() {
         let value = json!({"s": "tab\there \"q\" \u{0001} é", "i": -42, "f": 1.5, "big": 1e21, "e": 4.5e-7, "z": 10.0});
         assert_eq!(
-            to_canonical_string(&value),
+            to_canonical_string(&value).unwrap(),
             "{\"big\":1e+21,\"e\":4.5e-7,\"f\":1.5,\"i\":-42,\"s\":\"tab\\there \\\"q\\\" \\u0001 é\",\"z\":10}"
         );
     }

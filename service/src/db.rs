@@ -9,7 +9,15 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, Statement};
 
+use chrono::{DateTime, SubsecRound, Utc};
+
 use crate::error::{Error, Result};
+
+/// The current time at the precision PostgreSQL stores (microseconds), so that a timestamp read back,
+/// or carried in a cursor, equals the one written.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
 
 /// Which database engine a connection talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub enum ResourceRef {
     Investment { fund_id: i64, id: i64 },
     Lot { fund_id: i64, id: uuid::Uuid },
     Distribution { fund_id: i64, id: i64 },
+    Snapshot(uuid::Uuid),
     ApiKey(uuid::Uuid),
 }
 
@@ -66,9 +67,10 @@ pub enum Error {
     #[error("the idempotency key has expired; the resource it created still exists")]
     IdempotencyKeyExpired { existing: Option<ResourceRef> },
 
-    /// A uniqueness rule of the domain (for example a company name within a fund).
+    /// A rule of the domain that the current state of a resource refuses (a taken name, a snapshot
+    /// that is not complete yet).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ConflictCode, message: String },
 
     /// No valid API key.
     #[error("authentication required")]
@@ -143,6 +145,19 @@ impl Error {
             id: id.to_string(),
         }
     }
+
+    /// A versioned write that touched no row: the row is missing (`current_version` is `None`), or its
+    /// version has moved on (SPEC §5).
+    pub fn missing_or_stale(
+        resource: &'static str,
+        id: impl ToString,
+        current_version: Option<i64>,
+    ) -> Self {
+        match current_version {
+            None => Self::not_found(resource, id),
+            Some(v) => Self::VersionConflict { current_version: v },
+        }
+    }
 }
 
 fn is_unavailable(err: &DbErr) -> bool {
@@ -163,13 +178,131 @@ fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
-/// The text of a unique-constraint violation, if `err` is one. On PostgreSQL it names the index
-/// (`ux_<table>_<what>`); on SQLite it lists `table.column` pairs.
-pub(crate) fn unique_violation(err: &DbErr) -> Option<String> {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => Some(message),
-        _ => None,
+/// The domain conflicts (409), each with its wire code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictCode {
+    /// Another company of the fund has this name.
+    CompanyNameTaken,
+    /// The same fund state is being captured by a concurrent request.
+    SnapshotInProgress,
+    /// A snapshot status change that SPEC §7.3 does not allow.
+    InvalidStatusTransition,
+    /// Only a complete snapshot can be applied to the reserve plan.
+    SnapshotNotComplete,
+    /// A snapshot without allocations has nothing to apply.
+    SnapshotHasNoAllocations,
+}
+
+impl ConflictCode {
+    pub const ALL: [ConflictCode; 5] = [
+        Self::CompanyNameTaken,
+        Self::SnapshotInProgress,
+        Self::InvalidStatusTransition,
+        Self::SnapshotNotComplete,
+        Self::SnapshotHasNoAllocations,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CompanyNameTaken => "company_name_taken",
+            Self::SnapshotInProgress => "snapshot_in_progress",
+            Self::InvalidStatusTransition => "invalid_status_transition",
+            Self::SnapshotNotComplete => "snapshot_not_complete",
+            Self::SnapshotHasNoAllocations => "snapshot_has_no_allocations",
+        }
     }
+}
+
+/// A unique index the service tells apart from the others, by its name (PostgreSQL reports it) or, on
+/// SQLite, which names only the columns, by its `table.column` list. The names are the migrations'
+/// (`ux_<table>_<what>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UniqueIndex {
+    pub name: &'static str,
+    pub sqlite_columns: &'static str,
+}
+
+/// The unique indexes that arbitrate creates and domain rules.
+pub mod unique {
+    use super::UniqueIndex;
+
+    const fn ux(name: &'static str, sqlite_columns: &'static str) -> UniqueIndex {
+        UniqueIndex {
+            name,
+            sqlite_columns,
+        }
+    }
+
+    pub const IDEMPOTENCY_RECORD: UniqueIndex = ux(
+        "ux_idempotency_records_scope_key",
+        "idempotency_records.scope, idempotency_records.idempotency_key",
+    );
+    pub const FUND_KEY: UniqueIndex = ux("ux_funds_idempotency_key", "funds.idempotency_key");
+    pub const COMPANY_KEY: UniqueIndex = ux(
+        "ux_portfolio_companies_fund_idempotency_key",
+        "portfolio_companies.fund_id, portfolio_companies.idempotency_key",
+    );
+    pub const COMPANY_NAME: UniqueIndex = ux(
+        "ux_portfolio_companies_fund_name",
+        "portfolio_companies.fund_id, portfolio_companies.name",
+    );
+    pub const INVESTMENT_KEY: UniqueIndex = ux(
+        "ux_investments_fund_idempotency_key",
+        "investments.fund_id, investments.idempotency_key",
+    );
+    pub const LOT_KEY: UniqueIndex = ux(
+        "ux_investment_lots_investment_idempotency_key",
+        "investment_lots.investment_id, investment_lots.idempotency_key",
+    );
+    pub const DISTRIBUTION_KEY: UniqueIndex = ux(
+        "ux_distributions_fund_idempotency_key",
+        "distributions.fund_id, distributions.idempotency_key",
+    );
+    pub const SNAPSHOT_KEY: UniqueIndex = ux(
+        "ux_forecast_snapshots_fund_idempotency_key",
+        "forecast_snapshots.fund_id, forecast_snapshots.idempotency_key",
+    );
+    pub const SNAPSHOT_SOURCE: UniqueIndex = ux(
+        "ux_forecast_snapshots_fund_source_hash",
+        "forecast_snapshots.fund_id, forecast_snapshots.source_hash",
+    );
+    pub const API_KEY_KEY: UniqueIndex =
+        ux("ux_api_keys_idempotency_key", "api_keys.idempotency_key");
+}
+
+impl UniqueIndex {
+    /// Whether `err` is a violation of this index.
+    pub fn violated_by(&self, err: &DbErr) -> bool {
+        use sea_orm::sqlx;
+        let (DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))) = err
+        else {
+            return false;
+        };
+        let sqlx::Error::Database(db) = e.as_ref() else {
+            return false;
+        };
+        if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
+            return false;
+        }
+        match db.constraint() {
+            Some(name) => name == self.name,
+            // SQLite: "UNIQUE constraint failed: t.a, t.b".
+            None => db
+                .message()
+                .rsplit(": ")
+                .next()
+                .is_some_and(|cols| cols == self.sqlite_columns),
+        }
+    }
+}
+
+/// Whether `err` is a violation of any unique index.
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -29,8 +29,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::canonical::canonical_sha256;
-use crate::error::{Error, Result, unique_violation};
-use crate::{Database, now};
+use crate::context::Service;
+use crate::db::{Database, now};
+use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
 
 /// An `Idempotency-Key` header value: 1..255 visible ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -69,18 +70,23 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    pub fn new(scope: String, key: IdempotencyKey, principal: Option<Uuid>, body: &Value) -> Self {
+    pub fn new(
+        scope: String,
+        key: IdempotencyKey,
+        principal: Option<Uuid>,
+        body: &Value,
+    ) -> Result<Self> {
         let fingerprint = canonical_sha256(&json!({
             "scope": scope,
             "principal": principal.map(|p| p.to_string()),
             "body": body,
-        }));
-        Self {
+        }))?;
+        Ok(Self {
             scope,
             key,
             fingerprint,
             principal,
-        }
+        })
     }
 }
 
@@ -104,61 +110,92 @@ pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
 /// How long records are kept by default (SPEC §4.7: at least 24 hours, default 7 days).
 pub const DEFAULT_TTL_HOURS: i64 = 24 * 7;
 
-/// Runs `work` in a transaction and records its rendered response under `idempotency` (if any), in the
-/// same transaction. See the module documentation for the protocol.
-pub async fn execute<T, F, R>(
-    db: &Database,
-    idempotency: Option<&Idempotency>,
-    ttl: chrono::Duration,
-    work: F,
+/// Where a resource's own row keeps the idempotency key: the partial unique index over its parent and
+/// the key (which stops a second row even after the record expired), the columns to find the row by,
+/// and how to point at it (`Location`).
+pub struct KeyedBy<E: EntityTrait> {
+    pub index: UniqueIndex,
+    pub key_column: E::Column,
+    /// The parent that scopes the key (`fund_id = 3`), if the route has one.
+    pub parent: Option<(E::Column, i64)>,
+    pub locate: fn(&E::Model) -> ResourceRef,
+}
+
+/// The one create path (SPEC §4): runs `work` in a transaction, renders its result and records the
+/// rendered response under `idempotency` (if any) in the same transaction. `work` receives the key to
+/// store on the business row. See the module documentation for the protocol; `keyed_by` names the
+/// business row's key index, so that a violation of it is told apart from every other unique index.
+pub async fn create<E, T, W, R>(
+    svc: &Service,
+    idempotency: Option<Idempotency>,
+    keyed_by: KeyedBy<E>,
+    work: W,
     render: R,
 ) -> Result<Outcome>
 where
+    E: EntityTrait,
     T: Send,
-    F: for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, T> + Send,
-    R: FnOnce(&T) -> Rendered + Send,
+    W: for<'c> FnOnce(&'c DatabaseTransaction, Option<String>) -> TxFuture<'c, T> + Send,
+    R: FnOnce(&T) -> Result<Rendered> + Send,
 {
-    let conn = db.connection();
-    if let Some(idem) = idempotency
+    let db = &svc.db;
+    if let Some(idem) = &idempotency
         && let Some(outcome) = replay(db, idem).await?
     {
         return Ok(outcome);
     }
 
-    let txn = conn.begin().await?;
+    let txn = db.connection().begin().await?;
+    let key = idempotency.as_ref().map(|i| i.key.as_str().to_owned());
     let attempt: Result<Rendered> = async {
-        let value = work(&txn).await?;
-        let rendered = render(&value);
-        if let Some(idem) = idempotency {
-            record(&txn, idem, &rendered, ttl).await?;
+        let value = work(&txn, key).await?;
+        let rendered = render(&value)?;
+        if let Some(idem) = &idempotency {
+            record(&txn, idem, &rendered, svc.idempotency_ttl).await?;
         }
         Ok(rendered)
     }
     .await;
-    match attempt {
+    let err = match attempt {
         Ok(rendered) => {
             txn.commit().await?;
-            Ok(Outcome {
+            return Ok(Outcome {
                 response: rendered,
                 replayed: false,
-            })
+            });
         }
-        Err(err) => {
-            let _ = txn.rollback().await;
-            match (idempotency, &err) {
-                (Some(idem), Error::Database(db_err))
-                    if unique_violation(db_err).is_some_and(|m| m.contains("idempotency")) =>
-                {
-                    // Someone else committed this key first: replay their response, or, if its record has
-                    // expired, refuse to create a second row.
-                    match replay(db, idem).await? {
-                        Some(outcome) => Ok(outcome),
-                        None => Err(Error::IdempotencyKeyExpired { existing: None }),
-                    }
-                }
-                _ => Err(err),
+        Err(err) => err,
+    };
+    let _ = txn.rollback().await;
+    let Some(idem) = idempotency else {
+        return Err(err);
+    };
+    match &err {
+        Error::Database(db_err)
+            if unique::IDEMPOTENCY_RECORD.violated_by(db_err)
+                || keyed_by.index.violated_by(db_err) =>
+        {
+            // Someone else committed this key first: replay their response, or, if its record has
+            // expired, refuse to create a second row and point at the one that exists.
+            match replay(db, &idem).await? {
+                Some(outcome) => Ok(outcome),
+                None => Err(Error::IdempotencyKeyExpired {
+                    existing: keyed_by.existing(db, idem.key.as_str()).await?,
+                }),
             }
         }
+        _ => Err(err),
+    }
+}
+
+impl<E: EntityTrait> KeyedBy<E> {
+    /// The row that `key` created under this parent, if it still exists.
+    async fn existing(&self, db: &Database, key: &str) -> Result<Option<ResourceRef>> {
+        let mut query = E::find().filter(self.key_column.eq(key));
+        if let Some((column, id)) = self.parent {
+            query = query.filter(column.eq(id));
+        }
+        Ok(query.one(db.connection()).await?.map(|m| (self.locate)(&m)))
     }
 }
 
@@ -246,24 +283,27 @@ mod tests {
     fn the_fingerprint_ignores_key_order_but_not_content_scope_or_principal() {
         let key = IdempotencyKey::parse("k").unwrap();
         let p = Some(Uuid::now_v7());
-        let a = Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 2}));
+        let a =
+            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 2})).unwrap();
         let b = Idempotency::new(
             "POST /x".into(),
             key.clone(),
             p,
             &serde_json::from_str(r#"{"b":2,"a":1}"#).unwrap(),
-        );
+        )
+        .unwrap();
         assert_eq!(a.fingerprint, b.fingerprint);
         let other_body =
-            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 3}));
+            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 3})).unwrap();
         let other_scope =
-            Idempotency::new("POST /y".into(), key.clone(), p, &json!({"a": 1, "b": 2}));
+            Idempotency::new("POST /y".into(), key.clone(), p, &json!({"a": 1, "b": 2})).unwrap();
         let other_principal = Idempotency::new(
             "POST /x".into(),
             key,
             Some(Uuid::now_v7()),
             &json!({"a": 1, "b": 2}),
-        );
+        )
+        .unwrap();
         assert_ne!(a.fingerprint, other_body.fingerprint);
         assert_ne!(a.fingerprint, other_scope.fingerprint);
         assert_ne!(a.fingerprint, other_principal.fingerprint);

@@ -14,10 +14,33 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
 }
 
 /// Rounds half-up to `dp` places and always shows `dp` places (`2` → `2.000000`), as the wire wants.
+/// The one implementation of "a decimal at the wire's scale": calculations, snapshots and responses all
+/// go through it.
 pub fn fixed_scale(value: Decimal, dp: u32) -> Decimal {
+    // The calculations already produce most values at the wire's scale.
+    if value.scale() == dp {
+        return value;
+    }
     let mut v = round_half_up(value, dp);
     v.rescale(dp);
     v
+}
+
+/// `n / d` rounded half-up (midpoints away from zero), exactly, in integers. `d` must not be zero.
+pub fn div_half_up(n: i128, d: i128) -> i128 {
+    // 128-bit division is a software routine; nearly all operands here fit the hardware's 64 bits.
+    if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d))
+        && d > 0
+        && d < (1 << 62)
+        && n.unsigned_abs() < (1 << 62)
+    {
+        let (q, r) = (n / d, n % d);
+        return i128::from(if 2 * r.abs() >= d { q + n.signum() } else { q });
+    }
+    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+    let (q, r) = (n / d, n % d);
+    // |r| < d, so 2|r| cannot overflow.
+    if 2 * r.abs() >= d { q + n.signum() } else { q }
 }
 
 /// `price_cents × shares`, rounded half-up to a whole cent, computed exactly. `None` when the result

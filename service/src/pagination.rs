@@ -6,6 +6,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
+
 use crate::error::{Error, Result};
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -82,6 +87,59 @@ impl PageRequest {
         let after = cursor.map(Cursor::decode).transpose()?;
         Ok(Self { limit, after })
     }
+}
+
+/// One page of rows of `E` ordered by their 64-bit `id_col`, newest (highest id) first: `query` holds
+/// the scope (`fund_id = …`), this adds the order, the keyset condition and the limit.
+pub async fn by_id<E, C>(
+    query: Select<E>,
+    id_col: E::Column,
+    page: &PageRequest,
+    conn: &C,
+    id_of: impl Fn(&E::Model) -> i64,
+) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut query = query.order_by_desc(id_col).limit(page.limit + 1);
+    if let Some(cursor) = page.after {
+        query = query.filter(id_col.lt(cursor.as_id()?));
+    }
+    let rows = query.all(conn).await?;
+    Ok(Page::from_rows(rows, page.limit, |m| Cursor::Id(id_of(m))))
+}
+
+/// One page of rows of `E` ordered by `(time_col, id_col)`, newest first (lots by creation, snapshots by
+/// capture time): the keyset condition is "earlier, or as early with a smaller id".
+pub async fn by_time_and_uuid<E, C>(
+    query: Select<E>,
+    (time_col, id_col): (E::Column, E::Column),
+    page: &PageRequest,
+    conn: &C,
+    key_of: impl Fn(&E::Model) -> (DateTime<Utc>, Uuid),
+) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut query = query
+        .order_by_desc(time_col)
+        .order_by_desc(id_col)
+        .limit(page.limit + 1);
+    if let Some(cursor) = page.after {
+        let (t, id) = cursor.as_time_uuid()?;
+        query = query.filter(
+            Condition::any()
+                .add(time_col.lt(t))
+                .add(Condition::all().add(time_col.eq(t)).add(id_col.lt(id))),
+        );
+    }
+    let rows = query.all(conn).await?;
+    Ok(Page::from_rows(rows, page.limit, |m| {
+        let (t, id) = key_of(m);
+        Cursor::TimeUuid(t, id)
+    }))
 }
 
 /// One page of results and the cursor of the next page, if there is one.

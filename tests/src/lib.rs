@@ -444,12 +444,12 @@ pub async fn id_of(response: reqwest::Response) -> i64 {
 }
 
 async fn mint_key(db: &TestDb, role: Role, funds: &[i64]) -> String {
-    let new = service::auth::NewKey {
+    let new = service::api_keys::NewKey {
         name: "test".into(),
         role,
         funds: funds.to_vec(),
     };
-    service::auth::mint(&db.db, &new)
+    service::api_keys::mint(&db.db, &new)
         .await
         .expect("mint a key")
         .secret

@@ -3,82 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service::entity::portfolio_company::{self, CompanyStatus, Stage};
-use service::portfolio::{self, CompanyFields};
+use service::companies::{self, CompanyFields};
+use service::entity::portfolio_company;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::Error;
-use crate::extract::{Auth, idempotency, if_match, json_body, outcome_response, render, with_etag};
-use crate::problem::Problem;
-use crate::routes::common::{Id, PageQuery, double_option, fixed};
-
-/// Financing stage.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StageDto {
-    PreSeed,
-    Seed,
-    SeriesA,
-    SeriesB,
-    SeriesC,
-    Growth,
-}
-
-impl From<Stage> for StageDto {
-    fn from(s: Stage) -> Self {
-        match s {
-            Stage::PreSeed => Self::PreSeed,
-            Stage::Seed => Self::Seed,
-            Stage::SeriesA => Self::SeriesA,
-            Stage::SeriesB => Self::SeriesB,
-            Stage::SeriesC => Self::SeriesC,
-            Stage::Growth => Self::Growth,
-        }
-    }
-}
-
-impl From<StageDto> for Stage {
-    fn from(s: StageDto) -> Self {
-        match s {
-            StageDto::PreSeed => Self::PreSeed,
-            StageDto::Seed => Self::Seed,
-            StageDto::SeriesA => Self::SeriesA,
-            StageDto::SeriesB => Self::SeriesB,
-            StageDto::SeriesC => Self::SeriesC,
-            StageDto::Growth => Self::Growth,
-        }
-    }
-}
-
-/// Whether the fund still holds the company.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CompanyStatusDto {
-    Active,
-    Exited,
-    WrittenOff,
-}
-
-impl From<CompanyStatus> for CompanyStatusDto {
-    fn from(s: CompanyStatus) -> Self {
-        match s {
-            CompanyStatus::Active => Self::Active,
-            CompanyStatus::Exited => Self::Exited,
-            CompanyStatus::WrittenOff => Self::WrittenOff,
-        }
-    }
-}
-
-impl From<CompanyStatusDto> for CompanyStatus {
-    fn from(s: CompanyStatusDto) -> Self {
-        match s {
-            CompanyStatusDto::Active => Self::Active,
-            CompanyStatusDto::Exited => Self::Exited,
-            CompanyStatusDto::WrittenOff => Self::WrittenOff,
-        }
-    }
-}
+use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::state::AppState;
+use crate::wire::{CompanyStatus, DecimalText, Id, PageQuery, Stage, double_option};
 
 /// A portfolio company, with its latest mark and exit assumptions.
 #[derive(Serialize, ToSchema)]
@@ -87,15 +20,16 @@ pub struct Company {
     pub fund_id: i64,
     pub name: String,
     pub sector: Option<String>,
-    pub stage: StageDto,
-    pub status: CompanyStatusDto,
+    pub stage: Stage,
+    pub status: CompanyStatus,
     /// Latest mark, cents per share.
     pub current_share_price_cents: Option<i64>,
     pub marked_at: Option<DateTime<Utc>>,
     /// Expected exit multiple on invested capital, basis points (10000 = 1.00x).
     pub exit_moic_bps: Option<i64>,
     /// Probability of that exit, a decimal string with 6 places, e.g. `"0.500000"`.
-    pub exit_probability: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub exit_probability: Option<DecimalText>,
     /// Expected multiple on the next dollar of reserves, basis points.
     pub reserve_exit_moic_bps: Option<i64>,
     /// Follow-on reserves planned for the company, cents.
@@ -120,7 +54,7 @@ impl From<&portfolio_company::Model> for Company {
             current_share_price_cents: m.current_share_price_cents,
             marked_at: m.marked_at,
             exit_moic_bps: m.exit_moic_bps,
-            exit_probability: m.exit_probability.map(|p| fixed(p.0, 6)),
+            exit_probability: DecimalText::ratio(m.exit_probability.map(|p| p.0)),
             reserve_exit_moic_bps: m.reserve_exit_moic_bps,
             planned_reserves_cents: m.planned_reserves_cents,
             allocation_cap_cents: m.allocation_cap_cents,
@@ -138,16 +72,58 @@ pub struct CompanyPage {
     pub next_cursor: Option<String>,
 }
 
-/// A new company (`name` and `stage` required) or changes to one (all optional; `null` clears a
-/// nullable field).
+/// A new company.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CompanyInput {
+pub struct CreateCompany {
+    /// 1 to 255 characters, unique within the fund.
+    pub name: String,
+    pub sector: Option<String>,
+    pub stage: Stage,
+    /// Default `active`.
+    pub status: Option<CompanyStatus>,
+    /// Latest mark, cents per share, 0 or more.
+    pub current_share_price_cents: Option<i64>,
+    pub marked_at: Option<DateTime<Utc>>,
+    /// Expected exit multiple on invested capital, basis points, 0 or more.
+    pub exit_moic_bps: Option<i64>,
+    /// A decimal string in [0, 1] with at most 6 places.
+    pub exit_probability: Option<String>,
+    /// Expected multiple on the next dollar of reserves, basis points, 0 or more.
+    pub reserve_exit_moic_bps: Option<i64>,
+    /// Default 0.
+    pub planned_reserves_cents: Option<i64>,
+    pub allocation_cap_cents: Option<i64>,
+}
+
+impl From<CreateCompany> for CompanyFields {
+    fn from(i: CreateCompany) -> Self {
+        // On creation `null` and absent mean the same: not set.
+        Self {
+            name: Some(i.name),
+            sector: i.sector.map(Some),
+            stage: Some(i.stage.into()),
+            status: i.status.map(Into::into),
+            current_share_price_cents: i.current_share_price_cents.map(Some),
+            marked_at: i.marked_at.map(Some),
+            exit_moic_bps: i.exit_moic_bps.map(Some),
+            exit_probability: i.exit_probability.map(Some),
+            reserve_exit_moic_bps: i.reserve_exit_moic_bps.map(Some),
+            planned_reserves_cents: i.planned_reserves_cents,
+            allocation_cap_cents: i.allocation_cap_cents.map(Some),
+        }
+    }
+}
+
+/// Changes to a company: every field optional; `null` clears a nullable field.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCompany {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     pub sector: Option<Option<String>>,
-    pub stage: Option<StageDto>,
-    pub status: Option<CompanyStatusDto>,
+    pub stage: Option<Stage>,
+    pub status: Option<CompanyStatus>,
     #[serde(default, deserialize_with = "double_option")]
     pub current_share_price_cents: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -164,8 +140,8 @@ pub struct CompanyInput {
     pub allocation_cap_cents: Option<Option<i64>>,
 }
 
-impl From<CompanyInput> for CompanyFields {
-    fn from(i: CompanyInput) -> Self {
+impl From<UpdateCompany> for CompanyFields {
+    fn from(i: UpdateCompany) -> Self {
         Self {
             name: i.name,
             sector: i.sector,
@@ -186,7 +162,7 @@ impl From<CompanyInput> for CompanyFields {
 #[utoipa::path(
     tag = "companies",
     operation_id = "create_company",
-    request_body = CompanyInput,
+    request_body = CreateCompany,
     params(
         ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
@@ -195,15 +171,7 @@ impl From<CompanyInput> for CompanyFields {
         (status = 201, description = "Created.", body = Company, headers(
             ("Location" = String, description = "The new company."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
-        (status = 400, description = "Malformed body, id or header.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken in this fund (`company_name_taken`), or the idempotency key expired.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or the idempotency key was used for another request.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        CreateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -216,29 +184,27 @@ pub async fn create_company(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.0;
-    let (input, value) = json_body::<CompanyInput>(&req, &body)?;
-    let idem = idempotency(
+    let scope = format!("POST /api/v1/funds/{fund_id}/companies");
+    create(
         &req,
-        format!("POST /api/v1/funds/{fund_id}/companies"),
+        &body,
         &principal,
-        &value,
-    )?;
-    let outcome = portfolio::create_company(
-        &state.service,
-        &principal,
-        fund_id,
-        input.into(),
-        idem.as_ref(),
-        |m| {
-            render(
-                201,
-                &Company::from(m),
-                format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id),
+        scope,
+        |input: CreateCompany, idem| {
+            companies::create_company(
+                &state.service,
+                &principal,
+                fund_id,
+                input.into(),
+                idem,
+                |m| {
+                    let location = format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id);
+                    rendered(201, &Company::from(m), location)
+                },
             )
         },
     )
-    .await?;
-    Ok(outcome_response(outcome))
+    .await
 }
 
 /// List a fund's companies, newest first.
@@ -248,11 +214,7 @@ pub async fn create_company(
     params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), PageQuery),
     responses(
         (status = 200, description = "A page of companies.", body = CompanyPage),
-        (status = 400, description = "Bad id, limit or cursor.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key has no access to this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -263,7 +225,7 @@ pub async fn list_companies(
     path: web::Path<Id>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = portfolio::list_companies(&state.service, &principal, path.0, query.page()?).await?;
+    let page = companies::list_companies(&state.service, &principal, path.0, query.page()?).await?;
     Ok(HttpResponse::Ok().json(CompanyPage {
         data: page.items.iter().map(Company::from).collect(),
         next_cursor: page.next_cursor,
@@ -280,11 +242,7 @@ pub async fn list_companies(
     ),
     responses(
         (status = 200, description = "The company.", body = Company, headers(("ETag" = String, description = "The version, quoted."))),
-        (status = 400, description = "Bad id.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key has no access to this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such company in this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -295,7 +253,7 @@ pub async fn get_company(
     path: web::Path<(Id, Id)>,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = path.into_inner();
-    let company = portfolio::get_company(&state.service, &principal, fund_id.0, id.0).await?;
+    let company = companies::get_company(&state.service, &principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Company::from(&company), company.version))
 }
 
@@ -303,7 +261,7 @@ pub async fn get_company(
 #[utoipa::path(
     tag = "companies",
     operation_id = "update_company",
-    request_body = CompanyInput,
+    request_body = UpdateCompany,
     params(
         ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
         ("company_id" = i64, Path, minimum = 1, description = "The company."),
@@ -311,16 +269,7 @@ pub async fn get_company(
     ),
     responses(
         (status = 200, description = "The updated company.", body = Company, headers(("ETag" = String, description = "The new version, quoted."))),
-        (status = 400, description = "Malformed body, id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such company in this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken in this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        UpdateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -334,8 +283,8 @@ pub async fn update_company(
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = path.into_inner();
     let version = if_match(&req)?;
-    let (input, _) = json_body::<CompanyInput>(&req, &body)?;
-    let company = portfolio::update_company(
+    let (input, _) = json_body::<UpdateCompany>(&req, &body)?;
+    let company = companies::update_company(
         &state.service,
         &principal,
         fund_id.0,
@@ -358,13 +307,7 @@ pub async fn update_company(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "Malformed id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such company in this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        DeleteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -377,6 +320,6 @@ pub async fn delete_company(
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = path.into_inner();
     let version = if_match(&req)?;
-    portfolio::delete_company(&state.service, &principal, fund_id.0, id.0, version).await?;
+    companies::delete_company(&state.service, &principal, fund_id.0, id.0, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

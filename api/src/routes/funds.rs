@@ -3,41 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service::entity::fund::{self, FundStatus};
-use service::portfolio::{self, FundPatch, NewFund};
+use service::entity::fund;
+use service::funds::{self, FundPatch, NewFund};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::Error;
-use crate::extract::{Auth, idempotency, if_match, json_body, outcome_response, render, with_etag};
-use crate::problem::Problem;
-use crate::routes::common::{Id, PageQuery};
-
-/// A fund's status.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FundStatusDto {
-    Active,
-    Closed,
-}
-
-impl From<FundStatus> for FundStatusDto {
-    fn from(s: FundStatus) -> Self {
-        match s {
-            FundStatus::Active => Self::Active,
-            FundStatus::Closed => Self::Closed,
-        }
-    }
-}
-
-impl From<FundStatusDto> for FundStatus {
-    fn from(s: FundStatusDto) -> Self {
-        match s {
-            FundStatusDto::Active => Self::Active,
-            FundStatusDto::Closed => Self::Closed,
-        }
-    }
-}
+use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::state::AppState;
+use crate::wire::{FundStatus, Id, PageQuery};
 
 /// A venture fund.
 #[derive(Serialize, ToSchema)]
@@ -55,7 +29,7 @@ pub struct Fund {
     pub reserve_ratio_bps: i32,
     /// ISO 4217 currency code.
     pub base_currency: String,
-    pub status: FundStatusDto,
+    pub status: FundStatus,
     /// Version of the fund's reserve plan.
     pub reserve_plan_version: i64,
     /// Optimistic-concurrency version; also the `ETag`.
@@ -131,7 +105,7 @@ pub struct UpdateFund {
     pub carry_bps: Option<i32>,
     pub reserve_ratio_bps: Option<i32>,
     pub base_currency: Option<String>,
-    pub status: Option<FundStatusDto>,
+    pub status: Option<FundStatus>,
 }
 
 /// Create a fund (admin keys only).
@@ -144,14 +118,7 @@ pub struct UpdateFund {
         (status = 201, description = "Created.", body = Fund, headers(
             ("Location" = String, description = "The new fund."),
             ("Idempotent-Replayed" = String, description = "`true` when this is a recorded response replayed."))),
-        (status = 400, description = "Malformed body or header.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The idempotency key expired but its fund exists.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or the idempotency key was used for another request.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        CreateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -162,22 +129,22 @@ pub async fn create_fund(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let (input, value) = json_body::<CreateFund>(&req, &body)?;
-    let idem = idempotency(&req, "POST /api/v1/funds".into(), &principal, &value)?;
-    let input = NewFund {
-        name: input.name,
-        size_cents: input.size_cents,
-        vintage_year: input.vintage_year,
-        management_fee_bps: input.management_fee_bps,
-        carry_bps: input.carry_bps,
-        reserve_ratio_bps: input.reserve_ratio_bps,
-        base_currency: input.base_currency,
-    };
-    let outcome = portfolio::create_fund(&state.service, &principal, input, idem.as_ref(), |m| {
-        render(201, &Fund::from(m), format!("/api/v1/funds/{}", m.id))
+    let scope = "POST /api/v1/funds".to_owned();
+    create(&req, &body, &principal, scope, |input: CreateFund, idem| {
+        let input = NewFund {
+            name: input.name,
+            size_cents: input.size_cents,
+            vintage_year: input.vintage_year,
+            management_fee_bps: input.management_fee_bps,
+            carry_bps: input.carry_bps,
+            reserve_ratio_bps: input.reserve_ratio_bps,
+            base_currency: input.base_currency,
+        };
+        funds::create_fund(&state.service, &principal, input, idem, |m| {
+            rendered(201, &Fund::from(m), format!("/api/v1/funds/{}", m.id))
+        })
     })
-    .await?;
-    Ok(outcome_response(outcome))
+    .await
 }
 
 /// List the funds this key may see, newest first.
@@ -187,9 +154,7 @@ pub async fn create_fund(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of funds.", body = FundPage),
-        (status = 400, description = "Bad limit or cursor.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -199,7 +164,7 @@ pub async fn list_funds(
     Auth(principal): Auth,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = portfolio::list_funds(&state.service, &principal, query.page()?).await?;
+    let page = funds::list_funds(&state.service, &principal, query.page()?).await?;
     Ok(HttpResponse::Ok().json(FundPage {
         data: page.items.iter().map(Fund::from).collect(),
         next_cursor: page.next_cursor,
@@ -213,11 +178,7 @@ pub async fn list_funds(
     params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
     responses(
         (status = 200, description = "The fund.", body = Fund, headers(("ETag" = String, description = "The fund's version, quoted."))),
-        (status = 400, description = "The id is not a positive integer.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key has no access to this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -227,7 +188,7 @@ pub async fn get_fund(
     Auth(principal): Auth,
     path: web::Path<Id>,
 ) -> Result<HttpResponse, Error> {
-    let fund = portfolio::get_fund(&state.service, &principal, path.0).await?;
+    let fund = funds::get_fund(&state.service, &principal, path.0).await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
@@ -242,15 +203,7 @@ pub async fn get_fund(
     ),
     responses(
         (status = 200, description = "The updated fund.", body = Fund, headers(("ETag" = String, description = "The new version, quoted."))),
-        (status = 400, description = "Malformed body, id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match; `current_version` tells the current one.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        UpdateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -274,7 +227,7 @@ pub async fn update_fund(
         base_currency: input.base_currency,
         status: input.status.map(Into::into),
     };
-    let fund = portfolio::update_fund(&state.service, &principal, path.0, version, patch).await?;
+    let fund = funds::update_fund(&state.service, &principal, path.0, version, patch).await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
@@ -288,13 +241,7 @@ pub async fn update_fund(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "Malformed id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        DeleteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -306,6 +253,6 @@ pub async fn delete_fund(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    portfolio::delete_fund(&state.service, &principal, path.0, version).await?;
+    funds::delete_fund(&state.service, &principal, path.0, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,15 +1,18 @@
-//! HTTP handlers, one module per resource. Every handler is registered here so that the routes and the
-//! OpenAPI description come from one source.
+//! HTTP handlers, one module per resource, named as the service's modules and the OpenAPI tags are.
+//! Every handler is registered here so that the routes and the OpenAPI description come from one
+//! source.
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub mod analytics;
 pub mod api_keys;
-pub mod common;
 pub mod companies;
+pub mod distributions;
 pub mod funds;
 pub mod investments;
+pub mod lots;
+pub mod metrics;
 pub mod ops;
+pub mod reserves;
 pub mod snapshots;
 
 /// Registers every documented route.
@@ -29,15 +32,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(investments::create_investment)
         .service(investments::list_investments)
         .service(investments::get_investment)
-        .service(investments::create_lot)
-        .service(investments::list_lots)
-        .service(investments::get_lot)
-        .service(investments::create_distribution)
-        .service(investments::list_distributions)
-        .service(analytics::get_fund_moic)
-        .service(analytics::get_reserve_rankings)
-        .service(analytics::get_reserve_plan)
-        .service(analytics::update_reserve_plan)
+        .service(lots::create_lot)
+        .service(lots::list_lots)
+        .service(lots::get_lot)
+        .service(distributions::create_distribution)
+        .service(distributions::list_distributions)
+        .service(metrics::get_fund_moic)
+        .service(reserves::get_reserve_rankings)
+        .service(reserves::get_reserve_plan)
+        .service(reserves::update_reserve_plan)
         .service(snapshots::create_snapshot)
         .service(snapshots::list_snapshots)
         .service(snapshots::get_snapshot)

@@ -5,9 +5,9 @@ use serde::Serialize;
 use service::cache::RedisState;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::Error;
 use crate::problem::Problem;
+use crate::state::AppState;
 
 /// The process is alive.
 #[derive(Serialize, ToSchema)]

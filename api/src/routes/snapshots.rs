@@ -1,54 +1,26 @@
 //! Forecast snapshots: `/api/v1/funds/{fund_id}/snapshots` and `/api/v1/snapshots/{id}`.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service::entity::forecast_snapshot::{self, SnapshotStatus};
-use service::entity::reserve_allocation::{self, AllocationSource};
-use service::idempotency::Rendered;
-use service::reserves::ReservePolicy;
-use service::snapshots::{self, Created, ManualAllocation, NewSnapshot};
+use service::entity::forecast_snapshot;
+use service::entity::reserve_allocation;
+use service::snapshots::{self, Created, NewSnapshot};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::Error;
-use crate::extract::{Auth, idempotency, if_match, json_body, outcome_response, with_etag};
-use crate::problem::Problem;
-use crate::routes::analytics::ReservePlanDto;
-use crate::routes::common::{Id, PageQuery, fixed};
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotStatusDto {
-    Pending,
-    Calculating,
-    Complete,
-    Error,
-}
-
-impl From<SnapshotStatus> for SnapshotStatusDto {
-    fn from(s: SnapshotStatus) -> Self {
-        match s {
-            SnapshotStatus::Pending => Self::Pending,
-            SnapshotStatus::Calculating => Self::Calculating,
-            SnapshotStatus::Complete => Self::Complete,
-            SnapshotStatus::Error => Self::Error,
-        }
-    }
-}
-
-impl From<SnapshotStatusDto> for SnapshotStatus {
-    fn from(s: SnapshotStatusDto) -> Self {
-        match s {
-            SnapshotStatusDto::Pending => Self::Pending,
-            SnapshotStatusDto::Calculating => Self::Calculating,
-            SnapshotStatusDto::Complete => Self::Complete,
-            SnapshotStatusDto::Error => Self::Error,
-        }
-    }
-}
+use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::routes::metrics::{CompanyMetrics, FundMetrics, LotMetrics};
+use crate::routes::reserves::ReservePlan;
+use crate::state::AppState;
+use crate::wire::{
+    AllocationSource, BindingCap, DecimalText, Id, SnapshotStatus, Stage, page_request,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct Progress {
@@ -62,14 +34,14 @@ pub struct Snapshot {
     pub id: Uuid,
     pub fund_id: i64,
     pub name: String,
-    pub status: SnapshotStatusDto,
+    pub status: SnapshotStatus,
     /// SHA-256 (hex) of the canonical captured inputs: equal hashes, equal inputs.
     pub source_hash: String,
     /// When the state was captured; its date is the metrics' `as_of`.
     pub snapshot_time: DateTime<Utc>,
     pub progress: Progress,
     /// Lot, company and fund metrics and the engine's reserve plan; `null` until complete.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<CalculatedMetrics>)]
     pub calculated_metrics: Option<serde_json::Value>,
     pub error_message: Option<String>,
     pub version: i64,
@@ -97,6 +69,50 @@ impl From<&forecast_snapshot::Model> for Snapshot {
     }
 }
 
+/// What a complete snapshot's calculation produced, from its captured inputs alone. Decimals are strings
+/// as everywhere; the document is stored as calculated, so its decimals keep their own scale.
+#[derive(ToSchema)]
+#[allow(dead_code)] // The schema of `Snapshot::calculated_metrics`, which is sent as stored.
+pub struct CalculatedMetrics {
+    pub metrics: SnapshotMetrics,
+    /// The engine's plan; `null` when the allocations were given by hand.
+    pub reserve_plan: Option<EngineReservePlan>,
+}
+
+/// The metrics of `GET /funds/{id}/moic`, as of the snapshot's date.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SnapshotMetrics {
+    pub as_of: chrono::NaiveDate,
+    pub fund: FundMetrics,
+    pub companies: Vec<CompanyMetrics>,
+    pub lots: Vec<LotMetrics>,
+}
+
+/// The allocation engine's result (SPEC §6.5): Σ allocations + remaining = available, to the cent.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EngineReservePlan {
+    pub available_cents: i64,
+    pub allocations: Vec<EngineAllocation>,
+    pub remaining_cents: i64,
+}
+
+/// One company's share of the reserves, as the engine decided it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EngineAllocation {
+    pub company_id: i64,
+    pub planned_reserve_cents: i64,
+    /// The ranking value: reserve exit multiple × exit probability; `null` when unknown.
+    pub allocation_score: Option<String>,
+    /// Rank, 1 = first.
+    pub priority: i32,
+    pub cap_cents: i64,
+    pub binding_cap: BindingCap,
+    pub rationale: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SnapshotPage {
     pub data: Vec<Snapshot>,
@@ -106,7 +122,7 @@ pub struct SnapshotPage {
 /// A hand-made allocation.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ManualAllocationDto {
+pub struct ManualAllocation {
     pub company_id: i64,
     /// 0 or more.
     pub planned_reserve_cents: i64,
@@ -116,14 +132,13 @@ pub struct ManualAllocationDto {
 /// Sizing and caps of the engine's reserve allocation; absent fields take their defaults.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReservePolicyDto {
+pub struct ReservePolicy {
     /// Share of the fund kept for follow-ons, bps (default: the fund's).
     pub reserve_ratio_bps: Option<i32>,
     /// Cap per company as a share of invested, bps (default 5000).
     pub cap_percent_bps: Option<i32>,
     /// Per-stage caps as a share of invested, bps, keyed by stage (`seed`, `series_a`, …).
-    #[schema(value_type = Option<Object>)]
-    pub stage_caps_bps: Option<serde_json::Value>,
+    pub stage_caps_bps: Option<BTreeMap<Stage, i32>>,
     /// Amounts below this stay unallocated.
     pub min_check_cents: Option<i64>,
 }
@@ -134,10 +149,10 @@ pub struct ReservePolicyDto {
 pub struct CreateSnapshot {
     /// 1 to 255 characters; not part of the captured inputs.
     pub name: String,
-    pub reserve_policy: Option<ReservePolicyDto>,
+    pub reserve_policy: Option<ReservePolicy>,
     /// Hand-made allocations instead of the engine's (companies of this fund, each once, total within
     /// the available reserves).
-    pub allocations: Option<Vec<ManualAllocationDto>>,
+    pub allocations: Option<Vec<ManualAllocation>>,
 }
 
 /// Capture the fund's state and queue its calculation.
@@ -156,14 +171,7 @@ pub struct CreateSnapshot {
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         (status = 200, description = "The fund's state is unchanged since this existing snapshot.", body = Snapshot, headers(
             ("Location" = String, description = "The snapshot."))),
-        (status = 400, description = "Malformed body, id or header.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The same state is being captured concurrently, or the idempotency key expired.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or allocations, or the idempotency key was used for another request.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        CreateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -176,68 +184,32 @@ pub async fn create_snapshot(
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.0;
-    let (input, value) = json_body::<CreateSnapshot>(&req, &body)?;
-    let idem = idempotency(
+    let scope = format!("POST /api/v1/funds/{fund_id}/snapshots");
+    let mut response = create(
         &req,
-        format!("POST /api/v1/funds/{fund_id}/snapshots"),
+        &body,
         &principal,
-        &value,
-    )?;
-    let reserve_policy = match input.reserve_policy {
-        None => None,
-        Some(p) => {
-            let stage_caps_bps = match p.stage_caps_bps {
-                None => None,
-                Some(v) => Some(serde_json::from_value(v).map_err(|e| Error::InvalidBody {
-                    errors: vec![service::FieldError::new(
-                        "/reserve_policy/stage_caps_bps",
-                        e.to_string(),
-                    )],
-                })?),
-            };
-            Some(ReservePolicy {
-                reserve_ratio_bps: p.reserve_ratio_bps,
-                cap_percent_bps: p.cap_percent_bps,
-                stage_caps_bps,
-                min_check_cents: p.min_check_cents,
-            })
-        }
-    };
-    let input = NewSnapshot {
-        name: input.name,
-        reserve_policy,
-        allocations: input.allocations.map(|v| {
-            v.into_iter()
-                .map(|a| ManualAllocation {
-                    company_id: a.company_id,
-                    planned_reserve_cents: a.planned_reserve_cents,
-                    rationale: a.rationale,
-                })
-                .collect()
-        }),
-    };
-    let outcome = snapshots::create_snapshot(
-        &state.service,
-        &principal,
-        fund_id,
-        input,
-        idem.as_ref(),
-        |created| {
-            let (status, model) = match created {
-                Created::New(m) => (202, m),
-                Created::Existing(m) => (200, m),
-            };
-            Rendered {
-                status,
-                body: serde_json::to_vec(&Snapshot::from(model)).unwrap_or_default(),
-                location: Some(format!("/api/v1/snapshots/{}", model.id)),
-            }
+        scope,
+        |input: CreateSnapshot, idem| {
+            snapshots::create_snapshot(
+                &state.service,
+                &principal,
+                fund_id,
+                input.into(),
+                idem,
+                |created| {
+                    let (status, model) = match created {
+                        Created::New(m) => (202, m),
+                        Created::Existing(m) => (200, m),
+                    };
+                    let location = format!("/api/v1/snapshots/{}", model.id);
+                    rendered(status, &Snapshot::from(model), location)
+                },
+            )
         },
     )
     .await?;
-    let accepted = outcome.response.status == 202;
-    let mut response = outcome_response(outcome);
-    if accepted {
+    if response.status() == actix_web::http::StatusCode::ACCEPTED {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
@@ -245,12 +217,39 @@ pub async fn create_snapshot(
     Ok(response)
 }
 
+impl From<CreateSnapshot> for NewSnapshot {
+    fn from(input: CreateSnapshot) -> Self {
+        Self {
+            name: input.name,
+            reserve_policy: input
+                .reserve_policy
+                .map(|p| service::reserves::ReservePolicy {
+                    reserve_ratio_bps: p.reserve_ratio_bps,
+                    cap_percent_bps: p.cap_percent_bps,
+                    stage_caps_bps: p
+                        .stage_caps_bps
+                        .map(|caps| caps.into_iter().map(|(k, v)| (k.into(), v)).collect()),
+                    min_check_cents: p.min_check_cents,
+                }),
+            allocations: input.allocations.map(|v| {
+                v.into_iter()
+                    .map(|a| service::snapshots::ManualAllocation {
+                        company_id: a.company_id,
+                        planned_reserve_cents: a.planned_reserve_cents,
+                        rationale: a.rationale,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SnapshotQuery {
     /// Only snapshots in this status.
-    pub status: Option<SnapshotStatusDto>,
+    pub status: Option<SnapshotStatus>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
@@ -265,10 +264,7 @@ pub struct SnapshotQuery {
     params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), SnapshotQuery),
     responses(
         (status = 200, description = "A page of snapshots.", body = SnapshotPage),
-        (status = 400, description = "Bad id, filter, limit or cursor.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key has no access to this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -280,11 +276,7 @@ pub async fn list_snapshots(
     query: web::Query<SnapshotQuery>,
 ) -> Result<HttpResponse, Error> {
     let q = query.into_inner();
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
+    let page = page_request(q.limit, q.cursor.as_deref())?;
     let page = snapshots::list_snapshots(
         &state.service,
         &principal,
@@ -302,7 +294,7 @@ pub async fn list_snapshots(
 fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
     let mut response = with_etag(&Snapshot::from(m), m.version);
     if matches!(
-        m.status,
+        SnapshotStatus::from(m.status),
         SnapshotStatus::Pending | SnapshotStatus::Calculating
     ) {
         response
@@ -321,10 +313,7 @@ fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
         (status = 200, description = "The snapshot.", body = Snapshot, headers(
             ("ETag" = String, description = "The version, quoted."),
             ("Retry-After" = u32, description = "Present while pending or calculating."))),
-        (status = 400, description = "Bad id.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -344,12 +333,12 @@ pub struct Allocation {
     pub company_id: i64,
     pub planned_reserve_cents: i64,
     /// The engine's ranking value, 6 places; `null` for manual allocations or unknown multiples.
-    pub allocation_score: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub allocation_score: Option<DecimalText>,
     /// 1 = first call on reserves.
     pub priority: i32,
     pub rationale: Option<String>,
-    /// `engine` or `manual`.
-    pub source: String,
+    pub source: AllocationSource,
 }
 
 impl From<&reserve_allocation::Model> for Allocation {
@@ -357,13 +346,10 @@ impl From<&reserve_allocation::Model> for Allocation {
         Self {
             company_id: a.company_id,
             planned_reserve_cents: a.planned_reserve_cents,
-            allocation_score: a.allocation_score.map(|s| fixed(s.0, 6)),
+            allocation_score: DecimalText::ratio(a.allocation_score.map(|s| s.0)),
             priority: a.priority,
             rationale: a.rationale.clone(),
-            source: match a.source {
-                AllocationSource::Engine => "engine".into(),
-                AllocationSource::Manual => "manual".into(),
-            },
+            source: a.source.into(),
         }
     }
 }
@@ -381,10 +367,7 @@ pub struct AllocationList {
     params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
     responses(
         (status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList),
-        (status = 400, description = "Bad id.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -420,15 +403,7 @@ pub struct RenameSnapshot {
     ),
     responses(
         (status = 200, description = "Renamed.", body = Snapshot, headers(("ETag" = String, description = "The new version."))),
-        (status = 400, description = "Malformed body, id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        UpdateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -463,13 +438,7 @@ pub async fn update_snapshot(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "Malformed id or If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        DeleteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -499,16 +468,8 @@ pub struct ApplySnapshot {
     request_body = ApplySnapshot,
     params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
     responses(
-        (status = 200, description = "The updated reserve plan.", body = ReservePlanDto, headers(("ETag" = String, description = "The plan's new version."))),
-        (status = 400, description = "Malformed body or id.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key may not write this fund.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such snapshot visible to this key.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The snapshot is not complete (`snapshot_not_complete`) or allocates nothing.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale `expected_version`.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An allocation exceeds a company's cap.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The updated reserve plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's new version."))),
+        UpdateErrors,
     ),
     security(("bearer" = []))
 )]
@@ -528,5 +489,5 @@ pub async fn apply_snapshot(
         input.expected_version,
     )
     .await?;
-    Ok(with_etag(&ReservePlanDto::from(&plan), plan.version))
+    Ok(with_etag(&ReservePlan::from(&plan), plan.version))
 }

@@ -1,8 +1,41 @@
 //! Lot-level MOIC, company MOIC variants and fund metrics (SPEC §6.2–§6.4), as pure functions of a
-//! [`PortfolioState`], so that a snapshot can recompute them from its captured inputs alone.
+//! [`PortfolioState`](crate::fund_state::PortfolioState), so that a snapshot can recompute them from
+//! its captured inputs alone; and `GET /funds/{id}/moic`, which computes them from the fund's rows.
 
 pub mod xirr;
 
+mod moic;
+
+use chrono::NaiveDate;
+
 pub use moic::*;
 
-mod moic;
+use crate::auth::Principal;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{Error, Result};
+use crate::fund_state::load_state_for_reading;
+
+/// Lot, company and fund metrics of a fund as of a date (default: today, UTC).
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn fund_moic(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    as_of: Option<NaiveDate>,
+) -> Result<PortfolioMetrics> {
+    principal.require_read(fund_id)?;
+    let state = load_state_for_reading(&svc.db, fund_id).await?;
+    let as_of = as_of.unwrap_or_else(|| now().date_naive());
+    off_the_async_workers(move || compute(&state, as_of)).await
+}
+
+/// Runs a CPU-bound calculation on tokio's blocking pool, so that it does not hold up the async
+/// workers that serve other requests.
+pub async fn off_the_async_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Invariant(format!("a calculation did not finish: {e}")))
+}

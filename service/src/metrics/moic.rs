@@ -1,75 +1,19 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use entity::distribution::DistributionKind;
+use chrono::{Datelike, NaiveDate};
 use entity::investment_lot::LotType;
-use entity::portfolio_company::{CompanyStatus, Stage};
+use entity::portfolio_company::CompanyStatus;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::xirr::{CashFlow, xirr};
-use crate::money::{SHARE_SCALE, fixed_scale, round_half_up};
+use crate::fund_state::{CompanyState, DistributionState, LotState, PortfolioState};
+use crate::money::{SHARE_SCALE, div_half_up, fixed_scale, round_half_up};
 
 /// Ratios (MOIC, multiples, IRR) are reported with 6 decimal places.
 pub const RATIO_SCALE: u32 = 6;
-
-// ---------------------------------------------------------------------------------------------
-// Inputs: the state of a fund, exactly what a snapshot captures.
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FundState {
-    pub id: i64,
-    pub size_cents: i64,
-    pub reserve_ratio_bps: i32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompanyState {
-    pub id: i64,
-    pub name: String,
-    pub stage: Stage,
-    pub status: CompanyStatus,
-    pub current_share_price_cents: Option<i64>,
-    pub exit_moic_bps: Option<i64>,
-    pub exit_probability: Option<Decimal>,
-    pub reserve_exit_moic_bps: Option<i64>,
-    pub planned_reserves_cents: i64,
-    pub allocation_cap_cents: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LotState {
-    pub id: Uuid,
-    pub company_id: i64,
-    pub investment_id: i64,
-    pub lot_type: LotType,
-    pub shares: Decimal,
-    pub cost_basis_cents: i64,
-    pub acquired_on: NaiveDate,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DistributionState {
-    pub id: i64,
-    pub company_id: i64,
-    pub distributed_on: NaiveDate,
-    pub amount_cents: i64,
-    pub kind: DistributionKind,
-    pub shares_sold: Option<Decimal>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Everything the calculations read. Lists are kept in id order so that equal states serialize equally.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortfolioState {
-    pub fund: FundState,
-    pub companies: Vec<CompanyState>,
-    pub lots: Vec<LotState>,
-    pub distributions: Vec<DistributionState>,
-}
 
 // ---------------------------------------------------------------------------------------------
 // Outputs
@@ -157,23 +101,6 @@ pub fn ratio(numerator: i64, denominator: i64) -> Option<Decimal> {
     }
     let scaled = div_half_up(i128::from(numerator) * 1_000_000, i128::from(denominator));
     Decimal::try_from_i128_with_scale(scaled, RATIO_SCALE).ok()
-}
-
-/// `n / d` rounded half-up (midpoints away from zero), exactly. `d` must not be zero.
-pub(crate) fn div_half_up(n: i128, d: i128) -> i128 {
-    // 128-bit division is a software routine; nearly all operands here fit the hardware's 64 bits.
-    if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d))
-        && d > 0
-        && d < (1 << 62)
-        && n.unsigned_abs() < (1 << 62)
-    {
-        let (q, r) = (n / d, n % d);
-        return i128::from(if 2 * r.abs() >= d { q + n.signum() } else { q });
-    }
-    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
-    let (q, r) = (n / d, n % d);
-    // |r| < d, so 2|r| cannot overflow.
-    if 2 * r.abs() >= d { q + n.signum() } else { q }
 }
 
 /// Share quantities inside the calculation are integers in units of 10⁻⁸ share (the 8 places of
@@ -275,7 +202,7 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
     companies_sorted.sort_by_key(|c| c.id);
     // Companies are independent: a large fund is split in two halves, the second computed on another
     // core (the two halves of a 10,000-lot fund take a few milliseconds each).
-    let (companies, lots_out) = if parallel && lots.len() >= PARALLEL_LOTS {
+    let (companies, lots_out) = if parallel && lots.len() >= PARALLEL_THRESHOLD_LOTS {
         let (first, second) = companies_sorted.split_at(companies_sorted.len() / 2);
         let boundary = second.first().map_or(i64::MAX, |c| c.id);
         let lots_split = lots.partition_point(|l| l.company_id < boundary);
@@ -306,8 +233,10 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
     }
 }
 
-/// From this many lots on, [`compute`] uses two threads.
-const PARALLEL_LOTS: usize = 2_000;
+/// From this many lots on, [`compute`] uses two threads (and the API writes the MOIC response on two):
+/// the one switch between the sequential and the parallel path. Callers run [`compute`] off the async
+/// workers (`spawn_blocking`), so that neither path stalls other requests.
+pub const PARALLEL_THRESHOLD_LOTS: usize = 2_000;
 
 /// The metrics of `companies` (in id order) and of their lots, from the lots and distributions (sorted
 /// by company, then first-in-first-out) of those companies and possibly of others.

@@ -12,8 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::MathematicalOps;
 
-use super::moic::div_half_up;
-use crate::money::fixed_scale;
+use crate::money::{div_half_up, fixed_scale};
 
 /// A dated cash flow: negative for money invested, positive for money returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

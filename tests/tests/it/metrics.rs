@@ -331,10 +331,10 @@ async fn the_fast_reader_and_the_transactional_reader_load_the_same_state() {
             assert_eq!(r.status(), StatusCode::CREATED, "[{backend:?}]");
         }
 
-        let by_query = service::analytics::load_state(app.db.conn(), fund)
+        let by_query = service::fund_state::load_state(app.db.conn(), fund)
             .await
             .unwrap();
-        let mut for_reading = service::analytics::load_state_for_reading(&app.db.db, fund)
+        let mut for_reading = service::fund_state::load_state_for_reading(&app.db.db, fund)
             .await
             .unwrap();
         // The reading state's lots come in no particular order; the snapshot's in id order.
@@ -362,7 +362,7 @@ async fn the_fast_reader_and_the_transactional_reader_load_the_same_state() {
 
         // A fund that does not exist is a 404 from either reader.
         assert!(matches!(
-            service::analytics::load_state_for_reading(&app.db.db, 999_999).await,
+            service::fund_state::load_state_for_reading(&app.db.db, 999_999).await,
             Err(service::Error::NotFound { .. })
         ));
     }

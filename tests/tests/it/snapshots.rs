@@ -90,7 +90,7 @@ async fn a_client_creates_a_snapshot_polls_it_to_completion_and_reads_its_metric
         assert_eq!(done["progress"]["done"], done["progress"]["total"]);
 
         // The metrics are exactly the §6 functions on the same data, as of the snapshot's date.
-        let state = service::analytics::load_state(app.db.conn(), fund)
+        let state = service::fund_state::load_state(app.db.conn(), fund)
             .await
             .unwrap();
         let time: chrono::DateTime<chrono::Utc> =

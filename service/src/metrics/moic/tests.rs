@@ -2,7 +2,12 @@ use std::str::FromStr;
 
 use proptest::prelude::*;
 
+use chrono::DateTime;
+use entity::distribution::DistributionKind;
+use entity::portfolio_company::Stage;
+
 use super::*;
+use crate::fund_state::FundState;
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -366,7 +371,7 @@ fn a_large_fund_computed_on_two_threads_equals_the_walk_on_one() {
         })
         .collect();
     let s = state(companies, lots, dists);
-    assert!(s.lots.len() >= PARALLEL_LOTS);
+    assert!(s.lots.len() >= PARALLEL_THRESHOLD_LOTS);
     let two = compute(&s, AS_OF());
     let one = compute_with(&s, AS_OF(), false);
     assert_eq!(two, one);

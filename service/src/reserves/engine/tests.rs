@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::metrics::{CompanyState, FundState, LotState};
+use crate::fund_state::{CompanyState, FundState, LotState};
 
 fn company(id: i64, reserve_bps: Option<i64>, p: Option<&str>) -> CompanyState {
     CompanyState {

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
-use crate::metrics::{PortfolioState, bps, rank_order};
+use crate::fund_state::PortfolioState;
+use crate::metrics::{bps, rank_order};
 use crate::money::fixed_scale;
 
 /// Version of the engine's rules, recorded in snapshots so that a change of rules changes the hash.
@@ -151,7 +152,7 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
         .filter(|c| c.status == CompanyStatus::Active)
         .collect();
     active.sort_by(|a, b| {
-        let key = |c: &&crate::metrics::CompanyState| {
+        let key = |c: &&crate::fund_state::CompanyState| {
             (
                 score(c.reserve_exit_moic_bps, c.exit_probability),
                 invested.get(&c.id).copied().unwrap_or(0),

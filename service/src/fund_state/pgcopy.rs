@@ -4,7 +4,7 @@
 //! message decoded column by column with type checks; most of the time of `GET /moic` went there. `COPY`
 //! in binary format streams the same rows as length-prefixed fields that are parsed here in one pass,
 //! without allocating per row. Only this module knows the format; it returns the same states as the
-//! generic loaders in `analytics`, which the integration tests compare on PostgreSQL.
+//! generic loaders of `fund_state`, which the integration tests compare on PostgreSQL.
 //!
 //! Format (PostgreSQL docs, "COPY … Binary Format"): an 11-byte signature, a 32-bit flags word, a 32-bit
 //! header-extension length and the extension; then per tuple a 16-bit field count (−1 ends the data)
@@ -21,8 +21,8 @@ use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{ActiveEnum, DbErr, Iterable, RuntimeErr};
 use uuid::Uuid;
 
+use super::model::{CompanyState, DistributionState, LotState};
 use crate::error::{Error, Result};
-use crate::metrics::{CompanyState, DistributionState, LotState};
 use crate::money::SHARE_SCALE;
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";

@@ -1,0 +1,234 @@
+//! The error responses of the API, declared once as OpenAPI response components
+//! (`#/components/responses/<Name>`) and referenced by every operation through four bundles, one per
+//! kind of operation. Every error body is a [`Problem`](crate::problem::Problem).
+
+use std::collections::BTreeMap;
+
+use utoipa::IntoResponses;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Ref, Type};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr};
+
+use crate::problem::PROBLEM_JSON;
+
+/// A shared error response: its component name, status and description, and the headers it carries.
+struct Shared {
+    name: &'static str,
+    status: u16,
+    description: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+}
+
+const BAD_REQUEST: Shared = Shared {
+    name: "BadRequest",
+    status: 400,
+    description: "The request could not be read: malformed JSON (`malformed_json`), a body that does not \
+                  match the schema (`invalid_body`, with `errors[]`), a bad path or query parameter \
+                  (`invalid_path`, `invalid_query`), a malformed header (`invalid_header`) or cursor \
+                  (`invalid_cursor`).",
+    headers: &[],
+};
+const UNAUTHORIZED: Shared = Shared {
+    name: "Unauthorized",
+    status: 401,
+    description: "No valid API key (`unauthorized`).",
+    headers: &[("WWW-Authenticate", "`Bearer realm=\"updog\"`.")],
+};
+const FORBIDDEN: Shared = Shared {
+    name: "Forbidden",
+    status: 403,
+    description: "The key may not do this (`forbidden`): the fund is outside its scope, it may only read, \
+                  or the operation needs an admin key.",
+    headers: &[],
+};
+const NOT_FOUND: Shared = Shared {
+    name: "NotFound",
+    status: 404,
+    description: "No such resource, or not one the key may see (`not_found`).",
+    headers: &[],
+};
+const CONFLICT: Shared = Shared {
+    name: "Conflict",
+    status: 409,
+    description: "The request conflicts with the current state: `idempotency_key_expired` (its record \
+                  expired; `location` and `Location` name the resource the key created), \
+                  `company_name_taken`, `snapshot_in_progress`, `snapshot_not_complete`, \
+                  `snapshot_has_no_allocations`.",
+    headers: &[(
+        "Location",
+        "The existing resource, for `idempotency_key_expired`.",
+    )],
+};
+const PRECONDITION_FAILED: Shared = Shared {
+    name: "PreconditionFailed",
+    status: 412,
+    description: "The version given (`If-Match` or `expected_version`) is not the current one \
+                  (`version_conflict`, with `current_version`).",
+    headers: &[],
+};
+const PAYLOAD_TOO_LARGE: Shared = Shared {
+    name: "PayloadTooLarge",
+    status: 413,
+    description: "The body is larger than 1 MiB (`payload_too_large`).",
+    headers: &[],
+};
+const UNSUPPORTED_MEDIA_TYPE: Shared = Shared {
+    name: "UnsupportedMediaType",
+    status: 415,
+    description: "The body is not JSON (`unsupported_media_type`).",
+    headers: &[],
+};
+const UNPROCESSABLE: Shared = Shared {
+    name: "UnprocessableEntity",
+    status: 422,
+    description: "A business rule refused the request and nothing was written: `validation_failed` (with \
+                  `errors[]`, one JSON pointer per field), `cost_basis_mismatch` (with \
+                  `expected_cost_basis_cents`), or `idempotency_key_reused` (the key was used for \
+                  another request).",
+    headers: &[],
+};
+const PRECONDITION_REQUIRED: Shared = Shared {
+    name: "PreconditionRequired",
+    status: 428,
+    description: "The write needs `If-Match` with the resource's `ETag` (`precondition_required`).",
+    headers: &[],
+};
+const SERVICE_UNAVAILABLE: Shared = Shared {
+    name: "ServiceUnavailable",
+    status: 503,
+    description: "The database is unavailable (`service_unavailable`); retry after `Retry-After` seconds.",
+    headers: &[("Retry-After", "Seconds to wait before retrying.")],
+};
+
+const ALL: [Shared; 11] = [
+    BAD_REQUEST,
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    CONFLICT,
+    PRECONDITION_FAILED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    UNPROCESSABLE,
+    PRECONDITION_REQUIRED,
+    SERVICE_UNAVAILABLE,
+];
+
+impl Shared {
+    fn component(&self) -> Response {
+        let mut response = ResponseBuilder::new()
+            .description(self.description)
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            );
+        for (name, description) in self.headers {
+            response = response.header(
+                *name,
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .description(Some(*description))
+                    .build(),
+            );
+        }
+        response.build()
+    }
+}
+
+/// Adds every shared error response to `#/components/responses`.
+pub struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for shared in ALL {
+            components
+                .responses
+                .insert(shared.name.to_owned(), RefOr::T(shared.component()));
+        }
+    }
+}
+
+fn references(shared: &[Shared]) -> BTreeMap<String, RefOr<Response>> {
+    shared
+        .iter()
+        .map(|s| {
+            (
+                s.status.to_string(),
+                RefOr::Ref(Ref::from_response_name(s.name)),
+            )
+        })
+        .collect()
+}
+
+/// The errors of a read or a list.
+pub struct ReadErrors;
+/// The errors of an idempotent create (`POST` with `Idempotency-Key`).
+pub struct CreateErrors;
+/// The errors of a versioned update (`PATCH`/`PUT` with `If-Match` or `expected_version`).
+pub struct UpdateErrors;
+/// The errors of a versioned delete.
+pub struct DeleteErrors;
+
+impl IntoResponses for ReadErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references(&[
+            BAD_REQUEST,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            SERVICE_UNAVAILABLE,
+        ])
+    }
+}
+
+impl IntoResponses for CreateErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references(&[
+            BAD_REQUEST,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            CONFLICT,
+            PAYLOAD_TOO_LARGE,
+            UNSUPPORTED_MEDIA_TYPE,
+            UNPROCESSABLE,
+            SERVICE_UNAVAILABLE,
+        ])
+    }
+}
+
+impl IntoResponses for UpdateErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references(&[
+            BAD_REQUEST,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            CONFLICT,
+            PRECONDITION_FAILED,
+            PAYLOAD_TOO_LARGE,
+            UNSUPPORTED_MEDIA_TYPE,
+            UNPROCESSABLE,
+            PRECONDITION_REQUIRED,
+            SERVICE_UNAVAILABLE,
+        ])
+    }
+}
+
+impl IntoResponses for DeleteErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        references(&[
+            BAD_REQUEST,
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            PRECONDITION_FAILED,
+            PRECONDITION_REQUIRED,
+            SERVICE_UNAVAILABLE,
+        ])
+    }
+}

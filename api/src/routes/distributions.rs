@@ -1,0 +1,147 @@
+//! `/api/v1/funds/{fund_id}/distributions`: realized proceeds from a fund's companies.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use service::distributions::{self, NewDistribution};
+use service::entity::distribution;
+use utoipa::ToSchema;
+
+use crate::error::Error;
+use crate::extract::{Auth, create, rendered};
+use crate::responses::{CreateErrors, ReadErrors};
+use crate::state::AppState;
+use crate::wire::{DecimalText, DistributionKind, Id, PageQuery};
+
+/// Realized proceeds from a company. Immutable.
+#[derive(Serialize, ToSchema)]
+pub struct Distribution {
+    pub id: i64,
+    pub fund_id: i64,
+    pub company_id: i64,
+    pub distributed_on: NaiveDate,
+    /// Proceeds, cents.
+    pub amount_cents: i64,
+    pub kind: DistributionKind,
+    /// Shares sold, a decimal string with 8 places; `null` for proceeds without a sale (dividends).
+    #[schema(value_type = Option<String>)]
+    pub shares_sold: Option<DecimalText>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&distribution::Model> for Distribution {
+    fn from(m: &distribution::Model) -> Self {
+        Self {
+            id: m.id,
+            fund_id: m.fund_id,
+            company_id: m.company_id,
+            distributed_on: m.distributed_on,
+            amount_cents: m.amount_cents,
+            kind: m.kind.into(),
+            shares_sold: m.shares_sold.map(|s| DecimalText::shares(s.0)),
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DistributionPage {
+    pub data: Vec<Distribution>,
+    pub next_cursor: Option<String>,
+}
+
+/// New proceeds.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDistribution {
+    /// A company of the same fund.
+    pub company_id: i64,
+    pub distributed_on: NaiveDate,
+    /// Greater than 0.
+    pub amount_cents: i64,
+    pub kind: DistributionKind,
+    /// Shares sold: a decimal string, greater than 0, at most 8 places.
+    pub shares_sold: Option<String>,
+}
+
+/// Record proceeds from a company.
+#[utoipa::path(
+    tag = "distributions",
+    operation_id = "create_distribution",
+    request_body = CreateDistribution,
+    params(
+        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+    ),
+    responses(
+        (status = 201, description = "Created.", body = Distribution, headers(
+            ("Location" = String, description = "The new distribution."),
+            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/funds/{fund_id}/distributions")]
+pub async fn create_distribution(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let fund_id = path.0;
+    let scope = format!("POST /api/v1/funds/{fund_id}/distributions");
+    create(
+        &req,
+        &body,
+        &principal,
+        scope,
+        |input: CreateDistribution, idem| {
+            let input = NewDistribution {
+                company_id: input.company_id,
+                distributed_on: input.distributed_on,
+                amount_cents: input.amount_cents,
+                kind: input.kind.into(),
+                shares_sold: input.shares_sold,
+            };
+            distributions::create_distribution(
+                &state.service,
+                &principal,
+                fund_id,
+                input,
+                idem,
+                |m| {
+                    let location = format!("/api/v1/funds/{}/distributions/{}", m.fund_id, m.id);
+                    rendered(201, &Distribution::from(m), location)
+                },
+            )
+        },
+    )
+    .await
+}
+
+/// List a fund's distributions, newest first.
+#[utoipa::path(
+    tag = "distributions",
+    operation_id = "list_distributions",
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), PageQuery),
+    responses(
+        (status = 200, description = "A page of distributions.", body = DistributionPage),
+        ReadErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/distributions")]
+pub async fn list_distributions(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Error> {
+    let page = distributions::list_distributions(&state.service, &principal, path.0, query.page()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(DistributionPage {
+        data: page.items.iter().map(Distribution::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

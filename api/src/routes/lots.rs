@@ -1,0 +1,196 @@
+//! Purchase lots: `/api/v1/funds/{fund_id}/investments/{investment_id}/lots` (create) and
+//! `/api/v1/funds/{fund_id}/lots` (read, list).
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use service::entity::investment_lot;
+use service::lots::{self, LotFilter, NewLot};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::extract::{Auth, create, rendered};
+use crate::responses::{CreateErrors, ReadErrors};
+use crate::state::AppState;
+use crate::wire::{DecimalText, Id, LotType, page_request};
+
+/// A purchase lot: shares bought at one price on one date. Immutable.
+#[derive(Serialize, ToSchema)]
+pub struct Lot {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub investment_id: i64,
+    pub lot_type: LotType,
+    /// Price paid per share, cents.
+    pub share_price_cents: i64,
+    /// Shares bought, a decimal string with 8 places.
+    #[schema(value_type = String, example = "1000.12345678")]
+    pub shares_acquired: DecimalText,
+    /// Total cost including fees, cents.
+    pub cost_basis_cents: i64,
+    pub acquired_on: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&investment_lot::Model> for Lot {
+    fn from(m: &investment_lot::Model) -> Self {
+        Self {
+            id: m.id,
+            fund_id: m.fund_id,
+            investment_id: m.investment_id,
+            lot_type: m.lot_type.into(),
+            share_price_cents: m.share_price_cents,
+            shares_acquired: DecimalText::shares(m.shares_acquired.0),
+            cost_basis_cents: m.cost_basis_cents,
+            acquired_on: m.acquired_on,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LotPage {
+    pub data: Vec<Lot>,
+    pub next_cursor: Option<String>,
+}
+
+/// A new lot.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLot {
+    pub lot_type: LotType,
+    /// Price per share, cents, 0 or more.
+    pub share_price_cents: i64,
+    /// Shares bought: a decimal string, greater than 0, at most 8 decimal places.
+    #[schema(example = "1000.5")]
+    pub shares_acquired: String,
+    /// Total cost including fees, cents. Defaults to price × shares rounded half-up; when given it must
+    /// be within 1000 cents of that.
+    pub cost_basis_cents: Option<i64>,
+    pub acquired_on: NaiveDate,
+}
+
+/// Record a purchase lot of an investment.
+#[utoipa::path(
+    tag = "lots",
+    operation_id = "create_lot",
+    request_body = CreateLot,
+    params(
+        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
+        ("investment_id" = i64, Path, minimum = 1, description = "An investment of that fund."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+    ),
+    responses(
+        (status = 201, description = "Created.", body = Lot, headers(
+            ("Location" = String, description = "The new lot."),
+            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        CreateErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/funds/{fund_id}/investments/{investment_id}/lots")]
+pub async fn create_lot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<(Id, Id)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let (fund_id, investment_id) = (path.0.0, path.1.0);
+    let scope = format!("POST /api/v1/funds/{fund_id}/investments/{investment_id}/lots");
+    create(&req, &body, &principal, scope, |input: CreateLot, idem| {
+        let input = NewLot {
+            lot_type: input.lot_type.into(),
+            share_price_cents: input.share_price_cents,
+            shares_acquired: input.shares_acquired,
+            cost_basis_cents: input.cost_basis_cents,
+            acquired_on: input.acquired_on,
+        };
+        lots::create_lot(
+            &state.service,
+            &principal,
+            fund_id,
+            investment_id,
+            input,
+            idem,
+            |m| {
+                let location = format!("/api/v1/funds/{}/lots/{}", m.fund_id, m.id);
+                rendered(201, &Lot::from(m), location)
+            },
+        )
+    })
+    .await
+}
+
+/// Filters of the lot list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LotQuery {
+    /// Only lots of this investment (of the same fund).
+    pub investment_id: Option<i64>,
+    /// Only lots of this type.
+    pub lot_type: Option<LotType>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List a fund's lots, newest first. Only ever this fund's lots.
+#[utoipa::path(
+    tag = "lots",
+    operation_id = "list_lots",
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), LotQuery),
+    responses(
+        (status = 200, description = "A page of lots.", body = LotPage),
+        ReadErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/lots")]
+pub async fn list_lots(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    query: web::Query<LotQuery>,
+) -> Result<HttpResponse, Error> {
+    let q = query.into_inner();
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let filter = LotFilter {
+        investment_id: q.investment_id,
+        lot_type: q.lot_type.map(Into::into),
+    };
+    let page = lots::list_lots(&state.service, &principal, path.0, filter, page).await?;
+    Ok(HttpResponse::Ok().json(LotPage {
+        data: page.items.iter().map(Lot::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Get one lot of the fund.
+#[utoipa::path(
+    tag = "lots",
+    operation_id = "get_lot",
+    params(
+        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
+        ("lot_id" = Uuid, Path, description = "The lot."),
+    ),
+    responses(
+        (status = 200, description = "The lot.", body = Lot),
+        ReadErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/lots/{lot_id}")]
+pub async fn get_lot(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<(Id, Uuid)>,
+) -> Result<HttpResponse, Error> {
+    let (fund_id, lot_id) = path.into_inner();
+    let lot = lots::get_lot(&state.service, &principal, fund_id.0, lot_id).await?;
+    Ok(HttpResponse::Ok().json(Lot::from(&lot)))
+}

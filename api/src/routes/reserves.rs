@@ -1,0 +1,195 @@
+//! `/api/v1/funds/{fund_id}/reserves/rankings` and `/api/v1/funds/{fund_id}/reserve-plan`: the
+//! engine's ranking of companies for follow-on reserves, and the fund's reserve plan.
+
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use serde::{Deserialize, Serialize};
+use service::reserves::{self as domain, PlanUpdate, PlanView};
+use utoipa::ToSchema;
+
+use crate::error::Error;
+use crate::extract::{Auth, json_body, with_etag};
+use crate::responses::{ReadErrors, UpdateErrors};
+use crate::state::AppState;
+use crate::wire::{DecimalText, Id};
+
+/// A company's place in the reserve rankings.
+#[derive(Serialize, ToSchema)]
+pub struct Ranking {
+    /// 1 = first call on reserves.
+    pub rank: i32,
+    pub company_id: i64,
+    pub name: String,
+    /// Reserve exit MOIC × exit probability, 6 places; `null` without planned reserves or assumptions.
+    #[schema(value_type = Option<String>)]
+    pub exit_moic_on_planned_reserves: Option<DecimalText>,
+    /// The same multiple regardless of planned reserves (what the allocation engine ranks by).
+    #[schema(value_type = Option<String>)]
+    pub allocation_score: Option<DecimalText>,
+    pub planned_reserves_cents: i64,
+    pub allocation_cap_cents: Option<i64>,
+}
+
+impl From<&domain::Ranking> for Ranking {
+    fn from(r: &domain::Ranking) -> Self {
+        Self {
+            rank: r.rank,
+            company_id: r.company_id,
+            name: r.name.clone(),
+            exit_moic_on_planned_reserves: DecimalText::ratio(r.exit_moic_on_planned_reserves),
+            allocation_score: DecimalText::ratio(r.allocation_score),
+            planned_reserves_cents: r.planned_reserves_cents,
+            allocation_cap_cents: r.allocation_cap_cents,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Rankings {
+    pub fund_id: i64,
+    pub data: Vec<Ranking>,
+}
+
+/// Active companies ranked by the expected exit multiple on their planned reserves.
+#[utoipa::path(
+    tag = "reserves",
+    operation_id = "get_reserve_rankings",
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    responses(
+        (status = 200, description = "Highest multiple first; companies without one last.", body = Rankings),
+        ReadErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/reserves/rankings")]
+pub async fn get_reserve_rankings(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+) -> Result<HttpResponse, Error> {
+    let rows = domain::reserve_rankings(&state.service, &principal, path.0).await?;
+    Ok(HttpResponse::Ok().json(Rankings {
+        fund_id: path.0,
+        data: rows.iter().map(Ranking::from).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReservePlanLine {
+    pub company_id: i64,
+    pub name: String,
+    pub planned_reserves_cents: i64,
+    pub allocation_cap_cents: Option<i64>,
+}
+
+/// The fund's reserve plan: each company's planned reserves and cap.
+#[derive(Serialize, ToSchema)]
+pub struct ReservePlan {
+    pub fund_id: i64,
+    /// The plan's version; also the `ETag`. Send it back as `expected_version`.
+    pub version: i64,
+    pub total_planned_cents: i64,
+    pub companies: Vec<ReservePlanLine>,
+}
+
+impl From<&PlanView> for ReservePlan {
+    fn from(p: &PlanView) -> Self {
+        Self {
+            fund_id: p.fund_id,
+            version: p.version,
+            total_planned_cents: p.total_planned_cents,
+            companies: p
+                .companies
+                .iter()
+                .map(|c| ReservePlanLine {
+                    company_id: c.company_id,
+                    name: c.name.clone(),
+                    planned_reserves_cents: c.planned_reserves_cents,
+                    allocation_cap_cents: c.allocation_cap_cents,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservePlanUpdate {
+    /// A company of this fund (each at most once per request).
+    pub company_id: i64,
+    /// 0 or more.
+    pub planned_reserves_cents: i64,
+    /// Optional new cap, not below `planned_reserves_cents`; absent leaves the cap unchanged.
+    pub allocation_cap_cents: Option<i64>,
+}
+
+/// A batch update of the plan, applied atomically or not at all.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateReservePlan {
+    /// The plan's current version.
+    pub expected_version: i64,
+    /// 1 to 500 rows.
+    pub updates: Vec<ReservePlanUpdate>,
+}
+
+/// The fund's reserve plan.
+#[utoipa::path(
+    tag = "reserves",
+    operation_id = "get_reserve_plan",
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    responses(
+        (status = 200, description = "The plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's version, quoted."))),
+        ReadErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/funds/{fund_id}/reserve-plan")]
+pub async fn get_reserve_plan(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+) -> Result<HttpResponse, Error> {
+    let plan = domain::reserve_plan(&state.service, &principal, path.0).await?;
+    Ok(with_etag(&ReservePlan::from(&plan), plan.version))
+}
+
+/// Update many companies' planned reserves and caps at once, under the plan's version.
+#[utoipa::path(
+    tag = "reserves",
+    operation_id = "update_reserve_plan",
+    request_body = UpdateReservePlan,
+    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    responses(
+        (status = 200, description = "The updated plan, with its new version.", body = ReservePlan, headers(("ETag" = String, description = "The new version, quoted."))),
+        UpdateErrors,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/funds/{fund_id}/reserve-plan")]
+pub async fn update_reserve_plan(
+    state: web::Data<AppState>,
+    Auth(principal): Auth,
+    path: web::Path<Id>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let (input, _) = json_body::<UpdateReservePlan>(&req, &body)?;
+    let updates = input
+        .updates
+        .into_iter()
+        .map(|u| PlanUpdate {
+            company_id: u.company_id,
+            planned_reserves_cents: u.planned_reserves_cents,
+            allocation_cap_cents: u.allocation_cap_cents,
+        })
+        .collect();
+    let plan = domain::update_reserve_plan(
+        &state.service,
+        &principal,
+        path.0,
+        input.expected_version,
+        updates,
+    )
+    .await?;
+    Ok(with_etag(&ReservePlan::from(&plan), plan.version))
+}

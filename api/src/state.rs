@@ -1,0 +1,10 @@
+//! [`AppState`]: what every handler can reach, in a module of its own so that the route modules depend
+//! on it and not on the application builder.
+
+use service::Service;
+use service::cache::Redis;
+
+pub struct AppState {
+    pub service: Service,
+    pub redis: Option<Redis>,
+}

@@ -1,0 +1,214 @@
+//! Wire types shared by the route modules: path ids, paging parameters, decimals as strings, PATCH's
+//! three-state fields, and the enums of the domain as the API spells them. One place for each, so that
+//! route modules never import one another.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+use service::money::fixed_scale;
+use service::pagination::PageRequest;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::Error;
+use crate::problem::ProblemCode;
+
+/// A positive 64-bit id from the path; anything else is a 400.
+#[derive(Clone, Copy, Debug)]
+pub struct Id(pub i64);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v <= 0 {
+            Err(serde::de::Error::custom("ids are positive integers"))
+        } else {
+            Ok(Id(v))
+        }
+    }
+}
+
+/// Keyset pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<PageRequest, Error> {
+        page_request(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// A validated page request from `?limit=&cursor=`; a bad limit is a 400 like any bad query parameter.
+pub fn page_request(limit: Option<u64>, cursor: Option<&str>) -> Result<PageRequest, Error> {
+    PageRequest::new(limit, cursor).map_err(|e| match e {
+        service::Error::Validation(_) => Error::BadRequest {
+            code: ProblemCode::InvalidQuery,
+            detail: "limit must be between 1 and 100.".into(),
+        },
+        other => Error::Service(other),
+    })
+}
+
+/// `Option<Option<T>>` for PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A decimal written as a JSON string with exactly `dp` places (SPEC §2: shares 8, ratios and
+/// probabilities 6), rounded half-up by [`fixed_scale`]. Documented as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecimalText(Decimal);
+
+impl DecimalText {
+    pub fn new(value: Decimal, dp: u32) -> Self {
+        Self(fixed_scale(value, dp))
+    }
+
+    /// A ratio (MOIC, multiple, IRR, probability): 6 places.
+    pub fn ratio(value: Option<Decimal>) -> Option<Self> {
+        value.map(|d| Self::new(d, 6))
+    }
+
+    /// A share quantity: 8 places.
+    pub fn shares(value: Decimal) -> Self {
+        Self::new(value, 8)
+    }
+
+    /// The value, rounded and scaled for the wire.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // At most 29 digits, a sign and a point; written without an intermediate `String` (a fund's
+        // MOIC holds tens of thousands of them).
+        let mut text = Vec::with_capacity(32);
+        crate::json::push_decimal(&mut text, self.0);
+        let text = std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
+/// Declares a wire enum mirroring a domain enum variant for variant (snake_case on the wire), with the
+/// conversions both ways. Entities stay off the wire (SPEC §1), and the compiler keeps the two in step.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident mirrors $($domain:ident)::+ {
+            $( $(#[$vmeta:meta])* $variant:ident ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl From<$($domain)::+> for $name {
+            fn from(value: $($domain)::+) -> Self {
+                use $($domain)::+ as Domain;
+                match value {
+                    $( Domain::$variant => Self::$variant ),+
+                }
+            }
+        }
+
+        impl From<$name> for $($domain)::+ {
+            fn from(value: $name) -> Self {
+                match value {
+                    $( $name::$variant => Self::$variant ),+
+                }
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// Whether the fund is still investing.
+    FundStatus mirrors service::entity::fund::FundStatus { Active, Closed }
+}
+
+wire_enum! {
+    /// Financing stage.
+    Stage mirrors service::entity::portfolio_company::Stage {
+        PreSeed, Seed, SeriesA, SeriesB, SeriesC, Growth,
+    }
+}
+
+wire_enum! {
+    /// Whether the fund still holds the company.
+    CompanyStatus mirrors service::entity::portfolio_company::CompanyStatus {
+        Active, Exited, WrittenOff,
+    }
+}
+
+wire_enum! {
+    /// How a lot was acquired.
+    LotType mirrors service::entity::investment_lot::LotType {
+        Initial, FollowOn, Secondary, Conversion,
+    }
+}
+
+wire_enum! {
+    /// What the proceeds were.
+    DistributionKind mirrors service::entity::distribution::DistributionKind {
+        Exit, PartialSale, Dividend, Recapitalization,
+    }
+}
+
+wire_enum! {
+    /// A snapshot's progress: `pending → calculating → complete | error`.
+    SnapshotStatus mirrors service::entity::forecast_snapshot::SnapshotStatus {
+        Pending, Calculating, Complete, Error,
+    }
+}
+
+wire_enum! {
+    /// Where an allocation came from.
+    AllocationSource mirrors service::entity::reserve_allocation::AllocationSource { Engine, Manual }
+}
+
+wire_enum! {
+    /// What a key may do.
+    Role mirrors service::entity::api_key::Role {
+        /// Everything, on every fund, including key management.
+        Admin,
+        /// Read and write its funds.
+        Writer,
+        /// Read its funds.
+        Reader,
+    }
+}
+
+wire_enum! {
+    /// How unrealized value was measured.
+    ValuationBasis mirrors service::metrics::ValuationBasis {
+        /// Shares held × the company's current share price.
+        Mark,
+        /// No mark: remaining shares are held at cost.
+        Cost,
+    }
+}
+
+wire_enum! {
+    /// Which limit decided a company's reserve cap.
+    BindingCap mirrors service::reserves::BindingCap {
+        /// The company's own `allocation_cap_cents`.
+        CompanyCap,
+        /// `cap_percent_bps` of invested.
+        PercentOfInvested,
+        /// The stage's cap.
+        StageCap,
+    }
+}

@@ -1,0 +1,287 @@
+//! A fund's portfolio companies (SPEC §3, §12): creation (idempotent), reads, lists and versioned
+//! updates. Every query is scoped by `fund_id`; a company's name is unique within its fund.
+
+use chrono::{DateTime, Utc};
+use entity::ExactDecimal;
+use entity::portfolio_company::{self, CompanyStatus, Stage};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
+};
+
+use crate::auth::Principal;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{ConflictCode, Error, ResourceRef, Result, unique};
+use crate::fields::{Problems, name_ok, parse_probability};
+use crate::funds;
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::pagination::{self, Page, PageRequest};
+
+/// Fields of a company; on creation `name` and `stage` are required, on update everything is optional.
+/// `Some(None)` clears a nullable field.
+#[derive(Clone, Debug, Default)]
+pub struct CompanyFields {
+    pub name: Option<String>,
+    pub sector: Option<Option<String>>,
+    pub stage: Option<Stage>,
+    pub status: Option<CompanyStatus>,
+    pub current_share_price_cents: Option<Option<i64>>,
+    pub marked_at: Option<Option<DateTime<Utc>>>,
+    pub exit_moic_bps: Option<Option<i64>>,
+    pub exit_probability: Option<Option<String>>,
+    pub reserve_exit_moic_bps: Option<Option<i64>>,
+    pub planned_reserves_cents: Option<i64>,
+    pub allocation_cap_cents: Option<Option<i64>>,
+}
+
+impl CompanyFields {
+    /// Validates and converts into an active model holding only the given fields.
+    fn into_active(self) -> Result<portfolio_company::ActiveModel> {
+        let mut p = Problems::default();
+        let mut m = <portfolio_company::ActiveModel as Default>::default();
+        if let Some(name) = self.name {
+            p.check(name_ok(&name), "/name", "must be 1 to 255 characters");
+            m.name = Set(name.trim().to_owned());
+        }
+        if let Some(sector) = self.sector {
+            if let Some(s) = &sector {
+                p.check(name_ok(s), "/sector", "must be 1 to 255 characters");
+            }
+            m.sector = Set(sector.map(|s| s.trim().to_owned()));
+        }
+        if let Some(stage) = self.stage {
+            m.stage = Set(stage);
+        }
+        if let Some(status) = self.status {
+            m.status = Set(status);
+        }
+        for (value, pointer, slot) in [
+            (
+                self.current_share_price_cents,
+                "/current_share_price_cents",
+                &mut m.current_share_price_cents,
+            ),
+            (self.exit_moic_bps, "/exit_moic_bps", &mut m.exit_moic_bps),
+            (
+                self.reserve_exit_moic_bps,
+                "/reserve_exit_moic_bps",
+                &mut m.reserve_exit_moic_bps,
+            ),
+            (
+                self.allocation_cap_cents,
+                "/allocation_cap_cents",
+                &mut m.allocation_cap_cents,
+            ),
+        ] {
+            if let Some(v) = value {
+                p.check(v.is_none_or(|x| x >= 0), pointer, "must be 0 or more");
+                *slot = Set(v);
+            }
+        }
+        if let Some(v) = self.planned_reserves_cents {
+            p.check(v >= 0, "/planned_reserves_cents", "must be 0 or more");
+            m.planned_reserves_cents = Set(v);
+        }
+        if let Some(v) = self.marked_at {
+            m.marked_at = Set(v);
+        }
+        if let Some(v) = self.exit_probability {
+            match v {
+                None => m.exit_probability = Set(None),
+                Some(text) => {
+                    if let Some(d) = p.absorb(parse_probability(&text, "/exit_probability"))? {
+                        m.exit_probability = Set(Some(ExactDecimal(d)));
+                    }
+                }
+            }
+        }
+        p.finish()?;
+        Ok(m)
+    }
+}
+
+/// A violation of the company-name index becomes `company_name_taken`; any other error passes.
+fn name_taken(err: Error, name: Option<&str>) -> Error {
+    match &err {
+        Error::Database(db) if unique::COMPANY_NAME.violated_by(db) => Error::Conflict {
+            code: ConflictCode::CompanyNameTaken,
+            message: format!(
+                "the fund already has a company named {:?}",
+                name.unwrap_or_default()
+            ),
+        },
+        _ => err,
+    }
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn create_company(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    fields: CompanyFields,
+    idem: Option<Idempotency>,
+    render: impl FnOnce(&portfolio_company::Model) -> Result<Rendered> + Send,
+) -> Result<Outcome> {
+    principal.require_write(fund_id)?;
+    let mut p = Problems::default();
+    p.check(fields.name.is_some(), "/name", "is required");
+    p.check(fields.stage.is_some(), "/stage", "is required");
+    p.finish()?;
+    let name = fields.name.clone();
+    let mut model = fields.into_active()?;
+    idempotency::create(
+        svc,
+        idem,
+        KeyedBy::<portfolio_company::Entity> {
+            index: unique::COMPANY_KEY,
+            key_column: portfolio_company::Column::IdempotencyKey,
+            parent: Some((portfolio_company::Column::FundId, fund_id)),
+            locate: |c| ResourceRef::Company {
+                fund_id: c.fund_id,
+                id: c.id,
+            },
+        },
+        move |txn, key| {
+            Box::pin(async move {
+                funds::require(txn, fund_id).await?;
+                let at = now();
+                model.fund_id = Set(fund_id);
+                if model.status.is_not_set() {
+                    model.status = Set(CompanyStatus::Active);
+                }
+                if model.planned_reserves_cents.is_not_set() {
+                    model.planned_reserves_cents = Set(0);
+                }
+                model.idempotency_key = Set(key);
+                model.created_at = Set(at);
+                model.updated_at = Set(at);
+                model.version = Set(1);
+                Ok(model.insert(txn).await?)
+            })
+        },
+        render,
+    )
+    .await
+    .map_err(|e| name_taken(e, name.as_deref()))
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
+pub async fn get_company(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<portfolio_company::Model> {
+    principal.require_read(fund_id)?;
+    find(svc, fund_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("company", id))
+}
+
+/// A company named in a request body must be the fund's: otherwise the body's `/company_id` is invalid.
+pub(crate) async fn require_named<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    fund_id: i64,
+    company_id: i64,
+) -> Result<()> {
+    portfolio_company::Entity::find_by_id(company_id)
+        .filter(portfolio_company::Column::FundId.eq(fund_id))
+        .one(conn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| {
+            Error::invalid(
+                "/company_id",
+                format!("fund {fund_id} has no company {company_id}"),
+            )
+        })
+}
+
+async fn find(
+    svc: &Service,
+    fund_id: i64,
+    id: i64,
+) -> Result<Option<portfolio_company::Model>, DbErr> {
+    portfolio_company::Entity::find_by_id(id)
+        .filter(portfolio_company::Column::FundId.eq(fund_id))
+        .one(svc.db.connection())
+        .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn list_companies(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    page: PageRequest,
+) -> Result<Page<portfolio_company::Model>> {
+    principal.require_read(fund_id)?;
+    let conn = svc.db.connection();
+    funds::require(conn, fund_id).await?;
+    let query =
+        portfolio_company::Entity::find().filter(portfolio_company::Column::FundId.eq(fund_id));
+    pagination::by_id(query, portfolio_company::Column::Id, &page, conn, |c| c.id).await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
+pub async fn update_company(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+    expected_version: i64,
+    fields: CompanyFields,
+) -> Result<portfolio_company::Model> {
+    principal.require_write(fund_id)?;
+    let name = fields.name.clone();
+    let mut model = fields.into_active()?;
+    model.updated_at = Set(now());
+    let result = portfolio_company::Entity::update_many()
+        .set(model)
+        .col_expr(
+            portfolio_company::Column::Version,
+            Expr::col(portfolio_company::Column::Version).add(1),
+        )
+        .filter(portfolio_company::Column::Id.eq(id))
+        .filter(portfolio_company::Column::FundId.eq(fund_id))
+        .filter(portfolio_company::Column::Version.eq(expected_version))
+        .exec(svc.db.connection())
+        .await
+        .map_err(|e| name_taken(e.into(), name.as_deref()))?;
+    match find(svc, fund_id, id).await? {
+        Some(company) if result.rows_affected == 1 => Ok(company),
+        other => Err(Error::missing_or_stale(
+            "company",
+            id,
+            other.map(|c| c.version),
+        )),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
+pub async fn delete_company(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+    expected_version: i64,
+) -> Result<()> {
+    principal.require_write(fund_id)?;
+    let result = portfolio_company::Entity::delete_many()
+        .filter(portfolio_company::Column::Id.eq(id))
+        .filter(portfolio_company::Column::FundId.eq(fund_id))
+        .filter(portfolio_company::Column::Version.eq(expected_version))
+        .exec(svc.db.connection())
+        .await?;
+    if result.rows_affected == 1 {
+        return Ok(());
+    }
+    let current = find(svc, fund_id, id).await?;
+    Err(Error::missing_or_stale(
+        "company",
+        id,
+        current.map(|c| c.version),
+    ))
+}

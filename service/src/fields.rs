@@ -1,0 +1,126 @@
+//! Validation of request fields shared by the resources. Pointers name the JSON fields of the request
+//! body (RFC 6901), so that a client can tell which field to fix.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use crate::error::{Error, FieldError, Result};
+use crate::money::SHARE_SCALE;
+
+/// The invalid fields of one request, collected so that the client learns of all of them at once.
+#[derive(Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    pub fn check(&mut self, ok: bool, pointer: &str, message: &str) {
+        if !ok {
+            self.0.push(FieldError::new(pointer, message));
+        }
+    }
+
+    /// Collects the field errors of a parse that failed validation; passes any other error on.
+    pub fn absorb<T>(&mut self, parsed: Result<T>) -> Result<Option<T>> {
+        match parsed {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::Validation(mut errs)) => {
+                self.0.append(&mut errs);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
+/// A name or label: 1 to 255 characters, not only white space.
+pub fn name_ok(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= 255
+}
+
+/// A share in basis points: 0 to 10000.
+pub fn bps_ok(bps: i32) -> bool {
+    (0..=10_000).contains(&bps)
+}
+
+/// Parses a share quantity: a plain decimal string, greater than zero, at most 8 decimal places.
+pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
+    let value = Decimal::from_str(text.trim()).map_err(|_| {
+        Error::invalid(
+            pointer,
+            "must be a decimal number written as a string, e.g. \"1000.5\"",
+        )
+    })?;
+    if value <= Decimal::ZERO {
+        return Err(Error::invalid(pointer, "must be greater than 0"));
+    }
+    if value.normalize().scale() > SHARE_SCALE {
+        return Err(Error::invalid(
+            pointer,
+            "must have at most 8 decimal places",
+        ));
+    }
+    // numeric(18, 8): at most 10 digits before the point.
+    if value >= Decimal::from(10_000_000_000i64) {
+        return Err(Error::invalid(pointer, "must be less than 10000000000"));
+    }
+    Ok(value.normalize())
+}
+
+/// Parses a probability: a decimal string in [0, 1] with at most 6 decimal places.
+pub fn parse_probability(text: &str, pointer: &str) -> Result<Decimal> {
+    let value = Decimal::from_str(text.trim()).map_err(|_| {
+        Error::invalid(
+            pointer,
+            "must be a decimal number written as a string, e.g. \"0.25\"",
+        )
+    })?;
+    if value < Decimal::ZERO || value > Decimal::ONE {
+        return Err(Error::invalid(pointer, "must be between 0 and 1"));
+    }
+    if value.normalize().scale() > 6 {
+        return Err(Error::invalid(
+            pointer,
+            "must have at most 6 decimal places",
+        ));
+    }
+    Ok(value.normalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_need_a_positive_value_with_at_most_eight_decimals() {
+        assert_eq!(
+            parse_shares("1000.12345678", "/s").unwrap().to_string(),
+            "1000.12345678"
+        );
+        assert_eq!(parse_shares("1.50000000", "/s").unwrap().to_string(), "1.5");
+        assert!(parse_shares("0.123456789", "/s").is_err());
+        assert!(parse_shares("0", "/s").is_err());
+        assert!(parse_shares("-1", "/s").is_err());
+        assert!(parse_shares("abc", "/s").is_err());
+        assert!(parse_shares("10000000000", "/s").is_err());
+    }
+
+    #[test]
+    fn probabilities_lie_in_zero_to_one() {
+        assert!(parse_probability("0.5", "/p").is_ok());
+        assert!(parse_probability("1", "/p").is_ok());
+        assert!(parse_probability("1.000001", "/p").is_err());
+        assert!(parse_probability("0.1234567", "/p").is_err());
+    }
+}

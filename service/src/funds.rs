@@ -1,0 +1,254 @@
+//! Funds (SPEC §3, §12): creation (idempotent, admin only), reads, lists and versioned updates.
+
+use entity::fund::{self, FundStatus};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
+    QueryFilter,
+};
+
+use crate::auth::Principal;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{Error, ResourceRef, Result, unique};
+use crate::fields::{Problems, bps_ok, name_ok};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::pagination::{self, Page, PageRequest};
+
+#[derive(Clone, Debug)]
+pub struct NewFund {
+    pub name: String,
+    pub size_cents: i64,
+    pub vintage_year: i32,
+    pub management_fee_bps: i32,
+    pub carry_bps: i32,
+    pub reserve_ratio_bps: i32,
+    pub base_currency: String,
+}
+
+/// The fields a `PATCH` may change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct FundPatch {
+    pub name: Option<String>,
+    pub size_cents: Option<i64>,
+    pub vintage_year: Option<i32>,
+    pub management_fee_bps: Option<i32>,
+    pub carry_bps: Option<i32>,
+    pub reserve_ratio_bps: Option<i32>,
+    pub base_currency: Option<String>,
+    pub status: Option<FundStatus>,
+}
+
+impl FundPatch {
+    fn validate(&self) -> Result<()> {
+        let mut p = Problems::default();
+        if let Some(name) = &self.name {
+            p.check(name_ok(name), "/name", "must be 1 to 255 characters");
+        }
+        if let Some(size) = self.size_cents {
+            p.check(size > 0, "/size_cents", "must be greater than 0");
+        }
+        if let Some(year) = self.vintage_year {
+            p.check(
+                (1900..=2200).contains(&year),
+                "/vintage_year",
+                "must be between 1900 and 2200",
+            );
+        }
+        for (value, pointer) in [
+            (self.management_fee_bps, "/management_fee_bps"),
+            (self.carry_bps, "/carry_bps"),
+            (self.reserve_ratio_bps, "/reserve_ratio_bps"),
+        ] {
+            if let Some(bps) = value {
+                p.check(
+                    bps_ok(bps),
+                    pointer,
+                    "must be between 0 and 10000 basis points",
+                );
+            }
+        }
+        if let Some(currency) = &self.base_currency {
+            p.check(
+                currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()),
+                "/base_currency",
+                "must be an ISO 4217 code of three upper-case letters",
+            );
+        }
+        p.finish()
+    }
+
+    /// An active model holding only the fields to change.
+    fn into_active(self) -> fund::ActiveModel {
+        let mut model = <fund::ActiveModel as Default>::default();
+        if let Some(v) = self.name {
+            model.name = Set(v.trim().to_owned());
+        }
+        if let Some(v) = self.size_cents {
+            model.size_cents = Set(v);
+        }
+        if let Some(v) = self.vintage_year {
+            model.vintage_year = Set(v);
+        }
+        if let Some(v) = self.management_fee_bps {
+            model.management_fee_bps = Set(v);
+        }
+        if let Some(v) = self.carry_bps {
+            model.carry_bps = Set(v);
+        }
+        if let Some(v) = self.reserve_ratio_bps {
+            model.reserve_ratio_bps = Set(v);
+        }
+        if let Some(v) = self.base_currency {
+            model.base_currency = Set(v);
+        }
+        if let Some(v) = self.status {
+            model.status = Set(v);
+        }
+        model
+    }
+}
+
+impl From<NewFund> for FundPatch {
+    fn from(f: NewFund) -> Self {
+        Self {
+            name: Some(f.name),
+            size_cents: Some(f.size_cents),
+            vintage_year: Some(f.vintage_year),
+            management_fee_bps: Some(f.management_fee_bps),
+            carry_bps: Some(f.carry_bps),
+            reserve_ratio_bps: Some(f.reserve_ratio_bps),
+            base_currency: Some(f.base_currency),
+            status: Some(FundStatus::Active),
+        }
+    }
+}
+
+/// Creates a fund (admin only: a new fund is outside every scoped key).
+#[tracing::instrument(skip_all)]
+pub async fn create_fund(
+    svc: &Service,
+    principal: &Principal,
+    input: NewFund,
+    idem: Option<Idempotency>,
+    render: impl FnOnce(&fund::Model) -> Result<Rendered> + Send,
+) -> Result<Outcome> {
+    principal.require_admin()?;
+    let fields = FundPatch::from(input);
+    fields.validate()?;
+    let mut model = fields.into_active();
+    idempotency::create(
+        svc,
+        idem,
+        KeyedBy::<fund::Entity> {
+            index: unique::FUND_KEY,
+            key_column: fund::Column::IdempotencyKey,
+            parent: None,
+            locate: |f| ResourceRef::Fund(f.id),
+        },
+        move |txn, key| {
+            Box::pin(async move {
+                let at = now();
+                model.reserve_plan_version = Set(1);
+                model.idempotency_key = Set(key);
+                model.created_at = Set(at);
+                model.updated_at = Set(at);
+                model.version = Set(1);
+                Ok(model.insert(txn).await?)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = id))]
+pub async fn get_fund(svc: &Service, principal: &Principal, id: i64) -> Result<fund::Model> {
+    principal.require_read(id)?;
+    require(svc.db.connection(), id).await
+}
+
+/// The funds the caller may read, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn list_funds(
+    svc: &Service,
+    principal: &Principal,
+    page: PageRequest,
+) -> Result<Page<fund::Model>> {
+    let mut query = fund::Entity::find();
+    if let Some(funds) = principal.fund_filter() {
+        query = query.filter(fund::Column::Id.is_in(funds.to_vec()));
+    }
+    pagination::by_id(query, fund::Column::Id, &page, svc.db.connection(), |f| {
+        f.id
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = id))]
+pub async fn update_fund(
+    svc: &Service,
+    principal: &Principal,
+    id: i64,
+    expected_version: i64,
+    patch: FundPatch,
+) -> Result<fund::Model> {
+    principal.require_write(id)?;
+    patch.validate()?;
+    let mut model = patch.into_active();
+    model.updated_at = Set(now());
+    let conn = svc.db.connection();
+    let result = fund::Entity::update_many()
+        .set(model)
+        .col_expr(
+            fund::Column::Version,
+            Expr::col(fund::Column::Version).add(1),
+        )
+        .filter(fund::Column::Id.eq(id))
+        .filter(fund::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    let current = fund::Entity::find_by_id(id).one(conn).await?;
+    match current {
+        Some(fund) if result.rows_affected == 1 => Ok(fund),
+        other => Err(Error::missing_or_stale(
+            "fund",
+            id,
+            other.map(|f| f.version),
+        )),
+    }
+}
+
+/// Deletes a fund and everything it owns (admin only).
+#[tracing::instrument(skip_all, fields(fund_id = id))]
+pub async fn delete_fund(
+    svc: &Service,
+    principal: &Principal,
+    id: i64,
+    expected_version: i64,
+) -> Result<()> {
+    principal.require_admin()?;
+    let conn = svc.db.connection();
+    let result = fund::Entity::delete_many()
+        .filter(fund::Column::Id.eq(id))
+        .filter(fund::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 1 {
+        return Ok(());
+    }
+    let current = fund::Entity::find_by_id(id).one(conn).await?;
+    Err(Error::missing_or_stale(
+        "fund",
+        id,
+        current.map(|f| f.version),
+    ))
+}
+
+/// The fund, or `NotFound`: the check that a fund-scoped read or create starts with.
+pub(crate) async fn require<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<fund::Model> {
+    fund::Entity::find_by_id(fund_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("fund", fund_id))
+}

@@ -1,0 +1,105 @@
+//! A fund's investments in its companies (SPEC §3, §12): creation (idempotent), reads and lists.
+
+use chrono::NaiveDate;
+use entity::investment;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::auth::Principal;
+use crate::companies;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{Error, ResourceRef, Result, unique};
+use crate::fields::{Problems, name_ok};
+use crate::funds;
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::pagination::{self, Page, PageRequest};
+
+#[derive(Clone, Debug)]
+pub struct NewInvestment {
+    pub company_id: i64,
+    pub round_name: String,
+    pub invested_on: NaiveDate,
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn create_investment(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    input: NewInvestment,
+    idem: Option<Idempotency>,
+    render: impl FnOnce(&investment::Model) -> Result<Rendered> + Send,
+) -> Result<Outcome> {
+    principal.require_write(fund_id)?;
+    let mut p = Problems::default();
+    p.check(
+        name_ok(&input.round_name),
+        "/round_name",
+        "must be 1 to 255 characters",
+    );
+    p.check(input.company_id > 0, "/company_id", "must be a positive id");
+    p.finish()?;
+    idempotency::create(
+        svc,
+        idem,
+        KeyedBy::<investment::Entity> {
+            index: unique::INVESTMENT_KEY,
+            key_column: investment::Column::IdempotencyKey,
+            parent: Some((investment::Column::FundId, fund_id)),
+            locate: |m| ResourceRef::Investment {
+                fund_id: m.fund_id,
+                id: m.id,
+            },
+        },
+        move |txn, key| {
+            Box::pin(async move {
+                funds::require(txn, fund_id).await?;
+                companies::require_named(txn, fund_id, input.company_id).await?;
+                let at = now();
+                let model = investment::ActiveModel {
+                    fund_id: Set(fund_id),
+                    company_id: Set(input.company_id),
+                    round_name: Set(input.round_name.trim().to_owned()),
+                    invested_on: Set(input.invested_on),
+                    idempotency_key: Set(key),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    version: Set(1),
+                    ..Default::default()
+                };
+                Ok(model.insert(txn).await?)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, investment_id = id))]
+pub async fn get_investment(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<investment::Model> {
+    principal.require_read(fund_id)?;
+    investment::Entity::find_by_id(id)
+        .filter(investment::Column::FundId.eq(fund_id))
+        .one(svc.db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("investment", id))
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn list_investments(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    page: PageRequest,
+) -> Result<Page<investment::Model>> {
+    principal.require_read(fund_id)?;
+    let conn = svc.db.connection();
+    funds::require(conn, fund_id).await?;
+    let query = investment::Entity::find().filter(investment::Column::FundId.eq(fund_id));
+    pagination::by_id(query, investment::Column::Id, &page, conn, |i| i.id).await
+}

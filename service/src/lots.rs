@@ -1,0 +1,173 @@
+//! Purchase lots of a fund's investments (SPEC §3, §6.1, §12): creation (idempotent, with the cost
+//! basis checked against price × shares), reads and filtered lists. Lots are immutable.
+
+use chrono::NaiveDate;
+use entity::ExactDecimal;
+use entity::investment;
+use entity::investment_lot::{self, LotType};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{Error, ResourceRef, Result, unique};
+use crate::fields::{Problems, parse_shares};
+use crate::funds;
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::money::{COST_BASIS_TOLERANCE_CENTS, cost_basis_cents};
+use crate::pagination::{self, Page, PageRequest};
+
+#[derive(Clone, Debug)]
+pub struct NewLot {
+    pub lot_type: LotType,
+    pub share_price_cents: i64,
+    /// Shares as sent (a decimal string), validated here.
+    pub shares_acquired: String,
+    /// Cost including fees; computed from price × shares when absent.
+    pub cost_basis_cents: Option<i64>,
+    pub acquired_on: NaiveDate,
+}
+
+/// The lot's shares and cost basis, validated: the stated cost must be within the tolerance of
+/// price × shares (SPEC §6.1); without one, the computed cost is used.
+fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
+    let mut p = Problems::default();
+    p.check(
+        input.share_price_cents >= 0,
+        "/share_price_cents",
+        "must be 0 or more",
+    );
+    if let Some(c) = input.cost_basis_cents {
+        p.check(c >= 0, "/cost_basis_cents", "must be 0 or more");
+    }
+    let shares = p.absorb(parse_shares(&input.shares_acquired, "/shares_acquired"))?;
+    p.finish()?;
+    let shares = shares.ok_or_else(|| Error::Invariant("shares validated".into()))?;
+    let expected = cost_basis_cents(input.share_price_cents, shares).ok_or_else(|| {
+        Error::invalid(
+            "/share_price_cents",
+            "share price × shares exceeds the largest amount of cents (2^63 − 1)",
+        )
+    })?;
+    let cost = match input.cost_basis_cents {
+        None => expected,
+        Some(given) if given.abs_diff(expected) > COST_BASIS_TOLERANCE_CENTS as u64 => {
+            return Err(Error::CostBasisMismatch {
+                expected,
+                given,
+                tolerance: COST_BASIS_TOLERANCE_CENTS,
+            });
+        }
+        Some(given) => given,
+    };
+    Ok((shares, cost))
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, investment_id = investment_id))]
+pub async fn create_lot(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    investment_id: i64,
+    input: NewLot,
+    idem: Option<Idempotency>,
+    render: impl FnOnce(&investment_lot::Model) -> Result<Rendered> + Send,
+) -> Result<Outcome> {
+    principal.require_write(fund_id)?;
+    let (shares, cost) = shares_and_cost(&input)?;
+    let fingerprint = idem.as_ref().map(|i| i.fingerprint.clone());
+    idempotency::create(
+        svc,
+        idem,
+        KeyedBy::<investment_lot::Entity> {
+            index: unique::LOT_KEY,
+            key_column: investment_lot::Column::IdempotencyKey,
+            parent: Some((investment_lot::Column::InvestmentId, investment_id)),
+            locate: |l| ResourceRef::Lot {
+                fund_id: l.fund_id,
+                id: l.id,
+            },
+        },
+        move |txn, key| {
+            Box::pin(async move {
+                // The investment must be this fund's: another fund's investment is simply not found here.
+                investment::Entity::find_by_id(investment_id)
+                    .filter(investment::Column::FundId.eq(fund_id))
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| Error::not_found("investment", investment_id))?;
+                let model = investment_lot::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    fund_id: Set(fund_id),
+                    investment_id: Set(investment_id),
+                    lot_type: Set(input.lot_type),
+                    share_price_cents: Set(input.share_price_cents),
+                    shares_acquired: Set(ExactDecimal(shares)),
+                    cost_basis_cents: Set(cost),
+                    acquired_on: Set(input.acquired_on),
+                    idempotency_key: Set(key),
+                    request_fingerprint: Set(fingerprint),
+                    created_at: Set(now()),
+                };
+                Ok(model.insert(txn).await?)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, lot_id = %id))]
+pub async fn get_lot(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: Uuid,
+) -> Result<investment_lot::Model> {
+    principal.require_read(fund_id)?;
+    investment_lot::Entity::find_by_id(id)
+        .filter(investment_lot::Column::FundId.eq(fund_id))
+        .one(svc.db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("lot", id))
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LotFilter {
+    pub investment_id: Option<i64>,
+    pub lot_type: Option<LotType>,
+}
+
+/// The fund's lots, newest first. Always filtered by the fund in the path.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn list_lots(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    filter: LotFilter,
+    page: PageRequest,
+) -> Result<Page<investment_lot::Model>> {
+    principal.require_read(fund_id)?;
+    let conn = svc.db.connection();
+    funds::require(conn, fund_id).await?;
+    let mut query =
+        investment_lot::Entity::find().filter(investment_lot::Column::FundId.eq(fund_id));
+    if let Some(i) = filter.investment_id {
+        query = query.filter(investment_lot::Column::InvestmentId.eq(i));
+    }
+    if let Some(t) = filter.lot_type {
+        query = query.filter(investment_lot::Column::LotType.eq(t));
+    }
+    pagination::by_time_and_uuid(
+        query,
+        (
+            investment_lot::Column::CreatedAt,
+            investment_lot::Column::Id,
+        ),
+        &page,
+        conn,
+        |l| (l.created_at, l.id),
+    )
+    .await
+}

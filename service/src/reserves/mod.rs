@@ -1,0 +1,15 @@
+//! Follow-on reserves: the allocation engine (SPEC §6.5), the rankings it works from, and the fund's
+//! reserve plan (SPEC §7.5).
+
+mod engine;
+mod plan;
+mod rankings;
+
+pub use engine::{
+    BindingCap, CompanyAllocation, DEFAULT_CAP_PERCENT_BPS, ENGINE_VERSION, ReservePlan,
+    ReservePolicy, allocate, score,
+};
+pub use plan::{
+    MAX_PLAN_UPDATES, PlanLine, PlanUpdate, PlanView, reserve_plan, update_reserve_plan,
+};
+pub use rankings::{Ranking, reserve_rankings};

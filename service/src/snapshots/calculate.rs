@@ -1,0 +1,198 @@
+//! Calculating a snapshot (SPEC §7.2): the outbox handler of `snapshot.calculate`, which computes the
+//! metrics and the engine's allocations from the captured inputs alone.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::job_outbox;
+use entity::reserve_allocation::AllocationSource;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::model::{CalculatedMetrics, SnapshotInputs, allocation_model, can_transition};
+use crate::db::{Database, now};
+use crate::error::{ConflictCode, Error, Result};
+use crate::metrics::{compute, off_the_async_workers};
+use crate::outbox::{Handler, HandlerFuture};
+use crate::reserves::{ReservePolicy, allocate};
+
+/// The calculation, from the captured inputs only: the same inputs give the same bytes.
+pub fn calculate(inputs: &SnapshotInputs, snapshot_time: DateTime<Utc>) -> CalculatedMetrics {
+    let metrics = compute(&inputs.state, snapshot_time.date_naive());
+    let reserve_plan = match inputs.manual_allocations {
+        Some(_) => None,
+        None => Some(allocate(
+            &inputs.state,
+            inputs
+                .reserve_policy
+                .as_ref()
+                .unwrap_or(&ReservePolicy::default()),
+        )),
+    };
+    CalculatedMetrics {
+        metrics,
+        reserve_plan,
+    }
+}
+
+/// The outbox handler for `snapshot.calculate`.
+pub struct Calculator;
+
+impl Calculator {
+    pub fn handler() -> Arc<dyn Handler> {
+        Arc::new(Calculator)
+    }
+
+    async fn calculate_job(db: &Database, job: &job_outbox::Model) -> Result<()> {
+        let id: Uuid = job
+            .payload
+            .get("snapshot_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| Error::Invariant(format!("job {} has no snapshot_id", job.id)))?;
+        let conn = db.connection();
+        let Some(snapshot) = forecast_snapshot::Entity::find_by_id(id).one(conn).await? else {
+            return Ok(()); // deleted meanwhile: nothing to do
+        };
+        if matches!(
+            snapshot.status,
+            SnapshotStatus::Complete | SnapshotStatus::Error
+        ) {
+            return Ok(()); // already done by an earlier run
+        }
+        if snapshot.status == SnapshotStatus::Pending {
+            set_status(
+                db,
+                id,
+                SnapshotStatus::Pending,
+                SnapshotStatus::Calculating,
+                None,
+            )
+            .await?;
+        }
+        let inputs: SnapshotInputs = serde_json::from_value(snapshot.inputs.clone())
+            .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
+        let snapshot_time = snapshot.snapshot_time;
+        let calculated = off_the_async_workers(move || calculate(&inputs, snapshot_time)).await?;
+        let metrics_json =
+            serde_json::to_value(&calculated).map_err(|e| Error::Invariant(e.to_string()))?;
+
+        // Allocations and the status change in one transaction: a rerun either finds `complete` above or
+        // rolls back on the unique (snapshot_id, company_id) index. Never a duplicate.
+        let txn = conn.begin().await?;
+        if let Some(plan) = &calculated.reserve_plan {
+            let at = now();
+            for a in &plan.allocations {
+                allocation_model(
+                    id,
+                    snapshot.fund_id,
+                    a.company_id,
+                    a.planned_reserve_cents,
+                    a.allocation_score,
+                    a.priority as usize,
+                    Some(a.rationale.clone()),
+                    AllocationSource::Engine,
+                    at,
+                )
+                .insert(&txn)
+                .await?;
+            }
+        }
+        let done = forecast_snapshot::Entity::update_many()
+            .col_expr(
+                forecast_snapshot::Column::Status,
+                Expr::value(SnapshotStatus::Complete),
+            )
+            .col_expr(
+                forecast_snapshot::Column::CalculatedMetrics,
+                Expr::value(Some(metrics_json)),
+            )
+            .col_expr(
+                forecast_snapshot::Column::ProgressDone,
+                Expr::col(forecast_snapshot::Column::ProgressTotal),
+            )
+            .col_expr(forecast_snapshot::Column::UpdatedAt, Expr::value(now()))
+            .col_expr(
+                forecast_snapshot::Column::Version,
+                Expr::col(forecast_snapshot::Column::Version).add(1),
+            )
+            .filter(forecast_snapshot::Column::Id.eq(id))
+            .filter(forecast_snapshot::Column::Status.eq(SnapshotStatus::Calculating))
+            .exec(&txn)
+            .await?;
+        if done.rows_affected == 1 {
+            txn.commit().await?;
+        } else {
+            txn.rollback().await?;
+        }
+        Ok(())
+    }
+}
+
+async fn set_status(
+    db: &Database,
+    id: Uuid,
+    from: SnapshotStatus,
+    to: SnapshotStatus,
+    message: Option<String>,
+) -> Result<()> {
+    if !can_transition(from, to) {
+        return Err(Error::Conflict {
+            code: ConflictCode::InvalidStatusTransition,
+            message: format!("{from:?} → {to:?}"),
+        });
+    }
+    forecast_snapshot::Entity::update_many()
+        .col_expr(forecast_snapshot::Column::Status, Expr::value(to))
+        .col_expr(
+            forecast_snapshot::Column::ErrorMessage,
+            Expr::value(message),
+        )
+        .col_expr(forecast_snapshot::Column::UpdatedAt, Expr::value(now()))
+        .col_expr(
+            forecast_snapshot::Column::Version,
+            Expr::col(forecast_snapshot::Column::Version).add(1),
+        )
+        .filter(forecast_snapshot::Column::Id.eq(id))
+        .filter(forecast_snapshot::Column::Status.eq(from))
+        .exec(db.connection())
+        .await?;
+    Ok(())
+}
+
+impl Handler for Calculator {
+    fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match Self::calculate_job(db, job).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let message = e.to_string();
+                    // The last attempt failed: the snapshot ends in `error` with the reason.
+                    if job.attempt_count >= job.max_attempts
+                        && let Some(id) = job
+                            .payload
+                            .get("snapshot_id")
+                            .and_then(|v| v.as_str())
+                            .and_then(|s| Uuid::parse_str(s).ok())
+                    {
+                        for from in [SnapshotStatus::Calculating, SnapshotStatus::Pending] {
+                            let _ = set_status(
+                                db,
+                                id,
+                                from,
+                                SnapshotStatus::Error,
+                                Some(message.clone()),
+                            )
+                            .await;
+                        }
+                    }
+                    Err(message)
+                }
+            }
+        })
+    }
+}

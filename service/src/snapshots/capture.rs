@@ -1,0 +1,221 @@
+//! Capturing a snapshot (SPEC §7.1): the fund's state, its canonical hash, the snapshot row, manual
+//! allocations and the calculation job, in one transaction, through the one idempotent create path.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::job_outbox;
+use entity::reserve_allocation::AllocationSource;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use super::model::{JOB_CALCULATE, ManualAllocation, SnapshotInputs, allocation_model};
+use crate::auth::Principal;
+use crate::canonical::canonical_sha256;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
+use crate::fields::{Problems, name_ok};
+use crate::fund_state::{PortfolioState, load_state};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::reserves::{ENGINE_VERSION, ReservePolicy, allocate};
+
+#[derive(Clone, Debug)]
+pub struct NewSnapshot {
+    pub name: String,
+    pub reserve_policy: Option<ReservePolicy>,
+    pub allocations: Option<Vec<ManualAllocation>>,
+}
+
+/// The snapshot a create answered with: a new one (202) or the existing capture of the same state (200).
+pub enum Created {
+    New(forecast_snapshot::Model),
+    Existing(forecast_snapshot::Model),
+}
+
+fn validate(input: &NewSnapshot) -> Result<()> {
+    let mut p = Problems::default();
+    p.check(name_ok(&input.name), "/name", "must be 1 to 255 characters");
+    if let Some(policy) = &input.reserve_policy {
+        p.absorb(policy.validate("/reserve_policy"))?;
+    }
+    let mut seen = HashSet::new();
+    for (i, a) in input.allocations.iter().flatten().enumerate() {
+        p.check(
+            a.planned_reserve_cents >= 0,
+            &format!("/allocations/{i}/planned_reserve_cents"),
+            "must be 0 or more",
+        );
+        p.check(
+            seen.insert(a.company_id),
+            &format!("/allocations/{i}/company_id"),
+            "appears more than once",
+        );
+    }
+    p.finish()
+}
+
+/// Manual allocations must name the fund's companies and stay within the reserves available.
+fn check_manual_allocations(
+    state: &PortfolioState,
+    input: &NewSnapshot,
+    allocations: &[ManualAllocation],
+) -> Result<()> {
+    let fund_id = state.fund.id;
+    let companies: HashSet<i64> = state.companies.iter().map(|c| c.id).collect();
+    let mut p = Problems::default();
+    for (i, a) in allocations.iter().enumerate() {
+        p.check(
+            companies.contains(&a.company_id),
+            &format!("/allocations/{i}/company_id"),
+            &format!("fund {fund_id} has no company {}", a.company_id),
+        );
+    }
+    let policy = input.reserve_policy.clone().unwrap_or_default();
+    let available = allocate(state, &policy).available_cents;
+    let total: i128 = allocations
+        .iter()
+        .map(|a| i128::from(a.planned_reserve_cents))
+        .sum();
+    if total > i128::from(available) {
+        p.push(FieldError::new(
+            "/allocations",
+            format!("total {total} exceeds the {available} cents of reserves available"),
+        ));
+    }
+    p.finish()
+}
+
+/// Captures the fund's state and queues its calculation, in one transaction (SPEC §7.1).
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn create_snapshot(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    input: NewSnapshot,
+    idem: Option<Idempotency>,
+    render: impl FnOnce(&Created) -> Result<Rendered> + Send,
+) -> Result<Outcome> {
+    principal.require_write(fund_id)?;
+    validate(&input)?;
+    idempotency::create(
+        svc,
+        idem,
+        KeyedBy::<forecast_snapshot::Entity> {
+            index: unique::SNAPSHOT_KEY,
+            key_column: forecast_snapshot::Column::IdempotencyKey,
+            parent: Some((forecast_snapshot::Column::FundId, fund_id)),
+            locate: |s| ResourceRef::Snapshot(s.id),
+        },
+        move |txn, key| Box::pin(capture(txn, fund_id, input, key)),
+        render,
+    )
+    .await
+    .map_err(|e| match &e {
+        Error::Database(db) if unique::SNAPSHOT_SOURCE.violated_by(db) => Error::Conflict {
+            code: ConflictCode::SnapshotInProgress,
+            message: "the same fund state is being captured by another request; retry to get that \
+                      snapshot"
+                .into(),
+        },
+        _ => e,
+    })
+}
+
+async fn capture(
+    txn: &DatabaseTransaction,
+    fund_id: i64,
+    input: NewSnapshot,
+    key: Option<String>,
+) -> Result<Created> {
+    let state = load_state(txn, fund_id).await?;
+    if let Some(allocations) = &input.allocations {
+        check_manual_allocations(&state, &input, allocations)?;
+    }
+    let inputs = SnapshotInputs {
+        engine_version: ENGINE_VERSION.to_owned(),
+        state,
+        reserve_policy: input.reserve_policy,
+        manual_allocations: input.allocations,
+    };
+    let inputs_json = serde_json::to_value(&inputs)
+        .map_err(|e| Error::Invariant(format!("snapshot inputs: {e}")))?;
+    let source_hash = canonical_sha256(&inputs_json)?;
+
+    // The same state captured before: that snapshot is the answer (a snapshot is a function of its
+    // inputs). A concurrent capture of the same state is stopped by the unique index.
+    if let Some(existing) = forecast_snapshot::Entity::find()
+        .filter(forecast_snapshot::Column::FundId.eq(fund_id))
+        .filter(forecast_snapshot::Column::SourceHash.eq(&source_hash))
+        .filter(forecast_snapshot::Column::Status.ne(SnapshotStatus::Error))
+        .one(txn)
+        .await?
+    {
+        return Ok(Created::Existing(existing));
+    }
+
+    let at = now();
+    let id = Uuid::now_v7();
+    let snapshot = forecast_snapshot::ActiveModel {
+        id: Set(id),
+        fund_id: Set(fund_id),
+        name: Set(input.name.trim().to_owned()),
+        status: Set(SnapshotStatus::Pending),
+        source_hash: Set(source_hash),
+        inputs: Set(inputs_json),
+        calculated_metrics: Set(None),
+        error_message: Set(None),
+        progress_done: Set(0),
+        progress_total: Set(i32::try_from(inputs.state.companies.len()).unwrap_or(i32::MAX)),
+        snapshot_time: Set(at),
+        idempotency_key: Set(key),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+    }
+    .insert(txn)
+    .await?;
+    for (i, a) in inputs.manual_allocations.iter().flatten().enumerate() {
+        allocation_model(
+            id,
+            fund_id,
+            a.company_id,
+            a.planned_reserve_cents,
+            None,
+            i + 1,
+            a.rationale.clone(),
+            AllocationSource::Manual,
+            at,
+        )
+        .insert(txn)
+        .await?;
+    }
+    calculation_job(fund_id, id, at).insert(txn).await?;
+    Ok(Created::New(snapshot))
+}
+
+/// The outbox row that has the snapshot calculated (SPEC §8): deduplicated by the snapshot's id.
+fn calculation_job(fund_id: i64, snapshot_id: Uuid, at: DateTime<Utc>) -> job_outbox::ActiveModel {
+    job_outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job_type: Set(JOB_CALCULATE.to_owned()),
+        fund_id: Set(Some(fund_id)),
+        dedupe_key: Set(Some(snapshot_id.to_string())),
+        payload: Set(serde_json::json!({"snapshot_id": snapshot_id})),
+        status: Set(job_outbox::JobStatus::Pending),
+        priority: Set(0),
+        attempt_count: Set(0),
+        max_attempts: Set(5),
+        next_run_at: Set(at),
+        locked_by: Set(None),
+        locked_at: Set(None),
+        completed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+    }
+}

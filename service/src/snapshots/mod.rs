@@ -1,0 +1,190 @@
+//! Forecast snapshots (SPEC §7): immutable, reproducible captures of a fund's state, calculated by an
+//! outbox worker from the captured inputs alone. Capture in [`capture`], calculation in [`calculate`];
+//! reads and edits here.
+
+mod calculate;
+mod capture;
+mod model;
+
+use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::reserve_allocation;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+pub use calculate::{Calculator, calculate};
+pub use capture::{Created, NewSnapshot, create_snapshot};
+pub use model::{
+    CalculatedMetrics, JOB_CALCULATE, ManualAllocation, SnapshotInputs, can_transition,
+};
+
+use crate::auth::Principal;
+use crate::context::Service;
+use crate::db::now;
+use crate::error::{ConflictCode, Error, Result};
+use crate::fields::name_ok;
+use crate::pagination::{self, Page, PageRequest};
+use crate::reserves::{PlanUpdate, PlanView, update_reserve_plan};
+
+/// A snapshot the caller may read; another fund's snapshot is simply not found (SPEC §13).
+#[tracing::instrument(skip_all, fields(snapshot_id = %id))]
+pub async fn get_snapshot(
+    svc: &Service,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<forecast_snapshot::Model> {
+    let snapshot = forecast_snapshot::Entity::find_by_id(id)
+        .one(svc.db.connection())
+        .await?;
+    match snapshot {
+        Some(s) if principal.may_read(s.fund_id) => Ok(s),
+        _ => Err(Error::not_found("snapshot", id)),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn list_snapshots(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    status: Option<SnapshotStatus>,
+    page: PageRequest,
+) -> Result<Page<forecast_snapshot::Model>> {
+    principal.require_read(fund_id)?;
+    let mut query =
+        forecast_snapshot::Entity::find().filter(forecast_snapshot::Column::FundId.eq(fund_id));
+    if let Some(s) = status {
+        query = query.filter(forecast_snapshot::Column::Status.eq(s));
+    }
+    pagination::by_time_and_uuid(
+        query,
+        (
+            forecast_snapshot::Column::SnapshotTime,
+            forecast_snapshot::Column::Id,
+        ),
+        &page,
+        svc.db.connection(),
+        |s| (s.snapshot_time, s.id),
+    )
+    .await
+}
+
+/// A snapshot's allocations, by priority.
+#[tracing::instrument(skip_all, fields(snapshot_id = %id))]
+pub async fn allocations(
+    svc: &Service,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Vec<reserve_allocation::Model>> {
+    let snapshot = get_snapshot(svc, principal, id).await?;
+    Ok(reserve_allocation::Entity::find()
+        .filter(reserve_allocation::Column::SnapshotId.eq(snapshot.id))
+        .order_by_asc(reserve_allocation::Column::Priority)
+        .order_by_asc(reserve_allocation::Column::CompanyId)
+        .all(svc.db.connection())
+        .await?)
+}
+
+/// Renames a snapshot (its only mutable field) if its version is `expected_version`.
+#[tracing::instrument(skip_all, fields(snapshot_id = %id))]
+pub async fn rename_snapshot(
+    svc: &Service,
+    principal: &Principal,
+    id: Uuid,
+    expected_version: i64,
+    name: String,
+) -> Result<forecast_snapshot::Model> {
+    let snapshot = get_snapshot(svc, principal, id).await?;
+    principal.require_write(snapshot.fund_id)?;
+    if !name_ok(&name) {
+        return Err(Error::invalid("/name", "must be 1 to 255 characters"));
+    }
+    let conn = svc.db.connection();
+    let result = forecast_snapshot::Entity::update_many()
+        .col_expr(
+            forecast_snapshot::Column::Name,
+            Expr::value(name.trim().to_owned()),
+        )
+        .col_expr(forecast_snapshot::Column::UpdatedAt, Expr::value(now()))
+        .col_expr(
+            forecast_snapshot::Column::Version,
+            Expr::col(forecast_snapshot::Column::Version).add(1),
+        )
+        .filter(forecast_snapshot::Column::Id.eq(id))
+        .filter(forecast_snapshot::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    match forecast_snapshot::Entity::find_by_id(id).one(conn).await? {
+        Some(current) if result.rows_affected == 1 => Ok(current),
+        other => Err(Error::missing_or_stale(
+            "snapshot",
+            id,
+            other.map(|s| s.version),
+        )),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(snapshot_id = %id))]
+pub async fn delete_snapshot(
+    svc: &Service,
+    principal: &Principal,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<()> {
+    let snapshot = get_snapshot(svc, principal, id).await?;
+    principal.require_write(snapshot.fund_id)?;
+    let result = forecast_snapshot::Entity::delete_many()
+        .filter(forecast_snapshot::Column::Id.eq(id))
+        .filter(forecast_snapshot::Column::Version.eq(expected_version))
+        .exec(svc.db.connection())
+        .await?;
+    if result.rows_affected == 1 {
+        return Ok(());
+    }
+    let current = forecast_snapshot::Entity::find_by_id(id)
+        .one(svc.db.connection())
+        .await?;
+    Err(Error::missing_or_stale(
+        "snapshot",
+        id,
+        current.map(|s| s.version),
+    ))
+}
+
+/// Copies a complete snapshot's allocations into the fund's reserve plan, under the plan's version.
+#[tracing::instrument(skip_all, fields(snapshot_id = %id))]
+pub async fn apply_snapshot(
+    svc: &Service,
+    principal: &Principal,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<PlanView> {
+    let snapshot = get_snapshot(svc, principal, id).await?;
+    principal.require_write(snapshot.fund_id)?;
+    if snapshot.status != SnapshotStatus::Complete {
+        return Err(Error::Conflict {
+            code: ConflictCode::SnapshotNotComplete,
+            message: format!(
+                "only a complete snapshot can be applied; this one is {:?}",
+                snapshot.status
+            )
+            .to_lowercase(),
+        });
+    }
+    let rows = allocations(svc, principal, id).await?;
+    if rows.is_empty() {
+        return Err(Error::Conflict {
+            code: ConflictCode::SnapshotHasNoAllocations,
+            message: "the snapshot allocates nothing".into(),
+        });
+    }
+    let updates = rows
+        .iter()
+        .map(|a| PlanUpdate {
+            company_id: a.company_id,
+            planned_reserves_cents: a.planned_reserve_cents,
+            allocation_cap_cents: None,
+        })
+        .collect();
+    update_reserve_plan(svc, principal, snapshot.fund_id, expected_version, updates).await
+}

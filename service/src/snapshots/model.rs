@@ -1,0 +1,102 @@
+//! What a snapshot captures and what its calculation writes, and the rules both sides share: the status
+//! machine (SPEC §7.3) and the shape of an allocation row.
+
+use chrono::{DateTime, Utc};
+use entity::ExactDecimal;
+use entity::forecast_snapshot::SnapshotStatus;
+use entity::reserve_allocation::{self, AllocationSource};
+use sea_orm::ActiveValue::Set;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::fund_state::PortfolioState;
+use crate::metrics::PortfolioMetrics;
+use crate::reserves::{ReservePlan, ReservePolicy};
+
+pub const JOB_CALCULATE: &str = "snapshot.calculate";
+
+/// A reserve allocation given by hand instead of by the engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualAllocation {
+    pub company_id: i64,
+    pub planned_reserve_cents: i64,
+    pub rationale: Option<String>,
+}
+
+/// What a snapshot captures: the whole input of its calculation. Its canonical form's SHA-256 is the
+/// snapshot's `source_hash`; the snapshot's name is not an input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInputs {
+    pub engine_version: String,
+    pub state: PortfolioState,
+    pub reserve_policy: Option<ReservePolicy>,
+    pub manual_allocations: Option<Vec<ManualAllocation>>,
+}
+
+/// What the worker writes into `calculated_metrics`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalculatedMetrics {
+    pub metrics: PortfolioMetrics,
+    /// The engine's plan; `None` when the allocations were given by hand.
+    pub reserve_plan: Option<ReservePlan>,
+}
+
+/// The only status changes there are (SPEC §7.3).
+pub fn can_transition(from: SnapshotStatus, to: SnapshotStatus) -> bool {
+    use SnapshotStatus::*;
+    matches!(
+        (from, to),
+        (Pending, Calculating) | (Pending, Error) | (Calculating, Complete) | (Calculating, Error)
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn allocation_model(
+    snapshot_id: Uuid,
+    fund_id: i64,
+    company_id: i64,
+    cents: i64,
+    score: Option<rust_decimal::Decimal>,
+    priority: usize,
+    rationale: Option<String>,
+    source: AllocationSource,
+    at: DateTime<Utc>,
+) -> reserve_allocation::ActiveModel {
+    reserve_allocation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        fund_id: Set(fund_id),
+        snapshot_id: Set(snapshot_id),
+        company_id: Set(company_id),
+        planned_reserve_cents: Set(cents),
+        allocation_score: Set(score.map(ExactDecimal)),
+        priority: Set(i32::try_from(priority).unwrap_or(i32::MAX)),
+        rationale: Set(rationale),
+        source: Set(source),
+        created_at: Set(at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_documented_status_transitions_are_allowed() {
+        use SnapshotStatus::*;
+        let all = [Pending, Calculating, Complete, Error];
+        let allowed: Vec<(SnapshotStatus, SnapshotStatus)> = all
+            .iter()
+            .flat_map(|a| all.iter().map(move |b| (*a, *b)))
+            .filter(|(a, b)| can_transition(*a, *b))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (Pending, Calculating),
+                (Pending, Error),
+                (Calculating, Complete),
+                (Calculating, Error)
+            ]
+        );
+    }
+}
