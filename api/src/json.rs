@@ -44,13 +44,6 @@ impl JsonOut {
             .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
-    pub fn opt_int(&mut self, value: Option<i64>) {
-        match value {
-            Some(v) => self.int(v),
-            None => self.raw("null"),
-        }
-    }
-
     /// A decimal as a JSON string showing exactly its own scale (`DecimalText` has fixed it already).
     pub fn decimal(&mut self, value: Decimal) {
         self.buf.push(b'"');

@@ -20,18 +20,3 @@ pub mod reserve_allocation;
 pub mod scenario_matrix;
 
 pub use exact_decimal::ExactDecimal;
-
-pub mod prelude {
-    pub use super::api_key::Entity as ApiKey;
-    pub use super::distribution::Entity as Distribution;
-    pub use super::forecast_snapshot::Entity as ForecastSnapshot;
-    pub use super::fund::Entity as Fund;
-    pub use super::idempotency_record::Entity as IdempotencyRecord;
-    pub use super::investment::Entity as Investment;
-    pub use super::investment_lot::Entity as InvestmentLot;
-    pub use super::job_outbox::Entity as JobOutbox;
-    pub use super::optimization_session::Entity as OptimizationSession;
-    pub use super::portfolio_company::Entity as PortfolioCompany;
-    pub use super::reserve_allocation::Entity as ReserveAllocation;
-    pub use super::scenario_matrix::Entity as ScenarioMatrix;
-}

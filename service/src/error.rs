@@ -224,7 +224,7 @@ pub struct UniqueIndex {
 
 /// The unique indexes that arbitrate creates and domain rules.
 pub mod unique {
-    use super::UniqueIndex;
+    use crate::error::UniqueIndex;
 
     const fn ux(name: &'static str, sqlite_columns: &'static str) -> UniqueIndex {
         UniqueIndex {

@@ -20,8 +20,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::{Database, now};
 use crate::error::{Error, Result};
-use crate::{Database, now};
 
 /// How long a claimed job may run before the reaper hands it to another worker.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
