@@ -268,6 +268,20 @@ pub mod unique {
     );
     pub const API_KEY_KEY: UniqueIndex =
         ux("ux_api_keys_idempotency_key", "api_keys.idempotency_key");
+
+    /// Every index above, for the test that holds them to the migrated schema.
+    pub const ALL: [UniqueIndex; 10] = [
+        IDEMPOTENCY_RECORD,
+        FUND_KEY,
+        COMPANY_KEY,
+        COMPANY_NAME,
+        INVESTMENT_KEY,
+        LOT_KEY,
+        DISTRIBUTION_KEY,
+        SNAPSHOT_KEY,
+        SNAPSHOT_SOURCE,
+        API_KEY_KEY,
+    ];
 }
 
 impl UniqueIndex {

@@ -724,3 +724,42 @@ async fn a_twenty_digit_ratio_survives_numeric_20_6_and_sqlite_text() {
         );
     }
 }
+
+/// The service tells unique violations apart by index name (PostgreSQL) or column list (SQLite): each
+/// name and list it knows must be the migrated schema's, or a violation would go unrecognised.
+#[tokio::test]
+async fn every_unique_index_the_service_names_exists_with_its_columns() {
+    for backend in backends() {
+        let db = TestDb::migrated(backend).await;
+        for index in service::error::unique::ALL {
+            let sql = match db.db_backend() {
+                sea_orm::DbBackend::Postgres => format!(
+                    "SELECT string_agg(i.indrelid::regclass::text || '.' || a.attname, ', ' ORDER BY k.ord) AS cols
+                     FROM pg_index i
+                     JOIN pg_class c ON c.oid = i.indexrelid
+                     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     WHERE c.relname = '{}' AND i.indisunique",
+                    index.name
+                ),
+                _ => format!(
+                    "SELECT group_concat(m.tbl_name || '.' || p.name, ', ') AS cols
+                     FROM sqlite_master m, pragma_index_info(m.name) p
+                     WHERE m.type = 'index' AND m.name = '{}'",
+                    index.name
+                ),
+            };
+            let rows = db.query(&sql).await;
+            let cols: Option<String> = rows
+                .first()
+                .and_then(|r| r.try_get::<Option<String>>("", "cols").ok())
+                .flatten();
+            assert_eq!(
+                cols.as_deref(),
+                Some(index.sqlite_columns),
+                "[{backend:?}] unique index {} in the schema",
+                index.name
+            );
+        }
+    }
+}
