@@ -7,7 +7,7 @@
 //! that uses it, so treat them as frozen once a migration that uses them has shipped.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+pub use sea_orm_migration::sea_orm::DbBackend;
 
 /// `id bigint` identity primary key (`bigserial` on PostgreSQL, `integer … AUTOINCREMENT` on SQLite).
 pub fn id_bigint() -> ColumnDef {
@@ -146,6 +146,82 @@ pub fn idempotency_key_column() -> ColumnDef {
     varchar_null("idempotency_key", 255)
 }
 
+/// `fk_<table>_fund`: the row's fund, deleted with it.
+pub fn fund_fk(table: &'static str) -> ForeignKeyCreateStatement {
+    foreign_key(
+        table,
+        "fund",
+        &["fund_id"],
+        "funds",
+        &["id"],
+        ForeignKeyAction::Cascade,
+    )
+}
+
+/// `fk_<table>_<what>`: the composite foreign key `(col, fund_id) → parent (id, fund_id)` that keeps a
+/// child in its parent's fund, deleted with the parent.
+pub fn same_fund_fk(
+    table: &'static str,
+    what: &str,
+    col: &'static str,
+    parent: &'static str,
+) -> ForeignKeyCreateStatement {
+    foreign_key(
+        table,
+        what,
+        &[col, "fund_id"],
+        parent,
+        &["id", "fund_id"],
+        ForeignKeyAction::Cascade,
+    )
+}
+
+/// `ck_<table>_idempotency_key_length`: a key is 1 to 255 characters.
+pub fn key_length_check(table: &str) -> (String, Expr) {
+    check(
+        table,
+        "idempotency_key_length",
+        &length_between("idempotency_key", 1, 255),
+    )
+}
+
+/// The partial unique index on the idempotency key under its parent column (`fund_id` →
+/// `ux_<table>_fund_idempotency_key`), or alone for a route without a parent.
+pub fn key_index(table: &'static str, parent: Option<&'static str>) -> IndexCreateStatement {
+    match parent {
+        Some(col) => unique_where_set(
+            table,
+            &format!("{}_idempotency_key", col.trim_end_matches("_id")),
+            &[col, "idempotency_key"],
+            "idempotency_key",
+        ),
+        None => unique_where_set(
+            table,
+            "idempotency_key",
+            &["idempotency_key"],
+            "idempotency_key",
+        ),
+    }
+}
+
+/// A short status column with its initial value.
+pub fn status_column(initial: &'static str) -> ColumnDef {
+    ColumnDef::new("status")
+        .string_len(16)
+        .not_null()
+        .default(initial)
+        .take()
+}
+
+/// A non-null integer column starting at `initial`.
+pub fn int_from(name: &'static str, initial: i32) -> ColumnDef {
+    ColumnDef::new(name)
+        .integer()
+        .not_null()
+        .default(initial)
+        .take()
+}
+
 /// A foreign key `fk_<table>_<what>` from `cols` of `table` to `to_cols` of `to`.
 pub fn foreign_key(
     table: &'static str,
@@ -215,6 +291,35 @@ pub fn cursor_index(
         .col(("id", IndexOrder::Desc));
     ix
 }
+
+/// Declares the `Migration` of a file that creates one table and its indexes. The file describes them in
+/// `fn table(DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>)`; `up` creates the table
+/// and then each index in order, `down` drops the table by name (never `CASCADE`). The migration's name
+/// is its file's name, as `DeriveMigrationName` would make it.
+macro_rules! create_table_migration {
+    ($table:expr) => {
+        pub struct Migration;
+
+        impl MigrationName for Migration {
+            fn name(&self) -> &str {
+                sea_orm_migration::util::get_file_stem(file!())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                let (t, indexes) = table(manager.get_database_backend());
+                create_table_with_indexes(manager, t, indexes).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                drop_table(manager, $table).await
+            }
+        }
+    };
+}
+pub(crate) use create_table_migration;
 
 /// Creates a table and then its indexes, in order.
 pub async fn create_table_with_indexes(

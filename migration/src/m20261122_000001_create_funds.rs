@@ -6,100 +6,64 @@ use crate::common::*;
 
 const T: &str = "funds";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+create_table_migration!(T);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let mut t = Table::create();
-        t.table(T)
-            .col(id_bigint())
-            .col(varchar("name", 255))
-            .col(cents("size_cents"))
-            .col(ColumnDef::new("vintage_year").integer().not_null())
-            .col(
-                ColumnDef::new("management_fee_bps")
-                    .integer()
-                    .not_null()
-                    .default(0),
-            )
-            .col(ColumnDef::new("carry_bps").integer().not_null().default(0))
-            .col(
-                ColumnDef::new("reserve_ratio_bps")
-                    .integer()
-                    .not_null()
-                    .default(0),
-            )
-            .col(
-                ColumnDef::new("base_currency")
-                    .string_len(3)
-                    .not_null()
-                    .default("USD"),
-            )
-            .col(
-                ColumnDef::new("status")
-                    .string_len(16)
-                    .not_null()
-                    .default("active"),
-            )
-            // The reserve plan's own version (SPEC §7.5), separate from the fund row's `version`.
-            .col(
-                ColumnDef::new("reserve_plan_version")
-                    .big_integer()
-                    .not_null()
-                    .default(1),
-            )
-            .col(idempotency_key_column())
-            .check(check(T, "name_length", &length_between("name", 1, 255)))
-            .check(check(T, "size_positive", "size_cents > 0"))
-            .check(check(
-                T,
-                "vintage_year_range",
-                "vintage_year BETWEEN 1900 AND 2200",
-            ))
-            .check(check(
-                T,
-                "management_fee_bps_range",
-                "management_fee_bps BETWEEN 0 AND 10000",
-            ))
-            .check(check(T, "carry_bps_range", "carry_bps BETWEEN 0 AND 10000"))
-            .check(check(
-                T,
-                "reserve_ratio_bps_range",
-                "reserve_ratio_bps BETWEEN 0 AND 10000",
-            ))
-            .check(check(
-                T,
-                "base_currency_iso",
-                "length(base_currency) = 3 AND base_currency = upper(base_currency)",
-            ))
-            .check(check(T, "status", &one_of("status", &["active", "closed"])))
-            .check(check(
-                T,
-                "reserve_plan_version_positive",
-                "reserve_plan_version >= 1",
-            ))
-            .check(check(
-                T,
-                "idempotency_key_length",
-                &length_between("idempotency_key", 1, 255),
-            ));
-        timestamps(&mut t, T, true);
-        create_table_with_indexes(
-            manager,
-            t,
-            vec![unique_where_set(
-                T,
-                "idempotency_key",
-                &["idempotency_key"],
-                "idempotency_key",
-            )],
+/// The table and its indexes, in creation order.
+fn table(_backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    let mut t = Table::create();
+    t.table(T)
+        .col(id_bigint())
+        .col(varchar("name", 255))
+        .col(cents("size_cents"))
+        .col(ColumnDef::new("vintage_year").integer().not_null())
+        .col(int_from("management_fee_bps", 0))
+        .col(ColumnDef::new("carry_bps").integer().not_null().default(0))
+        .col(int_from("reserve_ratio_bps", 0))
+        .col(
+            ColumnDef::new("base_currency")
+                .string_len(3)
+                .not_null()
+                .default("USD"),
         )
-        .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_table(manager, T).await
-    }
+        .col(status_column("active"))
+        // The reserve plan's own version (SPEC §7.5), separate from the fund row's `version`.
+        .col(
+            ColumnDef::new("reserve_plan_version")
+                .big_integer()
+                .not_null()
+                .default(1),
+        )
+        .col(idempotency_key_column())
+        .check(check(T, "name_length", &length_between("name", 1, 255)))
+        .check(check(T, "size_positive", "size_cents > 0"))
+        .check(check(
+            T,
+            "vintage_year_range",
+            "vintage_year BETWEEN 1900 AND 2200",
+        ))
+        .check(check(
+            T,
+            "management_fee_bps_range",
+            "management_fee_bps BETWEEN 0 AND 10000",
+        ))
+        .check(check(T, "carry_bps_range", "carry_bps BETWEEN 0 AND 10000"))
+        .check(check(
+            T,
+            "reserve_ratio_bps_range",
+            "reserve_ratio_bps BETWEEN 0 AND 10000",
+        ))
+        .check(check(
+            T,
+            "base_currency_iso",
+            "length(base_currency) = 3 AND base_currency = upper(base_currency)",
+        ))
+        .check(check(T, "status", &one_of("status", &["active", "closed"])))
+        .check(check(
+            T,
+            "reserve_plan_version_positive",
+            "reserve_plan_version >= 1",
+        ))
+        .check(key_length_check(T));
+    timestamps(&mut t, T, true);
+    (t, vec![key_index(T, None)])
 }

@@ -6,115 +6,84 @@ use crate::common::*;
 
 const T: &str = "portfolio_companies";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+create_table_migration!(T);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        let mut t = Table::create();
-        t.table(T)
-            .col(id_bigint())
-            .col(ref_bigint("fund_id"))
-            .col(varchar("name", 255))
-            .col(varchar_null("sector", 255))
-            .col(varchar("stage", 16))
-            .col(
-                ColumnDef::new("status")
-                    .string_len(16)
-                    .not_null()
-                    .default("active"),
-            )
-            .col(cents_null("current_share_price_cents"))
-            .col(timestamp_null("marked_at"))
-            // Multiples in basis points: 10000 = 1.00x.
-            .col(ColumnDef::new("exit_moic_bps").big_integer().null())
-            .col(exact_decimal(backend, "exit_probability", 7, 6).null())
-            .col(ColumnDef::new("reserve_exit_moic_bps").big_integer().null())
-            .col(
-                ColumnDef::new("planned_reserves_cents")
-                    .big_integer()
-                    .not_null()
-                    .default(0),
-            )
-            .col(cents_null("allocation_cap_cents"))
-            .col(idempotency_key_column())
-            .foreign_key(&mut foreign_key(
-                T,
-                "fund",
-                &["fund_id"],
-                "funds",
-                &["id"],
-                ForeignKeyAction::Cascade,
-            ))
-            .check(check(T, "name_length", &length_between("name", 1, 255)))
-            .check(check(
-                T,
-                "stage",
-                &one_of(
-                    "stage",
-                    &[
-                        "pre_seed", "seed", "series_a", "series_b", "series_c", "growth",
-                    ],
-                ),
-            ))
-            .check(check(
-                T,
-                "status",
-                &one_of("status", &["active", "exited", "written_off"]),
-            ))
-            .check(check(
-                T,
-                "share_price_non_negative",
-                "current_share_price_cents >= 0",
-            ))
-            .check(check(T, "exit_moic_bps_non_negative", "exit_moic_bps >= 0"))
-            .check(check(
-                T,
-                "exit_probability_range",
-                &decimal_cond(backend, "exit_probability", "BETWEEN 0 AND 1"),
-            ))
-            .check(check(
-                T,
-                "reserve_exit_moic_bps_non_negative",
-                "reserve_exit_moic_bps >= 0",
-            ))
-            .check(check(
-                T,
-                "planned_reserves_non_negative",
-                "planned_reserves_cents >= 0",
-            ))
-            .check(check(
-                T,
-                "allocation_cap_non_negative",
-                "allocation_cap_cents >= 0",
-            ))
-            .check(check(
-                T,
-                "idempotency_key_length",
-                &length_between("idempotency_key", 1, 255),
-            ));
-        timestamps(&mut t, T, true);
-        create_table_with_indexes(
-            manager,
-            t,
-            vec![
-                index(T, "fund_name", &["fund_id", "name"], true),
-                // Target of the composite foreign keys that keep children in their company's fund.
-                index(T, "id_fund", &["id", "fund_id"], true),
-                unique_where_set(
-                    T,
-                    "fund_idempotency_key",
-                    &["fund_id", "idempotency_key"],
-                    "idempotency_key",
-                ),
-            ],
+/// The table and its indexes, in creation order.
+fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    let mut t = Table::create();
+    t.table(T)
+        .col(id_bigint())
+        .col(ref_bigint("fund_id"))
+        .col(varchar("name", 255))
+        .col(varchar_null("sector", 255))
+        .col(varchar("stage", 16))
+        .col(status_column("active"))
+        .col(cents_null("current_share_price_cents"))
+        .col(timestamp_null("marked_at"))
+        // Multiples in basis points: 10000 = 1.00x.
+        .col(ColumnDef::new("exit_moic_bps").big_integer().null())
+        .col(exact_decimal(backend, "exit_probability", 7, 6).null())
+        .col(ColumnDef::new("reserve_exit_moic_bps").big_integer().null())
+        .col(
+            ColumnDef::new("planned_reserves_cents")
+                .big_integer()
+                .not_null()
+                .default(0),
         )
-        .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_table(manager, T).await
-    }
+        .col(cents_null("allocation_cap_cents"))
+        .col(idempotency_key_column())
+        .foreign_key(&mut fund_fk(T))
+        .check(check(T, "name_length", &length_between("name", 1, 255)))
+        .check(check(
+            T,
+            "stage",
+            &one_of(
+                "stage",
+                &[
+                    "pre_seed", "seed", "series_a", "series_b", "series_c", "growth",
+                ],
+            ),
+        ))
+        .check(check(
+            T,
+            "status",
+            &one_of("status", &["active", "exited", "written_off"]),
+        ))
+        .check(check(
+            T,
+            "share_price_non_negative",
+            "current_share_price_cents >= 0",
+        ))
+        .check(check(T, "exit_moic_bps_non_negative", "exit_moic_bps >= 0"))
+        .check(check(
+            T,
+            "exit_probability_range",
+            &decimal_cond(backend, "exit_probability", "BETWEEN 0 AND 1"),
+        ))
+        .check(check(
+            T,
+            "reserve_exit_moic_bps_non_negative",
+            "reserve_exit_moic_bps >= 0",
+        ))
+        .check(check(
+            T,
+            "planned_reserves_non_negative",
+            "planned_reserves_cents >= 0",
+        ))
+        .check(check(
+            T,
+            "allocation_cap_non_negative",
+            "allocation_cap_cents >= 0",
+        ))
+        .check(key_length_check(T));
+    timestamps(&mut t, T, true);
+    (
+        t,
+        vec![
+            index(T, "fund_name", &["fund_id", "name"], true),
+            // Target of the composite foreign keys that keep children in their company's fund.
+            index(T, "id_fund", &["id", "fund_id"], true),
+            key_index(T, Some("fund_id")),
+        ],
+    )
 }

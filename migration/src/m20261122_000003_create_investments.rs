@@ -6,67 +6,40 @@ use crate::common::*;
 
 const T: &str = "investments";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+create_table_migration!(T);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let mut t = Table::create();
-        t.table(T)
-            .col(id_bigint())
-            .col(ref_bigint("fund_id"))
-            .col(ref_bigint("company_id"))
-            .col(varchar("round_name", 255))
-            .col(ColumnDef::new("invested_on").date().not_null())
-            .col(idempotency_key_column())
-            .foreign_key(&mut foreign_key(
-                T,
-                "fund",
-                &["fund_id"],
-                "funds",
-                &["id"],
-                ForeignKeyAction::Cascade,
-            ))
-            // The company must belong to the same fund as the investment.
-            .foreign_key(&mut foreign_key(
-                T,
-                "company",
-                &["company_id", "fund_id"],
-                "portfolio_companies",
-                &["id", "fund_id"],
-                ForeignKeyAction::Cascade,
-            ))
-            .check(check(
-                T,
-                "round_name_length",
-                &length_between("round_name", 1, 255),
-            ))
-            .check(check(
-                T,
-                "idempotency_key_length",
-                &length_between("idempotency_key", 1, 255),
-            ));
-        timestamps(&mut t, T, true);
-        create_table_with_indexes(
-            manager,
-            t,
-            vec![
-                index(T, "id_fund", &["id", "fund_id"], true),
-                index(T, "company", &["company_id"], false),
-                cursor_index(T, "fund_id", "created_at"),
-                unique_where_set(
-                    T,
-                    "fund_idempotency_key",
-                    &["fund_id", "idempotency_key"],
-                    "idempotency_key",
-                ),
-            ],
-        )
-        .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_table(manager, T).await
-    }
+/// The table and its indexes, in creation order.
+fn table(_backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    let mut t = Table::create();
+    t.table(T)
+        .col(id_bigint())
+        .col(ref_bigint("fund_id"))
+        .col(ref_bigint("company_id"))
+        .col(varchar("round_name", 255))
+        .col(ColumnDef::new("invested_on").date().not_null())
+        .col(idempotency_key_column())
+        .foreign_key(&mut fund_fk(T))
+        // The company must belong to the same fund as the investment.
+        .foreign_key(&mut same_fund_fk(
+            T,
+            "company",
+            "company_id",
+            "portfolio_companies",
+        ))
+        .check(check(
+            T,
+            "round_name_length",
+            &length_between("round_name", 1, 255),
+        ))
+        .check(key_length_check(T));
+    timestamps(&mut t, T, true);
+    (
+        t,
+        vec![
+            index(T, "id_fund", &["id", "fund_id"], true),
+            index(T, "company", &["company_id"], false),
+            cursor_index(T, "fund_id", "created_at"),
+            key_index(T, Some("fund_id")),
+        ],
+    )
 }

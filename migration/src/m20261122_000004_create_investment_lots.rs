@@ -6,82 +6,61 @@ use crate::common::*;
 
 const T: &str = "investment_lots";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+create_table_migration!(T);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        let mut t = Table::create();
-        t.table(T)
-            .col(id_uuid())
-            .col(ref_bigint("fund_id"))
-            .col(ref_bigint("investment_id"))
-            .col(varchar("lot_type", 16))
-            .col(cents("share_price_cents"))
-            .col(exact_decimal(backend, "shares_acquired", 18, 8).not_null())
-            .col(cents("cost_basis_cents"))
-            .col(ColumnDef::new("acquired_on").date().not_null())
-            .col(idempotency_key_column())
-            .col(ColumnDef::new("request_fingerprint").char_len(64).null())
-            .foreign_key(&mut foreign_key(
-                T,
-                "investment",
-                &["investment_id", "fund_id"],
-                "investments",
-                &["id", "fund_id"],
-                ForeignKeyAction::Cascade,
-            ))
-            .check(check(
-                T,
+/// The table and its indexes, in creation order.
+fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    let mut t = Table::create();
+    t.table(T)
+        .col(id_uuid())
+        .col(ref_bigint("fund_id"))
+        .col(ref_bigint("investment_id"))
+        .col(varchar("lot_type", 16))
+        .col(cents("share_price_cents"))
+        .col(exact_decimal(backend, "shares_acquired", 18, 8).not_null())
+        .col(cents("cost_basis_cents"))
+        .col(ColumnDef::new("acquired_on").date().not_null())
+        .col(idempotency_key_column())
+        .col(ColumnDef::new("request_fingerprint").char_len(64).null())
+        .foreign_key(&mut same_fund_fk(
+            T,
+            "investment",
+            "investment_id",
+            "investments",
+        ))
+        .check(check(
+            T,
+            "lot_type",
+            &one_of(
                 "lot_type",
-                &one_of(
-                    "lot_type",
-                    &["initial", "follow_on", "secondary", "conversion"],
-                ),
-            ))
-            .check(check(
-                T,
-                "share_price_non_negative",
-                "share_price_cents >= 0",
-            ))
-            .check(check(
-                T,
-                "shares_positive",
-                &decimal_cond(backend, "shares_acquired", "> 0"),
-            ))
-            .check(check(T, "cost_basis_non_negative", "cost_basis_cents >= 0"))
-            .check(check(
-                T,
-                "idempotency_key_length",
-                &length_between("idempotency_key", 1, 255),
-            ))
-            .check(check(
-                T,
-                "request_fingerprint_sha256",
-                &sha256_hex(backend, "request_fingerprint"),
-            ));
-        // Lots are immutable once written: no updated_at, no version.
-        timestamps(&mut t, T, false);
-        create_table_with_indexes(
-            manager,
-            t,
-            vec![
-                unique_where_set(
-                    T,
-                    "investment_idempotency_key",
-                    &["investment_id", "idempotency_key"],
-                    "idempotency_key",
-                ),
-                cursor_index(T, "investment_id", "created_at"),
-                cursor_index(T, "fund_id", "created_at"),
-            ],
-        )
-        .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_table(manager, T).await
-    }
+                &["initial", "follow_on", "secondary", "conversion"],
+            ),
+        ))
+        .check(check(
+            T,
+            "share_price_non_negative",
+            "share_price_cents >= 0",
+        ))
+        .check(check(
+            T,
+            "shares_positive",
+            &decimal_cond(backend, "shares_acquired", "> 0"),
+        ))
+        .check(check(T, "cost_basis_non_negative", "cost_basis_cents >= 0"))
+        .check(key_length_check(T))
+        .check(check(
+            T,
+            "request_fingerprint_sha256",
+            &sha256_hex(backend, "request_fingerprint"),
+        ));
+    // Lots are immutable once written: no updated_at, no version.
+    timestamps(&mut t, T, false);
+    (
+        t,
+        vec![
+            key_index(T, Some("investment_id")),
+            cursor_index(T, "investment_id", "created_at"),
+            cursor_index(T, "fund_id", "created_at"),
+        ],
+    )
 }

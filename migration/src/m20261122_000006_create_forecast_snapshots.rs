@@ -6,107 +6,66 @@ use crate::common::*;
 
 const T: &str = "forecast_snapshots";
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+create_table_migration!(T);
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        let mut t = Table::create();
-        t.table(T)
-            .col(id_uuid())
-            .col(ref_bigint("fund_id"))
-            .col(varchar("name", 255))
-            .col(
-                ColumnDef::new("status")
-                    .string_len(16)
-                    .not_null()
-                    .default("pending"),
-            )
-            .col(ColumnDef::new("source_hash").char_len(64).not_null())
-            .col(ColumnDef::new("inputs").json_binary().not_null())
-            .col(ColumnDef::new("calculated_metrics").json_binary().null())
-            .col(ColumnDef::new("error_message").text().null())
-            .col(
-                ColumnDef::new("progress_done")
-                    .integer()
-                    .not_null()
-                    .default(0),
-            )
-            .col(
-                ColumnDef::new("progress_total")
-                    .integer()
-                    .not_null()
-                    .default(0),
-            )
-            .col(
-                ColumnDef::new("snapshot_time")
-                    .timestamp_with_time_zone()
-                    .not_null(),
-            )
-            .col(idempotency_key_column())
-            .foreign_key(&mut foreign_key(
-                T,
-                "fund",
-                &["fund_id"],
-                "funds",
-                &["id"],
-                ForeignKeyAction::Cascade,
-            ))
-            .check(check(T, "name_length", &length_between("name", 1, 255)))
-            .check(check(
-                T,
-                "status",
-                &one_of("status", &["pending", "calculating", "complete", "error"]),
-            ))
-            .check(check(
-                T,
-                "source_hash_sha256",
-                &sha256_hex(backend, "source_hash"),
-            ))
-            // Metrics exist exactly when the snapshot is complete (SPEC §7.3).
-            .check(check(
-                T,
-                "metrics_iff_complete",
-                "(status = 'complete' AND calculated_metrics IS NOT NULL) \
-                 OR (status <> 'complete' AND calculated_metrics IS NULL)",
-            ))
-            .check(check(
-                T,
-                "progress_range",
-                "progress_done >= 0 AND progress_total >= 0 AND progress_done <= progress_total",
-            ))
-            .check(check(
-                T,
-                "idempotency_key_length",
-                &length_between("idempotency_key", 1, 255),
-            ));
-        timestamps(&mut t, T, true);
-
-        // One live snapshot per fund state: a failed one does not block capturing the same state again.
-        let mut by_hash = index(T, "fund_source_hash", &["fund_id", "source_hash"], true);
-        by_hash.and_where(Expr::cust("status <> 'error'"));
-        create_table_with_indexes(
-            manager,
-            t,
-            vec![
-                // Target of reserve_allocations' composite foreign key.
-                index(T, "id_fund", &["id", "fund_id"], true),
-                unique_where_set(
-                    T,
-                    "fund_idempotency_key",
-                    &["fund_id", "idempotency_key"],
-                    "idempotency_key",
-                ),
-                by_hash,
-                cursor_index(T, "fund_id", "snapshot_time"),
-            ],
+/// The table and its indexes, in creation order.
+fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    let mut t = Table::create();
+    t.table(T)
+        .col(id_uuid())
+        .col(ref_bigint("fund_id"))
+        .col(varchar("name", 255))
+        .col(status_column("pending"))
+        .col(ColumnDef::new("source_hash").char_len(64).not_null())
+        .col(ColumnDef::new("inputs").json_binary().not_null())
+        .col(ColumnDef::new("calculated_metrics").json_binary().null())
+        .col(ColumnDef::new("error_message").text().null())
+        .col(int_from("progress_done", 0))
+        .col(int_from("progress_total", 0))
+        .col(
+            ColumnDef::new("snapshot_time")
+                .timestamp_with_time_zone()
+                .not_null(),
         )
-        .await
-    }
+        .col(idempotency_key_column())
+        .foreign_key(&mut fund_fk(T))
+        .check(check(T, "name_length", &length_between("name", 1, 255)))
+        .check(check(
+            T,
+            "status",
+            &one_of("status", &["pending", "calculating", "complete", "error"]),
+        ))
+        .check(check(
+            T,
+            "source_hash_sha256",
+            &sha256_hex(backend, "source_hash"),
+        ))
+        // Metrics exist exactly when the snapshot is complete (SPEC §7.3).
+        .check(check(
+            T,
+            "metrics_iff_complete",
+            "(status = 'complete' AND calculated_metrics IS NOT NULL) \
+                 OR (status <> 'complete' AND calculated_metrics IS NULL)",
+        ))
+        .check(check(
+            T,
+            "progress_range",
+            "progress_done >= 0 AND progress_total >= 0 AND progress_done <= progress_total",
+        ))
+        .check(key_length_check(T));
+    timestamps(&mut t, T, true);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_table(manager, T).await
-    }
+    // One live snapshot per fund state: a failed one does not block capturing the same state again.
+    let mut by_hash = index(T, "fund_source_hash", &["fund_id", "source_hash"], true);
+    by_hash.and_where(Expr::cust("status <> 'error'"));
+    (
+        t,
+        vec![
+            // Target of reserve_allocations' composite foreign key.
+            index(T, "id_fund", &["id", "fund_id"], true),
+            key_index(T, Some("fund_id")),
+            by_hash,
+            cursor_index(T, "fund_id", "snapshot_time"),
+        ],
+    )
 }
