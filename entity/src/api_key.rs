@@ -1,17 +1,11 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Writer,
-    Reader,
+text_enum! {
+    pub enum Role in "String(StringLen::N(16))" {
+        Admin,
+        Writer,
+        Reader,
+    }
 }
 
 /// An API key. Only the SHA-256 digest of the key is stored.
@@ -34,7 +28,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

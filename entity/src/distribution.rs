@@ -1,20 +1,14 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::ExactDecimal;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(32))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DistributionKind {
-    Exit,
-    PartialSale,
-    Dividend,
-    Recapitalization,
+text_enum! {
+    pub enum DistributionKind in "String(StringLen::N(32))" {
+        Exit,
+        PartialSale,
+        Dividend,
+        Recapitalization,
+    }
 }
 
 /// Realized proceeds from a company. Immutable once written.
@@ -34,21 +28,4 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::portfolio_company::Entity",
-        from = "Column::CompanyId",
-        to = "super::portfolio_company::Column::Id",
-        on_delete = "Cascade"
-    )]
-    PortfolioCompany,
-}
-
-impl Related<super::portfolio_company::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::PortfolioCompany.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

@@ -1,18 +1,12 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotStatus {
-    Pending,
-    Calculating,
-    Complete,
-    Error,
+text_enum! {
+    pub enum SnapshotStatus in "String(StringLen::N(16))" {
+        Pending,
+        Calculating,
+        Complete,
+        Error,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -38,29 +32,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::fund::Entity",
-        from = "Column::FundId",
-        to = "super::fund::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Fund,
-    #[sea_orm(has_many = "super::reserve_allocation::Entity")]
-    ReserveAllocation,
-}
-
-impl Related<super::fund::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Fund.def()
-    }
-}
-
-impl Related<super::reserve_allocation::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ReserveAllocation.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

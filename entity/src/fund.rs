@@ -1,16 +1,10 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum FundStatus {
-    Active,
-    Closed,
+text_enum! {
+    pub enum FundStatus in "String(StringLen::N(16))" {
+        Active,
+        Closed,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -34,16 +28,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::portfolio_company::Entity")]
-    PortfolioCompany,
-}
-
-impl Related<super::portfolio_company::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::PortfolioCompany.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

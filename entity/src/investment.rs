@@ -15,29 +15,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::portfolio_company::Entity",
-        from = "Column::CompanyId",
-        to = "super::portfolio_company::Column::Id",
-        on_delete = "Cascade"
-    )]
-    PortfolioCompany,
-    #[sea_orm(has_many = "super::investment_lot::Entity")]
-    InvestmentLot,
-}
-
-impl Related<super::portfolio_company::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::PortfolioCompany.def()
-    }
-}
-
-impl Related<super::investment_lot::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::InvestmentLot.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

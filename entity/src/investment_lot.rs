@@ -1,22 +1,14 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::ExactDecimal;
 
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LotType {
-    Initial,
-    FollowOn,
-    Secondary,
-    Conversion,
+text_enum! {
+    pub enum LotType in "String(StringLen::N(16))" {
+        Initial,
+        FollowOn,
+        Secondary,
+        Conversion,
+    }
 }
 
 /// A purchase lot. Immutable once written.
@@ -40,21 +32,4 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::investment::Entity",
-        from = "Column::InvestmentId",
-        to = "super::investment::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Investment,
-}
-
-impl Related<super::investment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Investment.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

@@ -1,21 +1,15 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::ExactDecimal;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizationStatus {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
+text_enum! {
+    pub enum OptimizationStatus in "String(StringLen::N(16))" {
+        Pending,
+        Running,
+        Completed,
+        Failed,
+        Cancelled,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -42,21 +36,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::scenario_matrix::Entity",
-        from = "Column::MatrixId",
-        to = "super::scenario_matrix::Column::Id",
-        on_delete = "Cascade"
-    )]
-    ScenarioMatrix,
-}
-
-impl Related<super::scenario_matrix::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ScenarioMatrix.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

@@ -1,48 +1,24 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::ExactDecimal;
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    PreSeed,
-    Seed,
-    SeriesA,
-    SeriesB,
-    SeriesC,
-    Growth,
+text_enum! {
+    pub enum Stage in "String(StringLen::N(16))" {
+        PreSeed,
+        Seed,
+        SeriesA,
+        SeriesB,
+        SeriesC,
+        Growth,
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CompanyStatus {
-    Active,
-    Exited,
-    WrittenOff,
+text_enum! {
+    pub enum CompanyStatus in "String(StringLen::N(16))" {
+        Active,
+        Exited,
+        WrittenOff,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -72,29 +48,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::fund::Entity",
-        from = "Column::FundId",
-        to = "super::fund::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Fund,
-    #[sea_orm(has_many = "super::investment::Entity")]
-    Investment,
-}
-
-impl Related<super::fund::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Fund.def()
-    }
-}
-
-impl Related<super::investment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Investment.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

@@ -1,18 +1,12 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::ExactDecimal;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum AllocationSource {
-    Engine,
-    Manual,
+text_enum! {
+    pub enum AllocationSource in "String(StringLen::N(16))" {
+        Engine,
+        Manual,
+    }
 }
 
 /// One company's planned reserves in a snapshot. Immutable once written.
@@ -34,21 +28,4 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::forecast_snapshot::Entity",
-        from = "Column::SnapshotId",
-        to = "super::forecast_snapshot::Column::Id",
-        on_delete = "Cascade"
-    )]
-    ForecastSnapshot,
-}
-
-impl Related<super::forecast_snapshot::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ForecastSnapshot.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

@@ -1,19 +1,13 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::N(16))",
-    rename_all = "snake_case"
-)]
-#[serde(rename_all = "snake_case")]
-pub enum MatrixStatus {
-    Pending,
-    Processing,
-    Complete,
-    Failed,
-    Invalidated,
+text_enum! {
+    pub enum MatrixStatus in "String(StringLen::N(16))" {
+        Pending,
+        Processing,
+        Complete,
+        Failed,
+        Invalidated,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -42,16 +36,4 @@ pub struct Model {
     pub version: i64,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::optimization_session::Entity")]
-    OptimizationSession,
-}
-
-impl Related<super::optimization_session::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::OptimizationSession.def()
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();
