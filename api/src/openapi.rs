@@ -22,6 +22,8 @@ use crate::routes;
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&BearerAuth, &ErrorResponses),
+    // Every operation needs an API key unless it says otherwise (`/healthz`, `/readyz`).
+    security(("bearer" = [])),
     tags(
         (name = "ops", description = "Liveness, readiness and documentation."),
         (name = "funds", description = "Venture funds."),

@@ -212,3 +212,117 @@ wire_enum! {
         StageCap,
     }
 }
+
+/// `/funds/{fund_id}`: the fund in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FundPath {
+    /// The fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub fund_id: Id,
+}
+
+/// `/funds/{fund_id}/companies/{company_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CompanyPath {
+    /// The fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub fund_id: Id,
+    /// A company of that fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub company_id: Id,
+}
+
+/// `/funds/{fund_id}/investments/{investment_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InvestmentPath {
+    /// The fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub fund_id: Id,
+    /// An investment of that fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub investment_id: Id,
+}
+
+/// `/funds/{fund_id}/lots/{lot_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LotPath {
+    /// The fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub fund_id: Id,
+    /// A lot of that fund.
+    pub lot_id: uuid::Uuid,
+}
+
+/// `/snapshots/{snapshot_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SnapshotPath {
+    /// The snapshot.
+    pub snapshot_id: uuid::Uuid,
+}
+
+/// `/api-keys/{key_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct KeyPath {
+    /// The key.
+    pub key_id: uuid::Uuid,
+}
+
+/// The `Idempotency-Key` header of a creating request (SPEC §4), documented once. Handlers read it
+/// through [`crate::extract::create`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documentation of the header; its value is read from the request itself.
+pub struct IdempotencyKeyHeader {
+    /// Makes retries safe: 1 to 255 visible ASCII characters. A retry with the same key and body
+    /// replays the recorded response (`Idempotent-Replayed: true`).
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
+    pub idempotency_key: Option<String>,
+}
+
+/// The `If-Match` header of a versioned write (SPEC §5), documented once. Handlers read it through
+/// [`crate::extract::if_match`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documentation of the header; its value is read from the request itself.
+pub struct IfMatchHeader {
+    /// The resource's current `ETag`, a quoted version such as `"3"`.
+    #[param(rename = "If-Match")]
+    pub if_match: String,
+}
+
+/// Declares the page type of a list: `data` and `next_cursor` (SPEC §2), built from a service page.
+macro_rules! page_of {
+    ($(#[$meta:meta])* $name:ident of $item:ident) => {
+        $(#[$meta])*
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// The `cursor` of the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl<M> From<service::pagination::Page<M>> for $name
+        where
+            for<'m> $item: From<&'m M>,
+        {
+            fn from(page: service::pagination::Page<M>) -> Self {
+                Self {
+                    data: page.items.iter().map($item::from).collect(),
+                    next_cursor: page.next_cursor,
+                }
+            }
+        }
+    };
+}
+pub(crate) use page_of;

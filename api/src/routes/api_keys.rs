@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::extract::{Auth, create, if_match, rendered};
 use crate::responses::{CreateErrors, DeleteErrors, ReadErrors};
 use crate::state::AppState;
-use crate::wire::Role;
+use crate::wire::{IdempotencyKeyHeader, IfMatchHeader, KeyPath, Role};
 
 /// An API key (never its secret, which is only shown at creation).
 #[derive(Serialize, ToSchema)]
@@ -76,14 +76,13 @@ pub struct CreateApiKey {
     tag = "api_keys",
     operation_id = "create_api_key",
     request_body = CreateApiKey,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters.")),
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created; the response holds the secret key, once.", body = CreatedApiKey, headers(
             ("Location" = String, description = "The new key."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/api-keys")]
 pub async fn create_api_key(
@@ -124,7 +123,6 @@ pub async fn create_api_key(
         (status = 200, description = "All keys, newest first.", body = ApiKeyList),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/api-keys")]
 pub async fn list_api_keys(
@@ -141,24 +139,20 @@ pub async fn list_api_keys(
 #[utoipa::path(
     tag = "api_keys",
     operation_id = "delete_api_key",
-    params(
-        ("key_id" = Uuid, Path, description = "The key."),
-        ("If-Match" = String, Header, description = "The key's current version, quoted."),
-    ),
+    params(KeyPath, IfMatchHeader),
     responses(
         (status = 204, description = "Revoked."),
         DeleteErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/api/v1/api-keys/{key_id}")]
 pub async fn delete_api_key(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<KeyPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    api_keys::revoke_api_key(&state.service, &principal, path.into_inner(), version).await?;
+    api_keys::revoke_api_key(&state.service, &principal, path.key_id, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

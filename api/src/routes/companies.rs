@@ -11,7 +11,10 @@ use crate::error::Error;
 use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
 use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
 use crate::state::AppState;
-use crate::wire::{CompanyStatus, DecimalText, Id, PageQuery, Stage, double_option};
+use crate::wire::{
+    CompanyPath, CompanyStatus, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
+    PageQuery, Stage, double_option, page_of,
+};
 
 /// A portfolio company, with its latest mark and exit assumptions.
 #[derive(Serialize, ToSchema)]
@@ -65,11 +68,9 @@ impl From<&portfolio_company::Model> for Company {
     }
 }
 
-/// A page of companies, newest first.
-#[derive(Serialize, ToSchema)]
-pub struct CompanyPage {
-    pub data: Vec<Company>,
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of companies, newest first.
+    CompanyPage of Company
 }
 
 /// A new company.
@@ -163,27 +164,23 @@ impl From<UpdateCompany> for CompanyFields {
     tag = "companies",
     operation_id = "create_company",
     request_body = CreateCompany,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
-    ),
+    params(FundPath, IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created.", body = Company, headers(
             ("Location" = String, description = "The new company."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds/{fund_id}/companies")]
 pub async fn create_company(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let fund_id = path.0;
+    let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/companies");
     create(
         &req,
@@ -211,48 +208,41 @@ pub async fn create_company(
 #[utoipa::path(
     tag = "companies",
     operation_id = "list_companies",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), PageQuery),
+    params(FundPath, PageQuery),
     responses(
         (status = 200, description = "A page of companies.", body = CompanyPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/companies")]
 pub async fn list_companies(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = companies::list_companies(&state.service, &principal, path.0, query.page()?).await?;
-    Ok(HttpResponse::Ok().json(CompanyPage {
-        data: page.items.iter().map(Company::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = companies::list_companies(&state.service, &principal, path.fund_id.0, query.page()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(CompanyPage::from(page)))
 }
 
 /// Get one company.
 #[utoipa::path(
     tag = "companies",
     operation_id = "get_company",
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("company_id" = i64, Path, minimum = 1, description = "The company."),
-    ),
+    params(CompanyPath),
     responses(
         (status = 200, description = "The company.", body = Company, headers(("ETag" = String, description = "The version, quoted."))),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn get_company(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Id)>,
+    path: web::Path<CompanyPath>,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, id) = path.into_inner();
+    let (fund_id, id) = (path.fund_id, path.company_id);
     let company = companies::get_company(&state.service, &principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Company::from(&company), company.version))
 }
@@ -262,26 +252,21 @@ pub async fn get_company(
     tag = "companies",
     operation_id = "update_company",
     request_body = UpdateCompany,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("company_id" = i64, Path, minimum = 1, description = "The company."),
-        ("If-Match" = String, Header, description = "The company's current ETag."),
-    ),
+    params(CompanyPath, IfMatchHeader),
     responses(
         (status = 200, description = "The updated company.", body = Company, headers(("ETag" = String, description = "The new version, quoted."))),
         UpdateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[patch("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn update_company(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Id)>,
+    path: web::Path<CompanyPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, id) = path.into_inner();
+    let (fund_id, id) = (path.fund_id, path.company_id);
     let version = if_match(&req)?;
     let (input, _) = json_body::<UpdateCompany>(&req, &body)?;
     let company = companies::update_company(
@@ -300,25 +285,20 @@ pub async fn update_company(
 #[utoipa::path(
     tag = "companies",
     operation_id = "delete_company",
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("company_id" = i64, Path, minimum = 1, description = "The company."),
-        ("If-Match" = String, Header, description = "The company's current ETag."),
-    ),
+    params(CompanyPath, IfMatchHeader),
     responses(
         (status = 204, description = "Deleted."),
         DeleteErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn delete_company(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Id)>,
+    path: web::Path<CompanyPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, id) = path.into_inner();
+    let (fund_id, id) = (path.fund_id, path.company_id);
     let version = if_match(&req)?;
     companies::delete_company(&state.service, &principal, fund_id.0, id.0, version).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::extract::{Auth, create, rendered};
 use crate::responses::{CreateErrors, ReadErrors};
 use crate::state::AppState;
-use crate::wire::{DecimalText, DistributionKind, Id, PageQuery};
+use crate::wire::{
+    DecimalText, DistributionKind, FundPath, IdempotencyKeyHeader, PageQuery, page_of,
+};
 
 /// Realized proceeds from a company. Immutable.
 #[derive(Serialize, ToSchema)]
@@ -44,10 +46,9 @@ impl From<&distribution::Model> for Distribution {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DistributionPage {
-    pub data: Vec<Distribution>,
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of distributions, newest first.
+    DistributionPage of Distribution
 }
 
 /// New proceeds.
@@ -69,27 +70,23 @@ pub struct CreateDistribution {
     tag = "distributions",
     operation_id = "create_distribution",
     request_body = CreateDistribution,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
-    ),
+    params(FundPath, IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created.", body = Distribution, headers(
             ("Location" = String, description = "The new distribution."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds/{fund_id}/distributions")]
 pub async fn create_distribution(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let fund_id = path.0;
+    let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/distributions");
     create(
         &req,
@@ -124,24 +121,25 @@ pub async fn create_distribution(
 #[utoipa::path(
     tag = "distributions",
     operation_id = "list_distributions",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), PageQuery),
+    params(FundPath, PageQuery),
     responses(
         (status = 200, description = "A page of distributions.", body = DistributionPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/distributions")]
 pub async fn list_distributions(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = distributions::list_distributions(&state.service, &principal, path.0, query.page()?)
-        .await?;
-    Ok(HttpResponse::Ok().json(DistributionPage {
-        data: page.items.iter().map(Distribution::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = distributions::list_distributions(
+        &state.service,
+        &principal,
+        path.fund_id.0,
+        query.page()?,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(DistributionPage::from(page)))
 }

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
 use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
 use crate::state::AppState;
-use crate::wire::{FundStatus, Id, PageQuery};
+use crate::wire::{FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, page_of};
 
 /// A venture fund.
 #[derive(Serialize, ToSchema)]
@@ -58,12 +58,9 @@ impl From<&fund::Model> for Fund {
     }
 }
 
-/// A page of funds, newest first.
-#[derive(Serialize, ToSchema)]
-pub struct FundPage {
-    pub data: Vec<Fund>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of funds, newest first.
+    FundPage of Fund
 }
 
 /// A new fund.
@@ -113,14 +110,13 @@ pub struct UpdateFund {
     tag = "funds",
     operation_id = "create_fund",
     request_body = CreateFund,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters.")),
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created.", body = Fund, headers(
             ("Location" = String, description = "The new fund."),
             ("Idempotent-Replayed" = String, description = "`true` when this is a recorded response replayed."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds")]
 pub async fn create_fund(
@@ -156,7 +152,6 @@ pub async fn create_fund(
         (status = 200, description = "A page of funds.", body = FundPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds")]
 pub async fn list_funds(
@@ -165,30 +160,26 @@ pub async fn list_funds(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let page = funds::list_funds(&state.service, &principal, query.page()?).await?;
-    Ok(HttpResponse::Ok().json(FundPage {
-        data: page.items.iter().map(Fund::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(FundPage::from(page)))
 }
 
 /// Get one fund.
 #[utoipa::path(
     tag = "funds",
     operation_id = "get_fund",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    params(FundPath),
     responses(
         (status = 200, description = "The fund.", body = Fund, headers(("ETag" = String, description = "The fund's version, quoted."))),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}")]
 pub async fn get_fund(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
 ) -> Result<HttpResponse, Error> {
-    let fund = funds::get_fund(&state.service, &principal, path.0).await?;
+    let fund = funds::get_fund(&state.service, &principal, path.fund_id.0).await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
@@ -197,21 +188,17 @@ pub async fn get_fund(
     tag = "funds",
     operation_id = "update_fund",
     request_body = UpdateFund,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("If-Match" = String, Header, description = "The fund's current ETag, e.g. `\"3\"`."),
-    ),
+    params(FundPath, IfMatchHeader),
     responses(
         (status = 200, description = "The updated fund.", body = Fund, headers(("ETag" = String, description = "The new version, quoted."))),
         UpdateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[patch("/api/v1/funds/{fund_id}")]
 pub async fn update_fund(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
@@ -227,7 +214,8 @@ pub async fn update_fund(
         base_currency: input.base_currency,
         status: input.status.map(Into::into),
     };
-    let fund = funds::update_fund(&state.service, &principal, path.0, version, patch).await?;
+    let fund =
+        funds::update_fund(&state.service, &principal, path.fund_id.0, version, patch).await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
@@ -235,24 +223,20 @@ pub async fn update_fund(
 #[utoipa::path(
     tag = "funds",
     operation_id = "delete_fund",
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("If-Match" = String, Header, description = "The fund's current ETag."),
-    ),
+    params(FundPath, IfMatchHeader),
     responses(
         (status = 204, description = "Deleted."),
         DeleteErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/api/v1/funds/{fund_id}")]
 pub async fn delete_fund(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    funds::delete_fund(&state.service, &principal, path.0, version).await?;
+    funds::delete_fund(&state.service, &principal, path.fund_id.0, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::extract::{Auth, create, rendered, with_etag};
 use crate::responses::{CreateErrors, ReadErrors};
 use crate::state::AppState;
-use crate::wire::{Id, PageQuery};
+use crate::wire::{FundPath, IdempotencyKeyHeader, InvestmentPath, PageQuery, page_of};
 
 /// A fund's investment in a company in one round.
 #[derive(Serialize, ToSchema)]
@@ -39,10 +39,9 @@ impl From<&investment::Model> for Investment {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct InvestmentPage {
-    pub data: Vec<Investment>,
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of investments, newest first.
+    InvestmentPage of Investment
 }
 
 /// A new investment.
@@ -61,27 +60,23 @@ pub struct CreateInvestment {
     tag = "investments",
     operation_id = "create_investment",
     request_body = CreateInvestment,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
-    ),
+    params(FundPath, IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created.", body = Investment, headers(
             ("Location" = String, description = "The new investment."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds/{fund_id}/investments")]
 pub async fn create_investment(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let fund_id = path.0;
+    let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/investments");
     create(
         &req,
@@ -111,49 +106,42 @@ fn location(m: &investment::Model) -> String {
 #[utoipa::path(
     tag = "investments",
     operation_id = "list_investments",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), PageQuery),
+    params(FundPath, PageQuery),
     responses(
         (status = 200, description = "A page of investments.", body = InvestmentPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/investments")]
 pub async fn list_investments(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let page =
-        investments::list_investments(&state.service, &principal, path.0, query.page()?).await?;
-    Ok(HttpResponse::Ok().json(InvestmentPage {
-        data: page.items.iter().map(Investment::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+        investments::list_investments(&state.service, &principal, path.fund_id.0, query.page()?)
+            .await?;
+    Ok(HttpResponse::Ok().json(InvestmentPage::from(page)))
 }
 
 /// Get one investment.
 #[utoipa::path(
     tag = "investments",
     operation_id = "get_investment",
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("investment_id" = i64, Path, minimum = 1, description = "The investment."),
-    ),
+    params(InvestmentPath),
     responses(
         (status = 200, description = "The investment.", body = Investment, headers(("ETag" = String, description = "The version, quoted."))),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/investments/{investment_id}")]
 pub async fn get_investment(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Id)>,
+    path: web::Path<InvestmentPath>,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, id) = path.into_inner();
+    let (fund_id, id) = (path.fund_id, path.investment_id);
     let inv = investments::get_investment(&state.service, &principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Investment::from(&inv), inv.version))
 }

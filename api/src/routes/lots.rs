@@ -13,7 +13,10 @@ use crate::error::Error;
 use crate::extract::{Auth, create, rendered};
 use crate::responses::{CreateErrors, ReadErrors};
 use crate::state::AppState;
-use crate::wire::{DecimalText, Id, LotType, page_request};
+use crate::wire::{
+    DecimalText, FundPath, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
+    page_request,
+};
 
 /// A purchase lot: shares bought at one price on one date. Immutable.
 #[derive(Serialize, ToSchema)]
@@ -49,10 +52,9 @@ impl From<&investment_lot::Model> for Lot {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct LotPage {
-    pub data: Vec<Lot>,
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of lots, newest first.
+    LotPage of Lot
 }
 
 /// A new lot.
@@ -76,28 +78,23 @@ pub struct CreateLot {
     tag = "lots",
     operation_id = "create_lot",
     request_body = CreateLot,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("investment_id" = i64, Path, minimum = 1, description = "An investment of that fund."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
-    ),
+    params(InvestmentPath, IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Created.", body = Lot, headers(
             ("Location" = String, description = "The new lot."),
             ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds/{fund_id}/investments/{investment_id}/lots")]
 pub async fn create_lot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Id)>,
+    path: web::Path<InvestmentPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, investment_id) = (path.0.0, path.1.0);
+    let (fund_id, investment_id) = (path.fund_id.0, path.investment_id.0);
     let scope = format!("POST /api/v1/funds/{fund_id}/investments/{investment_id}/lots");
     create(&req, &body, &principal, scope, |input: CreateLot, idem| {
         let input = NewLot {
@@ -143,18 +140,17 @@ pub struct LotQuery {
 #[utoipa::path(
     tag = "lots",
     operation_id = "list_lots",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), LotQuery),
+    params(FundPath, LotQuery),
     responses(
         (status = 200, description = "A page of lots.", body = LotPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/lots")]
 pub async fn list_lots(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<LotQuery>,
 ) -> Result<HttpResponse, Error> {
     let q = query.into_inner();
@@ -163,34 +159,27 @@ pub async fn list_lots(
         investment_id: q.investment_id,
         lot_type: q.lot_type.map(Into::into),
     };
-    let page = lots::list_lots(&state.service, &principal, path.0, filter, page).await?;
-    Ok(HttpResponse::Ok().json(LotPage {
-        data: page.items.iter().map(Lot::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = lots::list_lots(&state.service, &principal, path.fund_id.0, filter, page).await?;
+    Ok(HttpResponse::Ok().json(LotPage::from(page)))
 }
 
 /// Get one lot of the fund.
 #[utoipa::path(
     tag = "lots",
     operation_id = "get_lot",
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("lot_id" = Uuid, Path, description = "The lot."),
-    ),
+    params(LotPath),
     responses(
         (status = 200, description = "The lot.", body = Lot),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/lots/{lot_id}")]
 pub async fn get_lot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<(Id, Uuid)>,
+    path: web::Path<LotPath>,
 ) -> Result<HttpResponse, Error> {
-    let (fund_id, lot_id) = path.into_inner();
+    let (fund_id, lot_id) = (path.fund_id, path.lot_id);
     let lot = lots::get_lot(&state.service, &principal, fund_id.0, lot_id).await?;
     Ok(HttpResponse::Ok().json(Lot::from(&lot)))
 }

@@ -12,7 +12,7 @@ use crate::extract::Auth;
 use crate::json::{JsonOut, WriteJson};
 use crate::responses::ReadErrors;
 use crate::state::AppState;
-use crate::wire::{CompanyStatus, DecimalText, Id, LotType, ValuationBasis};
+use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis};
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
 /// or no IRR exists).
@@ -288,21 +288,20 @@ pub struct MoicQuery {
 #[utoipa::path(
     tag = "metrics",
     operation_id = "get_fund_moic",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), MoicQuery),
+    params(FundPath, MoicQuery),
     responses(
         (status = 200, description = "The metrics.", body = FundMoic),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/moic")]
 pub async fn get_fund_moic(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<MoicQuery>,
 ) -> Result<HttpResponse, Error> {
-    let fund_id = path.0;
+    let fund_id = path.fund_id.0;
     let metrics = domain::fund_moic(&state.service, &principal, fund_id, query.as_of).await?;
     // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
     let body = web::block(move || FundMoic::new(fund_id, &metrics).to_json())

@@ -43,7 +43,8 @@ fn redis_label(state: RedisState) -> &'static str {
 #[utoipa::path(
     tag = "ops",
     operation_id = "get_healthz",
-    responses((status = 200, description = "The process is alive.", body = Health))
+    responses((status = 200, description = "The process is alive.", body = Health)),
+    security(()),
 )]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -59,7 +60,8 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "The database is unreachable.", body = Problem,
             content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
-    )
+    ),
+    security(()),
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {

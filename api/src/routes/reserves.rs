@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::extract::{Auth, json_body, with_etag};
 use crate::responses::{ReadErrors, UpdateErrors};
 use crate::state::AppState;
-use crate::wire::{DecimalText, Id};
+use crate::wire::{DecimalText, FundPath};
 
 /// A company's place in the reserve rankings.
 #[derive(Serialize, ToSchema)]
@@ -53,22 +53,21 @@ pub struct Rankings {
 #[utoipa::path(
     tag = "reserves",
     operation_id = "get_reserve_rankings",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    params(FundPath),
     responses(
         (status = 200, description = "Highest multiple first; companies without one last.", body = Rankings),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/reserves/rankings")]
 pub async fn get_reserve_rankings(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
 ) -> Result<HttpResponse, Error> {
-    let rows = domain::reserve_rankings(&state.service, &principal, path.0).await?;
+    let rows = domain::reserve_rankings(&state.service, &principal, path.fund_id.0).await?;
     Ok(HttpResponse::Ok().json(Rankings {
-        fund_id: path.0,
+        fund_id: path.fund_id.0,
         data: rows.iter().map(Ranking::from).collect(),
     }))
 }
@@ -136,20 +135,19 @@ pub struct UpdateReservePlan {
 #[utoipa::path(
     tag = "reserves",
     operation_id = "get_reserve_plan",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    params(FundPath),
     responses(
         (status = 200, description = "The plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's version, quoted."))),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/reserve-plan")]
 pub async fn get_reserve_plan(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
 ) -> Result<HttpResponse, Error> {
-    let plan = domain::reserve_plan(&state.service, &principal, path.0).await?;
+    let plan = domain::reserve_plan(&state.service, &principal, path.fund_id.0).await?;
     Ok(with_etag(&ReservePlan::from(&plan), plan.version))
 }
 
@@ -158,18 +156,17 @@ pub async fn get_reserve_plan(
     tag = "reserves",
     operation_id = "update_reserve_plan",
     request_body = UpdateReservePlan,
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund.")),
+    params(FundPath),
     responses(
         (status = 200, description = "The updated plan, with its new version.", body = ReservePlan, headers(("ETag" = String, description = "The new version, quoted."))),
         UpdateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[put("/api/v1/funds/{fund_id}/reserve-plan")]
 pub async fn update_reserve_plan(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
@@ -186,7 +183,7 @@ pub async fn update_reserve_plan(
     let plan = domain::update_reserve_plan(
         &state.service,
         &principal,
-        path.0,
+        path.fund_id.0,
         input.expected_version,
         updates,
     )

@@ -19,7 +19,8 @@ use crate::routes::metrics::{CompanyMetrics, FundMetrics, LotMetrics};
 use crate::routes::reserves::ReservePlan;
 use crate::state::AppState;
 use crate::wire::{
-    AllocationSource, BindingCap, DecimalText, Id, SnapshotStatus, Stage, page_request,
+    AllocationSource, BindingCap, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
+    SnapshotPath, SnapshotStatus, Stage, page_of, page_request,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -113,10 +114,9 @@ pub struct EngineAllocation {
     pub rationale: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SnapshotPage {
-    pub data: Vec<Snapshot>,
-    pub next_cursor: Option<String>,
+page_of! {
+    /// A page of snapshots, newest first.
+    SnapshotPage of Snapshot
 }
 
 /// A hand-made allocation.
@@ -160,10 +160,7 @@ pub struct CreateSnapshot {
     tag = "snapshots",
     operation_id = "create_snapshot",
     request_body = CreateSnapshot,
-    params(
-        ("fund_id" = i64, Path, minimum = 1, description = "The fund."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
-    ),
+    params(FundPath, IdempotencyKeyHeader),
     responses(
         (status = 202, description = "A new snapshot, queued for calculation.", body = Snapshot, headers(
             ("Location" = String, description = "The snapshot."),
@@ -173,17 +170,16 @@ pub struct CreateSnapshot {
             ("Location" = String, description = "The snapshot."))),
         CreateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/funds/{fund_id}/snapshots")]
 pub async fn create_snapshot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let fund_id = path.0;
+    let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/snapshots");
     let mut response = create(
         &req,
@@ -261,18 +257,17 @@ pub struct SnapshotQuery {
 #[utoipa::path(
     tag = "snapshots",
     operation_id = "list_snapshots",
-    params(("fund_id" = i64, Path, minimum = 1, description = "The fund."), SnapshotQuery),
+    params(FundPath, SnapshotQuery),
     responses(
         (status = 200, description = "A page of snapshots.", body = SnapshotPage),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/funds/{fund_id}/snapshots")]
 pub async fn list_snapshots(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Id>,
+    path: web::Path<FundPath>,
     query: web::Query<SnapshotQuery>,
 ) -> Result<HttpResponse, Error> {
     let q = query.into_inner();
@@ -280,15 +275,12 @@ pub async fn list_snapshots(
     let page = snapshots::list_snapshots(
         &state.service,
         &principal,
-        path.0,
+        path.fund_id.0,
         q.status.map(Into::into),
         page,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(SnapshotPage {
-        data: page.items.iter().map(Snapshot::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(SnapshotPage::from(page)))
 }
 
 fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
@@ -308,22 +300,21 @@ fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
 #[utoipa::path(
     tag = "snapshots",
     operation_id = "get_snapshot",
-    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    params(SnapshotPath),
     responses(
         (status = 200, description = "The snapshot.", body = Snapshot, headers(
             ("ETag" = String, description = "The version, quoted."),
             ("Retry-After" = u32, description = "Present while pending or calculating."))),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/snapshots/{snapshot_id}")]
 pub async fn get_snapshot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<SnapshotPath>,
 ) -> Result<HttpResponse, Error> {
-    let snapshot = snapshots::get_snapshot(&state.service, &principal, path.into_inner()).await?;
+    let snapshot = snapshots::get_snapshot(&state.service, &principal, path.snapshot_id).await?;
     Ok(snapshot_response(&snapshot))
 }
 
@@ -364,20 +355,19 @@ pub struct AllocationList {
 #[utoipa::path(
     tag = "snapshots",
     operation_id = "list_snapshot_allocations",
-    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    params(SnapshotPath),
     responses(
         (status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList),
         ReadErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/api/v1/snapshots/{snapshot_id}/allocations")]
 pub async fn list_snapshot_allocations(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<SnapshotPath>,
 ) -> Result<HttpResponse, Error> {
-    let id = path.into_inner();
+    let id = path.snapshot_id;
     let rows = snapshots::allocations(&state.service, &principal, id).await?;
     Ok(HttpResponse::Ok().json(AllocationList {
         snapshot_id: id,
@@ -397,21 +387,17 @@ pub struct RenameSnapshot {
     tag = "snapshots",
     operation_id = "update_snapshot",
     request_body = RenameSnapshot,
-    params(
-        ("snapshot_id" = Uuid, Path, description = "The snapshot."),
-        ("If-Match" = String, Header, description = "The snapshot's current ETag."),
-    ),
+    params(SnapshotPath, IfMatchHeader),
     responses(
         (status = 200, description = "Renamed.", body = Snapshot, headers(("ETag" = String, description = "The new version."))),
         UpdateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[patch("/api/v1/snapshots/{snapshot_id}")]
 pub async fn update_snapshot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<SnapshotPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
@@ -420,7 +406,7 @@ pub async fn update_snapshot(
     let s = snapshots::rename_snapshot(
         &state.service,
         &principal,
-        path.into_inner(),
+        path.snapshot_id,
         version,
         input.name,
     )
@@ -432,25 +418,21 @@ pub async fn update_snapshot(
 #[utoipa::path(
     tag = "snapshots",
     operation_id = "delete_snapshot",
-    params(
-        ("snapshot_id" = Uuid, Path, description = "The snapshot."),
-        ("If-Match" = String, Header, description = "The snapshot's current ETag."),
-    ),
+    params(SnapshotPath, IfMatchHeader),
     responses(
         (status = 204, description = "Deleted."),
         DeleteErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/api/v1/snapshots/{snapshot_id}")]
 pub async fn delete_snapshot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<SnapshotPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    snapshots::delete_snapshot(&state.service, &principal, path.into_inner(), version).await?;
+    snapshots::delete_snapshot(&state.service, &principal, path.snapshot_id, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -466,18 +448,17 @@ pub struct ApplySnapshot {
     tag = "snapshots",
     operation_id = "apply_snapshot",
     request_body = ApplySnapshot,
-    params(("snapshot_id" = Uuid, Path, description = "The snapshot.")),
+    params(SnapshotPath),
     responses(
         (status = 200, description = "The updated reserve plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's new version."))),
         UpdateErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/api/v1/snapshots/{snapshot_id}/apply")]
 pub async fn apply_snapshot(
     state: web::Data<AppState>,
     Auth(principal): Auth,
-    path: web::Path<Uuid>,
+    path: web::Path<SnapshotPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
@@ -485,7 +466,7 @@ pub async fn apply_snapshot(
     let plan = snapshots::apply_snapshot(
         &state.service,
         &principal,
-        path.into_inner(),
+        path.snapshot_id,
         input.expected_version,
     )
     .await?;
