@@ -321,6 +321,23 @@ macro_rules! create_table_migration {
 }
 pub(crate) use create_table_migration;
 
+/// What a create-table migration describes: the table, then its indexes in creation order.
+pub type Schema = (TableCreateStatement, Vec<IndexCreateStatement>);
+
+/// `CREATE TABLE <table> (<id>, …)`: the table with its primary key, the rest to be added.
+pub fn table_with_id(table: &'static str, id: ColumnDef) -> TableCreateStatement {
+    let mut t = Table::create();
+    t.table(table).col(id);
+    t
+}
+
+/// A fund-owned table: its primary key, then `fund_id` (SPEC §3: every fund-owned table carries it).
+pub fn fund_owned(table: &'static str, id: ColumnDef) -> TableCreateStatement {
+    let mut t = table_with_id(table, id);
+    t.col(ref_bigint("fund_id"));
+    t
+}
+
 /// Creates a table and then its indexes, in order.
 pub async fn create_table_with_indexes(
     manager: &SchemaManager<'_>,

@@ -8,12 +8,9 @@ const T: &str = "funds";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(_backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_bigint())
-        .col(varchar("name", 255))
+fn table(_backend: DbBackend) -> Schema {
+    let mut t = table_with_id(T, id_bigint());
+    t.col(varchar("name", 255))
         .col(cents("size_cents"))
         .col(ColumnDef::new("vintage_year").integer().not_null())
         .col(int_from("management_fee_bps", 0))

@@ -8,13 +8,9 @@ const T: &str = "portfolio_companies";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_bigint())
-        .col(ref_bigint("fund_id"))
-        .col(varchar("name", 255))
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_bigint());
+    t.col(varchar("name", 255))
         .col(varchar_null("sector", 255))
         .col(varchar("stage", 16))
         .col(status_column("active"))

@@ -8,13 +8,9 @@ const T: &str = "investment_lots";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(ref_bigint("fund_id"))
-        .col(ref_bigint("investment_id"))
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_uuid());
+    t.col(ref_bigint("investment_id"))
         .col(varchar("lot_type", 16))
         .col(cents("share_price_cents"))
         .col(exact_decimal(backend, "shares_acquired", 18, 8).not_null())

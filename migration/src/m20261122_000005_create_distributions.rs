@@ -8,13 +8,9 @@ const T: &str = "distributions";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_bigint())
-        .col(ref_bigint("fund_id"))
-        .col(ref_bigint("company_id"))
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_bigint());
+    t.col(ref_bigint("company_id"))
         .col(ColumnDef::new("distributed_on").date().not_null())
         .col(cents("amount_cents"))
         .col(varchar("kind", 32))

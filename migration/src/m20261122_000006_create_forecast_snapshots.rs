@@ -8,13 +8,9 @@ const T: &str = "forecast_snapshots";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(ref_bigint("fund_id"))
-        .col(varchar("name", 255))
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_uuid());
+    t.col(varchar("name", 255))
         .col(status_column("pending"))
         .col(ColumnDef::new("source_hash").char_len(64).not_null())
         .col(ColumnDef::new("inputs").json_binary().not_null())

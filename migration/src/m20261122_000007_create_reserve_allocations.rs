@@ -8,13 +8,9 @@ const T: &str = "reserve_allocations";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(ref_bigint("fund_id"))
-        .col(ColumnDef::new("snapshot_id").uuid().not_null())
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_uuid());
+    t.col(ColumnDef::new("snapshot_id").uuid().not_null())
         .col(ref_bigint("company_id"))
         .col(cents("planned_reserve_cents"))
         .col(exact_decimal(backend, "allocation_score", 20, 6).null())

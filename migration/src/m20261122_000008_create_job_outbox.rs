@@ -8,12 +8,9 @@ const T: &str = "job_outbox";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(_backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(varchar("job_type", 64))
+fn table(_backend: DbBackend) -> Schema {
+    let mut t = table_with_id(T, id_uuid());
+    t.col(varchar("job_type", 64))
         .col(ColumnDef::new("fund_id").big_integer().null())
         .col(varchar_null("dedupe_key", 255))
         .col(ColumnDef::new("payload").json_binary().not_null())

@@ -8,12 +8,9 @@ const T: &str = "scenario_matrices";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(ColumnDef::new("matrix_key").char_len(64).not_null())
+fn table(backend: DbBackend) -> Schema {
+    let mut t = table_with_id(T, id_uuid());
+    t.col(ColumnDef::new("matrix_key").char_len(64).not_null())
         .col(ref_bigint("fund_id"))
         .col(varchar("taxonomy_version", 64))
         .col(

@@ -8,13 +8,9 @@ const T: &str = "optimization_sessions";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(ref_bigint("fund_id"))
-        .col(ColumnDef::new("matrix_id").uuid().not_null())
+fn table(backend: DbBackend) -> Schema {
+    let mut t = fund_owned(T, id_uuid());
+    t.col(ColumnDef::new("matrix_id").uuid().not_null())
         .col(ColumnDef::new("config").json_binary().not_null())
         .col(status_column("pending"))
         .col(exact_decimal(backend, "pass1_e_star", 20, 6).null())

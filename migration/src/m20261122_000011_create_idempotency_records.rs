@@ -8,8 +8,7 @@ const T: &str = "idempotency_records";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+fn table(backend: DbBackend) -> Schema {
     let mut t = Table::create();
     t.table(T)
         .col(id_uuid())

@@ -8,12 +8,9 @@ const T: &str = "api_keys";
 
 create_table_migration!(T);
 
-/// The table and its indexes, in creation order.
-fn table(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    let mut t = Table::create();
-    t.table(T)
-        .col(id_uuid())
-        .col(varchar("name", 255))
+fn table(backend: DbBackend) -> Schema {
+    let mut t = table_with_id(T, id_uuid());
+    t.col(varchar("name", 255))
         .col(ColumnDef::new("key_digest").char_len(64).not_null())
         // The first characters of the key, shown in listings so a key can be recognised.
         .col(varchar("key_prefix", 16))
