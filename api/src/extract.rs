@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use service::FieldError;
+use service::Service;
 use service::auth::Principal;
 use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
 
@@ -168,25 +169,58 @@ pub fn rendered<T: Serialize>(status: u16, dto: &T, location: String) -> service
     })
 }
 
-/// The one handler-side create path (SPEC §4): reads the JSON body into `B`, binds the request's
-/// `Idempotency-Key` to `scope`, the principal and the canonical body, runs the service's create and
-/// turns its outcome into the response (recorded bytes, `Location`, `Idempotent-Replayed`).
-pub async fn create<B, F, Fut>(
-    req: &HttpRequest,
-    body: &[u8],
-    principal: &Principal,
-    scope: String,
-    run: F,
-) -> Result<HttpResponse, Error>
-where
-    B: DeserializeOwned,
-    F: FnOnce(B, Option<Idempotency>) -> Fut,
-    Fut: Future<Output = service::Result<Outcome>>,
-{
-    let (input, value) = json_body::<B>(req, body)?;
-    let idem = idempotency(req, scope, principal, &value)?;
-    let outcome = run(input, idem).await?;
-    Ok(outcome_response(outcome))
+/// A creating request (SPEC §4): its caller, checked first, and its raw body. The one handler-side
+/// create path: [`Creation::run`] reads the JSON body, binds the `Idempotency-Key` to the route's
+/// scope, the principal and the canonical body, runs the service's create and renders its outcome
+/// (recorded bytes, `Location`, `Idempotent-Replayed`).
+pub struct Creation {
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    body: web::Bytes,
+}
+
+impl FromRequest for Creation {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let auth = Auth::from_request(req, payload);
+        // Read by the `Bytes` extractor, under the app's `PayloadConfig` limit (413 beyond it).
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                Error::Service(service::Error::Invariant(
+                    "application state missing".into(),
+                ))
+            })?;
+            let Auth(principal) = auth.await?;
+            let body = body.await?;
+            Ok(Self {
+                state,
+                principal,
+                req,
+                body,
+            })
+        })
+    }
+}
+
+impl Creation {
+    /// Parses the body as `B` and runs `create` with the service, the caller, the input and the
+    /// request's idempotency (scoped by `scope`, e.g. `POST /api/v1/funds/3/companies`).
+    pub async fn run<B, F>(self, scope: String, create: F) -> Result<HttpResponse, Error>
+    where
+        B: DeserializeOwned,
+        F: AsyncFnOnce(&Service, &Principal, B, Option<Idempotency>) -> service::Result<Outcome>,
+    {
+        let (input, value) = json_body::<B>(&self.req, &self.body)?;
+        let idem = idempotency(&self.req, scope, &self.principal, &value)?;
+        let outcome = create(&self.state.service, &self.principal, input, idem).await?;
+        Ok(outcome_response(outcome))
+    }
 }
 
 /// The HTTP response for a create's outcome: recorded bytes, `Location`, and `Idempotent-Replayed: true`

@@ -9,6 +9,7 @@ use utoipa_actix_web::AppExt;
 use crate::problem::{FieldProblem, Problem};
 use crate::responses::ErrorResponses;
 use crate::routes;
+use crate::routes::api_keys::CreatedApiKey;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,7 +21,7 @@ use crate::routes;
                        RFC 9457 `application/problem+json`.",
         license(name = "MIT", identifier = "MIT")
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, CreatedApiKey)),
     modifiers(&BearerAuth, &ErrorResponses),
     // Every operation needs an API key unless it says otherwise (`/healthz`, `/readyz`).
     security(("bearer" = [])),

@@ -3,12 +3,13 @@
 //! kind of operation. Every error body is a [`Problem`](crate::problem::Problem).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
-use utoipa::IntoResponses;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{Ref, Type};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr};
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::problem::PROBLEM_JSON;
 
@@ -164,71 +165,80 @@ fn references(shared: &[Shared]) -> BTreeMap<String, RefOr<Response>> {
         .collect()
 }
 
-/// The errors of a read or a list.
-pub struct ReadErrors;
-/// The errors of an idempotent create (`POST` with `Idempotency-Key`).
-pub struct CreateErrors;
-/// The errors of a versioned update (`PATCH`/`PUT` with `If-Match` or `expected_version`).
-pub struct UpdateErrors;
-/// The errors of a versioned delete.
-pub struct DeleteErrors;
+/// Declares a bundle of shared error responses that an operation lists in its `responses(…)`.
+macro_rules! error_bundle {
+    ($(#[$meta:meta])* $name:ident = [$($shared:ident),+ $(,)?]) => {
+        $(#[$meta])*
+        pub struct $name;
 
-impl IntoResponses for ReadErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        references(&[
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            FORBIDDEN,
-            NOT_FOUND,
-            SERVICE_UNAVAILABLE,
-        ])
-    }
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                references(&[$($shared),+])
+            }
+        }
+    };
 }
 
-impl IntoResponses for CreateErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        references(&[
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            FORBIDDEN,
-            NOT_FOUND,
-            CONFLICT,
-            PAYLOAD_TOO_LARGE,
-            UNSUPPORTED_MEDIA_TYPE,
-            UNPROCESSABLE,
-            SERVICE_UNAVAILABLE,
-        ])
-    }
+error_bundle! {
+    /// The errors of a read or a list.
+    ReadErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
 }
 
-impl IntoResponses for UpdateErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        references(&[
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            FORBIDDEN,
-            NOT_FOUND,
-            CONFLICT,
-            PRECONDITION_FAILED,
-            PAYLOAD_TOO_LARGE,
-            UNSUPPORTED_MEDIA_TYPE,
-            UNPROCESSABLE,
-            PRECONDITION_REQUIRED,
-            SERVICE_UNAVAILABLE,
-        ])
-    }
+error_bundle! {
+    /// The errors of an idempotent create (`POST` with `Idempotency-Key`).
+    CreateErrors = [
+        BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE,
+        UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE, SERVICE_UNAVAILABLE,
+    ]
 }
 
-impl IntoResponses for DeleteErrors {
+error_bundle! {
+    /// The errors of a versioned update (`PATCH`/`PUT` with `If-Match` or `expected_version`).
+    UpdateErrors = [
+        BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PRECONDITION_FAILED,
+        PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE, PRECONDITION_REQUIRED,
+        SERVICE_UNAVAILABLE,
+    ]
+}
+
+error_bundle! {
+    /// The errors of a versioned delete.
+    DeleteErrors = [
+        BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, PRECONDITION_REQUIRED,
+        SERVICE_UNAVAILABLE,
+    ]
+}
+
+/// `201 Created`: the new resource (schema `T`), where it is served (`Location`), and
+/// `Idempotent-Replayed: true` when the response is a recorded one replayed (SPEC §4).
+pub struct Created<T>(PhantomData<T>);
+
+impl<T: ToSchema> IntoResponses for Created<T> {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        references(&[
-            BAD_REQUEST,
-            UNAUTHORIZED,
-            FORBIDDEN,
-            NOT_FOUND,
-            PRECONDITION_FAILED,
-            PRECONDITION_REQUIRED,
-            SERVICE_UNAVAILABLE,
-        ])
+        let string = || Some(ObjectBuilder::new().schema_type(Type::String));
+        let response = ResponseBuilder::new()
+            .description("Created.")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(T::name())))
+                    .build(),
+            )
+            .header(
+                "Location",
+                HeaderBuilder::new()
+                    .schema(string())
+                    .description(Some("Where the new resource is served."))
+                    .build(),
+            )
+            .header(
+                "Idempotent-Replayed",
+                HeaderBuilder::new()
+                    .schema(string())
+                    .description(Some("`true` on a replayed response."))
+                    .build(),
+            )
+            .build();
+        BTreeMap::from([("201".to_owned(), RefOr::T(response))])
     }
 }

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, if_match, rendered};
-use crate::responses::{CreateErrors, DeleteErrors, ReadErrors};
+use crate::extract::{Auth, Creation, if_match, rendered};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors};
 use crate::state::AppState;
 use crate::wire::{IdempotencyKeyHeader, IfMatchHeader, KeyPath, Role};
 
@@ -78,41 +78,30 @@ pub struct CreateApiKey {
     request_body = CreateApiKey,
     params(IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created; the response holds the secret key, once.", body = CreatedApiKey, headers(
-            ("Location" = String, description = "The new key."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        Created<CreatedApiKey>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/api-keys")]
-pub async fn create_api_key(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, Error> {
+pub async fn create_api_key(creation: Creation) -> Result<HttpResponse, Error> {
     let scope = "POST /api/v1/api-keys".to_owned();
-    create(
-        &req,
-        &body,
-        &principal,
-        scope,
-        |input: CreateApiKey, idem| {
+    creation
+        .run(scope, async |svc, principal, input: CreateApiKey, idem| {
             let new = NewKey {
                 name: input.name,
                 role: input.role.into(),
                 funds: input.fund_ids,
             };
-            api_keys::create_api_key(&state.service, &principal, new, idem, |minted| {
+            api_keys::create_api_key(svc, principal, new, idem, |minted| {
                 let dto = CreatedApiKey {
                     api_key: ApiKey::from(&minted.key),
                     key: minted.secret.clone(),
                 };
                 rendered(201, &dto, format!("/api/v1/api-keys/{}", minted.key.id))
             })
-        },
-    )
-    .await
+            .await
+        })
+        .await
 }
 
 /// List every API key.

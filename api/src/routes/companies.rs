@@ -8,8 +8,8 @@ use service::entity::portfolio_company;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors};
 use crate::state::AppState;
 use crate::wire::{
     CompanyPath, CompanyStatus, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
@@ -166,42 +166,26 @@ impl From<UpdateCompany> for CompanyFields {
     request_body = CreateCompany,
     params(FundPath, IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created.", body = Company, headers(
-            ("Location" = String, description = "The new company."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        Created<Company>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/funds/{fund_id}/companies")]
 pub async fn create_company(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    creation: Creation,
     path: web::Path<FundPath>,
-    req: HttpRequest,
-    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/companies");
-    create(
-        &req,
-        &body,
-        &principal,
-        scope,
-        |input: CreateCompany, idem| {
-            companies::create_company(
-                &state.service,
-                &principal,
-                fund_id,
-                input.into(),
-                idem,
-                |m| {
-                    let location = format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id);
-                    rendered(201, &Company::from(m), location)
-                },
-            )
-        },
-    )
-    .await
+    creation
+        .run(scope, async |svc, principal, input: CreateCompany, idem| {
+            companies::create_company(svc, principal, fund_id, input.into(), idem, |m| {
+                let location = format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id);
+                rendered(201, &Company::from(m), location)
+            })
+            .await
+        })
+        .await
 }
 
 /// List a fund's companies, newest first.

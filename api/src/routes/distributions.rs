@@ -1,6 +1,6 @@
 //! `/api/v1/funds/{fund_id}/distributions`: realized proceeds from a fund's companies.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::distributions::{self, NewDistribution};
@@ -8,8 +8,8 @@ use service::entity::distribution;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, rendered};
-use crate::responses::{CreateErrors, ReadErrors};
+use crate::extract::{Auth, Creation, rendered};
+use crate::responses::{CreateErrors, Created, ReadErrors};
 use crate::state::AppState;
 use crate::wire::{
     DecimalText, DistributionKind, FundPath, IdempotencyKeyHeader, PageQuery, page_of,
@@ -72,49 +72,36 @@ pub struct CreateDistribution {
     request_body = CreateDistribution,
     params(FundPath, IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created.", body = Distribution, headers(
-            ("Location" = String, description = "The new distribution."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        Created<Distribution>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/funds/{fund_id}/distributions")]
 pub async fn create_distribution(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    creation: Creation,
     path: web::Path<FundPath>,
-    req: HttpRequest,
-    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/distributions");
-    create(
-        &req,
-        &body,
-        &principal,
-        scope,
-        |input: CreateDistribution, idem| {
-            let input = NewDistribution {
-                company_id: input.company_id,
-                distributed_on: input.distributed_on,
-                amount_cents: input.amount_cents,
-                kind: input.kind.into(),
-                shares_sold: input.shares_sold,
-            };
-            distributions::create_distribution(
-                &state.service,
-                &principal,
-                fund_id,
-                input,
-                idem,
-                |m| {
+    creation
+        .run(
+            scope,
+            async |svc, principal, input: CreateDistribution, idem| {
+                let input = NewDistribution {
+                    company_id: input.company_id,
+                    distributed_on: input.distributed_on,
+                    amount_cents: input.amount_cents,
+                    kind: input.kind.into(),
+                    shares_sold: input.shares_sold,
+                };
+                distributions::create_distribution(svc, principal, fund_id, input, idem, |m| {
                     let location = format!("/api/v1/funds/{}/distributions/{}", m.fund_id, m.id);
                     rendered(201, &Distribution::from(m), location)
-                },
-            )
-        },
-    )
-    .await
+                })
+                .await
+            },
+        )
+        .await
 }
 
 /// List a fund's distributions, newest first.

@@ -8,8 +8,8 @@ use service::funds::{self, FundPatch, NewFund};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors};
 use crate::state::AppState;
 use crate::wire::{FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, page_of};
 
@@ -112,35 +112,30 @@ pub struct UpdateFund {
     request_body = CreateFund,
     params(IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created.", body = Fund, headers(
-            ("Location" = String, description = "The new fund."),
-            ("Idempotent-Replayed" = String, description = "`true` when this is a recorded response replayed."))),
+        Created<Fund>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/funds")]
-pub async fn create_fund(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, Error> {
+pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
     let scope = "POST /api/v1/funds".to_owned();
-    create(&req, &body, &principal, scope, |input: CreateFund, idem| {
-        let input = NewFund {
-            name: input.name,
-            size_cents: input.size_cents,
-            vintage_year: input.vintage_year,
-            management_fee_bps: input.management_fee_bps,
-            carry_bps: input.carry_bps,
-            reserve_ratio_bps: input.reserve_ratio_bps,
-            base_currency: input.base_currency,
-        };
-        funds::create_fund(&state.service, &principal, input, idem, |m| {
-            rendered(201, &Fund::from(m), format!("/api/v1/funds/{}", m.id))
+    creation
+        .run(scope, async |svc, principal, input: CreateFund, idem| {
+            let input = NewFund {
+                name: input.name,
+                size_cents: input.size_cents,
+                vintage_year: input.vintage_year,
+                management_fee_bps: input.management_fee_bps,
+                carry_bps: input.carry_bps,
+                reserve_ratio_bps: input.reserve_ratio_bps,
+                base_currency: input.base_currency,
+            };
+            funds::create_fund(svc, principal, input, idem, |m| {
+                rendered(201, &Fund::from(m), format!("/api/v1/funds/{}", m.id))
+            })
+            .await
         })
-    })
-    .await
+        .await
 }
 
 /// List the funds this key may see, newest first.

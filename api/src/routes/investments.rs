@@ -1,6 +1,6 @@
 //! `/api/v1/funds/{fund_id}/investments`: a fund's investments in its companies.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment;
@@ -8,8 +8,8 @@ use service::investments::{self, NewInvestment};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, rendered, with_etag};
-use crate::responses::{CreateErrors, ReadErrors};
+use crate::extract::{Auth, Creation, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, ReadErrors};
 use crate::state::AppState;
 use crate::wire::{FundPath, IdempotencyKeyHeader, InvestmentPath, PageQuery, page_of};
 
@@ -62,39 +62,33 @@ pub struct CreateInvestment {
     request_body = CreateInvestment,
     params(FundPath, IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created.", body = Investment, headers(
-            ("Location" = String, description = "The new investment."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        Created<Investment>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/funds/{fund_id}/investments")]
 pub async fn create_investment(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    creation: Creation,
     path: web::Path<FundPath>,
-    req: HttpRequest,
-    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/investments");
-    create(
-        &req,
-        &body,
-        &principal,
-        scope,
-        |input: CreateInvestment, idem| {
-            let input = NewInvestment {
-                company_id: input.company_id,
-                round_name: input.round_name,
-                invested_on: input.invested_on,
-            };
-            investments::create_investment(&state.service, &principal, fund_id, input, idem, |m| {
-                rendered(201, &Investment::from(m), location(m))
-            })
-        },
-    )
-    .await
+    creation
+        .run(
+            scope,
+            async |svc, principal, input: CreateInvestment, idem| {
+                let input = NewInvestment {
+                    company_id: input.company_id,
+                    round_name: input.round_name,
+                    invested_on: input.invested_on,
+                };
+                investments::create_investment(svc, principal, fund_id, input, idem, |m| {
+                    rendered(201, &Investment::from(m), location(m))
+                })
+                .await
+            },
+        )
+        .await
 }
 
 /// Where an investment is served.

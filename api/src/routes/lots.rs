@@ -1,7 +1,7 @@
 //! Purchase lots: `/api/v1/funds/{fund_id}/investments/{investment_id}/lots` (create) and
 //! `/api/v1/funds/{fund_id}/lots` (read, list).
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment_lot;
@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, rendered};
-use crate::responses::{CreateErrors, ReadErrors};
+use crate::extract::{Auth, Creation, rendered};
+use crate::responses::{CreateErrors, Created, ReadErrors};
 use crate::state::AppState;
 use crate::wire::{
     DecimalText, FundPath, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
@@ -80,44 +80,33 @@ pub struct CreateLot {
     request_body = CreateLot,
     params(InvestmentPath, IdempotencyKeyHeader),
     responses(
-        (status = 201, description = "Created.", body = Lot, headers(
-            ("Location" = String, description = "The new lot."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
+        Created<Lot>,
         CreateErrors,
     ),
 )]
 #[post("/api/v1/funds/{fund_id}/investments/{investment_id}/lots")]
 pub async fn create_lot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    creation: Creation,
     path: web::Path<InvestmentPath>,
-    req: HttpRequest,
-    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, investment_id) = (path.fund_id.0, path.investment_id.0);
     let scope = format!("POST /api/v1/funds/{fund_id}/investments/{investment_id}/lots");
-    create(&req, &body, &principal, scope, |input: CreateLot, idem| {
-        let input = NewLot {
-            lot_type: input.lot_type.into(),
-            share_price_cents: input.share_price_cents,
-            shares_acquired: input.shares_acquired,
-            cost_basis_cents: input.cost_basis_cents,
-            acquired_on: input.acquired_on,
-        };
-        lots::create_lot(
-            &state.service,
-            &principal,
-            fund_id,
-            investment_id,
-            input,
-            idem,
-            |m| {
+    creation
+        .run(scope, async |svc, principal, input: CreateLot, idem| {
+            let input = NewLot {
+                lot_type: input.lot_type.into(),
+                share_price_cents: input.share_price_cents,
+                shares_acquired: input.shares_acquired,
+                cost_basis_cents: input.cost_basis_cents,
+                acquired_on: input.acquired_on,
+            };
+            lots::create_lot(svc, principal, fund_id, investment_id, input, idem, |m| {
                 let location = format!("/api/v1/funds/{}/lots/{}", m.fund_id, m.id);
                 rendered(201, &Lot::from(m), location)
-            },
-        )
-    })
-    .await
+            })
+            .await
+        })
+        .await
 }
 
 /// Filters of the lot list.

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, create, if_match, json_body, rendered, with_etag};
+use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
 use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
 use crate::routes::metrics::{CompanyMetrics, FundMetrics, LotMetrics};
 use crate::routes::reserves::ReservePlan;
@@ -173,38 +173,27 @@ pub struct CreateSnapshot {
 )]
 #[post("/api/v1/funds/{fund_id}/snapshots")]
 pub async fn create_snapshot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    creation: Creation,
     path: web::Path<FundPath>,
-    req: HttpRequest,
-    body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/snapshots");
-    let mut response = create(
-        &req,
-        &body,
-        &principal,
-        scope,
-        |input: CreateSnapshot, idem| {
-            snapshots::create_snapshot(
-                &state.service,
-                &principal,
-                fund_id,
-                input.into(),
-                idem,
-                |created| {
+    let mut response = creation
+        .run(
+            scope,
+            async |svc, principal, input: CreateSnapshot, idem| {
+                snapshots::create_snapshot(svc, principal, fund_id, input.into(), idem, |created| {
                     let (status, model) = match created {
                         Created::New(m) => (202, m),
                         Created::Existing(m) => (200, m),
                     };
                     let location = format!("/api/v1/snapshots/{}", model.id);
                     rendered(status, &Snapshot::from(model), location)
-                },
-            )
-        },
-    )
-    .await?;
+                })
+                .await
+            },
+        )
+        .await?;
     if response.status() == actix_web::http::StatusCode::ACCEPTED {
         response
             .headers_mut()
