@@ -19,11 +19,21 @@ use crate::state::AppState;
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
-/// The authenticated caller (`Authorization: Bearer <api key>`). Extracting it answers 401 when the key
-/// is missing, malformed, unknown or revoked.
-pub struct Auth(pub Principal);
+/// The authenticated caller (`Authorization: Bearer <api key>`) and the service it calls: what every
+/// handler but the ops ones starts from. Extracting it answers 401 when the key is missing, malformed,
+/// unknown or revoked.
+pub struct Caller {
+    state: web::Data<AppState>,
+    pub principal: Principal,
+}
 
-impl FromRequest for Auth {
+impl Caller {
+    pub fn service(&self) -> &Service {
+        &self.state.service
+    }
+}
+
+impl FromRequest for Caller {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
@@ -44,7 +54,7 @@ impl FromRequest for Auth {
             let token = token.ok_or(service::Error::Unauthenticated)?;
             let principal =
                 service::auth::authenticate(&state.service.db, &state.service.keys, &token).await?;
-            Ok(Auth(principal))
+            Ok(Caller { state, principal })
         })
     }
 }
@@ -174,8 +184,7 @@ pub fn rendered<T: Serialize>(status: u16, dto: &T, location: String) -> service
 /// scope, the principal and the canonical body, runs the service's create and renders its outcome
 /// (recorded bytes, `Location`, `Idempotent-Replayed`).
 pub struct Creation {
-    state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     req: HttpRequest,
     body: web::Bytes,
 }
@@ -185,25 +194,14 @@ impl FromRequest for Creation {
     type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let auth = Auth::from_request(req, payload);
+        let caller = Caller::from_request(req, payload);
         // Read by the `Bytes` extractor, under the app's `PayloadConfig` limit (413 beyond it).
         let body = web::Bytes::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                Error::Service(service::Error::Invariant(
-                    "application state missing".into(),
-                ))
-            })?;
-            let Auth(principal) = auth.await?;
+            let caller = caller.await?;
             let body = body.await?;
-            Ok(Self {
-                state,
-                principal,
-                req,
-                body,
-            })
+            Ok(Self { caller, req, body })
         })
     }
 }
@@ -217,8 +215,9 @@ impl Creation {
         F: AsyncFnOnce(&Service, &Principal, B, Option<Idempotency>) -> service::Result<Outcome>,
     {
         let (input, value) = json_body::<B>(&self.req, &self.body)?;
-        let idem = idempotency(&self.req, scope, &self.principal, &value)?;
-        let outcome = create(&self.state.service, &self.principal, input, idem).await?;
+        let caller = &self.caller;
+        let idem = idempotency(&self.req, scope, &caller.principal, &value)?;
+        let outcome = create(caller.service(), &caller.principal, input, idem).await?;
         Ok(outcome_response(outcome))
     }
 }

@@ -75,19 +75,9 @@ fn main() -> ExitCode {
 
 fn worker() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    if let Err(e) = telemetry::init(&config.log_filter, config.log_format) {
-        return fail(&e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e),
+    let (config, runtime) = match configured() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let db = match service::Database::connect(&config.database_url).await {
@@ -187,19 +177,9 @@ fn serve() -> ExitCode {
     {
         eprintln!("updog: warning: ignoring .env: {e}");
     }
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    if let Err(e) = telemetry::init(&config.log_filter, config.log_format) {
-        return fail(&e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e),
+    let (config, runtime) = match configured() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let app = match Application::build(&config).await {
@@ -215,6 +195,18 @@ fn serve() -> ExitCode {
             Err(e) => fail(&e),
         }
     })
+}
+
+/// The configuration from the environment, logging set up from it, and a runtime to run on; or the
+/// exit code after one line naming what is wrong.
+fn configured() -> Result<(Config, tokio::runtime::Runtime), ExitCode> {
+    let config = Config::from_env().map_err(|e| fail(&e))?;
+    telemetry::init(&config.log_filter, config.log_format).map_err(|e| fail(&e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(&e))?;
+    Ok((config, runtime))
 }
 
 /// One clear line naming the problem, and a non-zero exit; never a panic backtrace.

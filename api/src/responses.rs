@@ -209,34 +209,51 @@ error_bundle! {
     ]
 }
 
+/// A header of type string, for the success responses below.
+fn string_header(description: &'static str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+/// A JSON response with body `T`.
+fn json_response<T: ToSchema>(description: &'static str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(T::name())))
+            .build(),
+    )
+}
+
+/// `200 OK` with a versioned resource (schema `T`) and its version as `ETag` (SPEC §5), to send back
+/// in `If-Match`.
+pub struct Versioned<T>(PhantomData<T>);
+
+impl<T: ToSchema> IntoResponses for Versioned<T> {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let response = json_response::<T>("The resource, as it is now.")
+            .header("ETag", string_header("Its version, quoted (`\"3\"`)."))
+            .build();
+        BTreeMap::from([("200".to_owned(), RefOr::T(response))])
+    }
+}
+
 /// `201 Created`: the new resource (schema `T`), where it is served (`Location`), and
 /// `Idempotent-Replayed: true` when the response is a recorded one replayed (SPEC §4).
 pub struct Created<T>(PhantomData<T>);
 
 impl<T: ToSchema> IntoResponses for Created<T> {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let string = || Some(ObjectBuilder::new().schema_type(Type::String));
-        let response = ResponseBuilder::new()
-            .description("Created.")
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name(T::name())))
-                    .build(),
-            )
+        let response = json_response::<T>("Created.")
             .header(
                 "Location",
-                HeaderBuilder::new()
-                    .schema(string())
-                    .description(Some("Where the new resource is served."))
-                    .build(),
+                string_header("Where the new resource is served."),
             )
             .header(
                 "Idempotent-Replayed",
-                HeaderBuilder::new()
-                    .schema(string())
-                    .description(Some("`true` on a replayed response."))
-                    .build(),
+                string_header("`true` on a replayed response."),
             )
             .build();
         BTreeMap::from([("201".to_owned(), RefOr::T(response))])

@@ -10,9 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, if_match, rendered};
+use crate::extract::{Caller, Creation, if_match, rendered};
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors};
-use crate::state::AppState;
 use crate::wire::{IdempotencyKeyHeader, IfMatchHeader, KeyPath, Role};
 
 /// An API key (never its secret, which is only shown at creation).
@@ -73,14 +72,8 @@ pub struct CreateApiKey {
 
 /// Mint an API key.
 #[utoipa::path(
-    tag = "api_keys",
-    operation_id = "create_api_key",
-    request_body = CreateApiKey,
-    params(IdempotencyKeyHeader),
-    responses(
-        Created<CreatedApiKey>,
-        CreateErrors,
-    ),
+    tag = "api_keys", operation_id = "create_api_key", request_body = CreateApiKey, params(IdempotencyKeyHeader),
+    responses(Created<CreatedApiKey>, CreateErrors)
 )]
 #[post("/api/v1/api-keys")]
 pub async fn create_api_key(creation: Creation) -> Result<HttpResponse, Error> {
@@ -106,19 +99,12 @@ pub async fn create_api_key(creation: Creation) -> Result<HttpResponse, Error> {
 
 /// List every API key.
 #[utoipa::path(
-    tag = "api_keys",
-    operation_id = "list_api_keys",
-    responses(
-        (status = 200, description = "All keys, newest first.", body = ApiKeyList),
-        ReadErrors,
-    ),
+    tag = "api_keys", operation_id = "list_api_keys",
+    responses((status = 200, description = "All keys, newest first.", body = ApiKeyList), ReadErrors)
 )]
 #[get("/api/v1/api-keys")]
-pub async fn list_api_keys(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
-) -> Result<HttpResponse, Error> {
-    let keys = api_keys::list_api_keys(&state.service, &principal).await?;
+pub async fn list_api_keys(caller: Caller) -> Result<HttpResponse, Error> {
+    let keys = api_keys::list_api_keys(caller.service(), &caller.principal).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         data: keys.iter().map(ApiKey::from).collect(),
     }))
@@ -126,22 +112,16 @@ pub async fn list_api_keys(
 
 /// Revoke an API key (requires `If-Match`). It stops working within seconds on every server.
 #[utoipa::path(
-    tag = "api_keys",
-    operation_id = "delete_api_key",
-    params(KeyPath, IfMatchHeader),
-    responses(
-        (status = 204, description = "Revoked."),
-        DeleteErrors,
-    ),
+    tag = "api_keys", operation_id = "delete_api_key", params(KeyPath, IfMatchHeader),
+    responses((status = 204, description = "Revoked."), DeleteErrors)
 )]
 #[delete("/api/v1/api-keys/{key_id}")]
 pub async fn delete_api_key(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<KeyPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    api_keys::revoke_api_key(&state.service, &principal, path.key_id, version).await?;
+    api_keys::revoke_api_key(caller.service(), &caller.principal, path.key_id, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,9 +8,8 @@ use service::entity::portfolio_company;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors};
-use crate::state::AppState;
+use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{
     CompanyPath, CompanyStatus, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
     PageQuery, Stage, double_option, page_of,
@@ -161,14 +160,8 @@ impl From<UpdateCompany> for CompanyFields {
 
 /// Add a company to a fund.
 #[utoipa::path(
-    tag = "companies",
-    operation_id = "create_company",
-    request_body = CreateCompany,
-    params(FundPath, IdempotencyKeyHeader),
-    responses(
-        Created<Company>,
-        CreateErrors,
-    ),
+    tag = "companies", operation_id = "create_company", request_body = CreateCompany, params(FundPath, IdempotencyKeyHeader),
+    responses(Created<Company>, CreateErrors)
 )]
 #[post("/api/v1/funds/{fund_id}/companies")]
 pub async fn create_company(
@@ -190,62 +183,49 @@ pub async fn create_company(
 
 /// List a fund's companies, newest first.
 #[utoipa::path(
-    tag = "companies",
-    operation_id = "list_companies",
-    params(FundPath, PageQuery),
-    responses(
-        (status = 200, description = "A page of companies.", body = CompanyPage),
-        ReadErrors,
-    ),
+    tag = "companies", operation_id = "list_companies", params(FundPath, PageQuery),
+    responses((status = 200, description = "A page of companies.", body = CompanyPage), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/companies")]
 pub async fn list_companies(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = companies::list_companies(&state.service, &principal, path.fund_id.0, query.page()?)
-        .await?;
+    let page = companies::list_companies(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        query.page()?,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(CompanyPage::from(page)))
 }
 
 /// Get one company.
 #[utoipa::path(
-    tag = "companies",
-    operation_id = "get_company",
-    params(CompanyPath),
-    responses(
-        (status = 200, description = "The company.", body = Company, headers(("ETag" = String, description = "The version, quoted."))),
-        ReadErrors,
-    ),
+    tag = "companies", operation_id = "get_company", params(CompanyPath),
+    responses(Versioned<Company>, ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn get_company(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<CompanyPath>,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id, path.company_id);
-    let company = companies::get_company(&state.service, &principal, fund_id.0, id.0).await?;
+    let company =
+        companies::get_company(caller.service(), &caller.principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Company::from(&company), company.version))
 }
 
 /// Update a company (marks, exit assumptions, reserves…; requires `If-Match`).
 #[utoipa::path(
-    tag = "companies",
-    operation_id = "update_company",
-    request_body = UpdateCompany,
-    params(CompanyPath, IfMatchHeader),
-    responses(
-        (status = 200, description = "The updated company.", body = Company, headers(("ETag" = String, description = "The new version, quoted."))),
-        UpdateErrors,
-    ),
+    tag = "companies", operation_id = "update_company", request_body = UpdateCompany, params(CompanyPath, IfMatchHeader),
+    responses(Versioned<Company>, UpdateErrors)
 )]
 #[patch("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn update_company(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<CompanyPath>,
     req: HttpRequest,
     body: web::Bytes,
@@ -254,8 +234,8 @@ pub async fn update_company(
     let version = if_match(&req)?;
     let (input, _) = json_body::<UpdateCompany>(&req, &body)?;
     let company = companies::update_company(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         fund_id.0,
         id.0,
         version,
@@ -267,23 +247,24 @@ pub async fn update_company(
 
 /// Delete a company with its investments, lots and distributions (requires `If-Match`).
 #[utoipa::path(
-    tag = "companies",
-    operation_id = "delete_company",
-    params(CompanyPath, IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted."),
-        DeleteErrors,
-    ),
+    tag = "companies", operation_id = "delete_company", params(CompanyPath, IfMatchHeader),
+    responses((status = 204, description = "Deleted."), DeleteErrors)
 )]
 #[delete("/api/v1/funds/{fund_id}/companies/{company_id}")]
 pub async fn delete_company(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<CompanyPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id, path.company_id);
     let version = if_match(&req)?;
-    companies::delete_company(&state.service, &principal, fund_id.0, id.0, version).await?;
+    companies::delete_company(
+        caller.service(),
+        &caller.principal,
+        fund_id.0,
+        id.0,
+        version,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

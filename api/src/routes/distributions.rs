@@ -8,9 +8,8 @@ use service::entity::distribution;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, rendered};
+use crate::extract::{Caller, Creation, rendered};
 use crate::responses::{CreateErrors, Created, ReadErrors};
-use crate::state::AppState;
 use crate::wire::{
     DecimalText, DistributionKind, FundPath, IdempotencyKeyHeader, PageQuery, page_of,
 };
@@ -67,14 +66,8 @@ pub struct CreateDistribution {
 
 /// Record proceeds from a company.
 #[utoipa::path(
-    tag = "distributions",
-    operation_id = "create_distribution",
-    request_body = CreateDistribution,
-    params(FundPath, IdempotencyKeyHeader),
-    responses(
-        Created<Distribution>,
-        CreateErrors,
-    ),
+    tag = "distributions", operation_id = "create_distribution", request_body = CreateDistribution, params(FundPath, IdempotencyKeyHeader),
+    responses(Created<Distribution>, CreateErrors)
 )]
 #[post("/api/v1/funds/{fund_id}/distributions")]
 pub async fn create_distribution(
@@ -106,24 +99,18 @@ pub async fn create_distribution(
 
 /// List a fund's distributions, newest first.
 #[utoipa::path(
-    tag = "distributions",
-    operation_id = "list_distributions",
-    params(FundPath, PageQuery),
-    responses(
-        (status = 200, description = "A page of distributions.", body = DistributionPage),
-        ReadErrors,
-    ),
+    tag = "distributions", operation_id = "list_distributions", params(FundPath, PageQuery),
+    responses((status = 200, description = "A page of distributions.", body = DistributionPage), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/distributions")]
 pub async fn list_distributions(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let page = distributions::list_distributions(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         path.fund_id.0,
         query.page()?,
     )

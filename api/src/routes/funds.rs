@@ -8,9 +8,8 @@ use service::funds::{self, FundPatch, NewFund};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors};
-use crate::state::AppState;
+use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, page_of};
 
 /// A venture fund.
@@ -107,14 +106,8 @@ pub struct UpdateFund {
 
 /// Create a fund (admin keys only).
 #[utoipa::path(
-    tag = "funds",
-    operation_id = "create_fund",
-    request_body = CreateFund,
-    params(IdempotencyKeyHeader),
-    responses(
-        Created<Fund>,
-        CreateErrors,
-    ),
+    tag = "funds", operation_id = "create_fund", request_body = CreateFund, params(IdempotencyKeyHeader),
+    responses(Created<Fund>, CreateErrors)
 )]
 #[post("/api/v1/funds")]
 pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
@@ -140,59 +133,37 @@ pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
 
 /// List the funds this key may see, newest first.
 #[utoipa::path(
-    tag = "funds",
-    operation_id = "list_funds",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of funds.", body = FundPage),
-        ReadErrors,
-    ),
+    tag = "funds", operation_id = "list_funds", params(PageQuery),
+    responses((status = 200, description = "A page of funds.", body = FundPage), ReadErrors)
 )]
 #[get("/api/v1/funds")]
 pub async fn list_funds(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = funds::list_funds(&state.service, &principal, query.page()?).await?;
+    let page = funds::list_funds(caller.service(), &caller.principal, query.page()?).await?;
     Ok(HttpResponse::Ok().json(FundPage::from(page)))
 }
 
 /// Get one fund.
 #[utoipa::path(
-    tag = "funds",
-    operation_id = "get_fund",
-    params(FundPath),
-    responses(
-        (status = 200, description = "The fund.", body = Fund, headers(("ETag" = String, description = "The fund's version, quoted."))),
-        ReadErrors,
-    ),
+    tag = "funds", operation_id = "get_fund", params(FundPath),
+    responses(Versioned<Fund>, ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}")]
-pub async fn get_fund(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
-    path: web::Path<FundPath>,
-) -> Result<HttpResponse, Error> {
-    let fund = funds::get_fund(&state.service, &principal, path.fund_id.0).await?;
+pub async fn get_fund(caller: Caller, path: web::Path<FundPath>) -> Result<HttpResponse, Error> {
+    let fund = funds::get_fund(caller.service(), &caller.principal, path.fund_id.0).await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
 /// Update a fund (requires `If-Match`).
 #[utoipa::path(
-    tag = "funds",
-    operation_id = "update_fund",
-    request_body = UpdateFund,
-    params(FundPath, IfMatchHeader),
-    responses(
-        (status = 200, description = "The updated fund.", body = Fund, headers(("ETag" = String, description = "The new version, quoted."))),
-        UpdateErrors,
-    ),
+    tag = "funds", operation_id = "update_fund", request_body = UpdateFund, params(FundPath, IfMatchHeader),
+    responses(Versioned<Fund>, UpdateErrors)
 )]
 #[patch("/api/v1/funds/{fund_id}")]
 pub async fn update_fund(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
@@ -209,29 +180,29 @@ pub async fn update_fund(
         base_currency: input.base_currency,
         status: input.status.map(Into::into),
     };
-    let fund =
-        funds::update_fund(&state.service, &principal, path.fund_id.0, version, patch).await?;
+    let fund = funds::update_fund(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        version,
+        patch,
+    )
+    .await?;
     Ok(with_etag(&Fund::from(&fund), fund.version))
 }
 
 /// Delete a fund and everything it owns (admin keys only; requires `If-Match`).
 #[utoipa::path(
-    tag = "funds",
-    operation_id = "delete_fund",
-    params(FundPath, IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted."),
-        DeleteErrors,
-    ),
+    tag = "funds", operation_id = "delete_fund", params(FundPath, IfMatchHeader),
+    responses((status = 204, description = "Deleted."), DeleteErrors)
 )]
 #[delete("/api/v1/funds/{fund_id}")]
 pub async fn delete_fund(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    funds::delete_fund(&state.service, &principal, path.fund_id.0, version).await?;
+    funds::delete_fund(caller.service(), &caller.principal, path.fund_id.0, version).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,9 +8,8 @@ use service::investments::{self, NewInvestment};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, rendered, with_etag};
-use crate::responses::{CreateErrors, Created, ReadErrors};
-use crate::state::AppState;
+use crate::extract::{Caller, Creation, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, ReadErrors, Versioned};
 use crate::wire::{FundPath, IdempotencyKeyHeader, InvestmentPath, PageQuery, page_of};
 
 /// A fund's investment in a company in one round.
@@ -57,14 +56,8 @@ pub struct CreateInvestment {
 
 /// Record an investment in one of the fund's companies.
 #[utoipa::path(
-    tag = "investments",
-    operation_id = "create_investment",
-    request_body = CreateInvestment,
-    params(FundPath, IdempotencyKeyHeader),
-    responses(
-        Created<Investment>,
-        CreateErrors,
-    ),
+    tag = "investments", operation_id = "create_investment", request_body = CreateInvestment, params(FundPath, IdempotencyKeyHeader),
+    responses(Created<Investment>, CreateErrors)
 )]
 #[post("/api/v1/funds/{fund_id}/investments")]
 pub async fn create_investment(
@@ -98,44 +91,37 @@ fn location(m: &investment::Model) -> String {
 
 /// List a fund's investments, newest first.
 #[utoipa::path(
-    tag = "investments",
-    operation_id = "list_investments",
-    params(FundPath, PageQuery),
-    responses(
-        (status = 200, description = "A page of investments.", body = InvestmentPage),
-        ReadErrors,
-    ),
+    tag = "investments", operation_id = "list_investments", params(FundPath, PageQuery),
+    responses((status = 200, description = "A page of investments.", body = InvestmentPage), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/investments")]
 pub async fn list_investments(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page =
-        investments::list_investments(&state.service, &principal, path.fund_id.0, query.page()?)
-            .await?;
+    let page = investments::list_investments(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        query.page()?,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(InvestmentPage::from(page)))
 }
 
 /// Get one investment.
 #[utoipa::path(
-    tag = "investments",
-    operation_id = "get_investment",
-    params(InvestmentPath),
-    responses(
-        (status = 200, description = "The investment.", body = Investment, headers(("ETag" = String, description = "The version, quoted."))),
-        ReadErrors,
-    ),
+    tag = "investments", operation_id = "get_investment", params(InvestmentPath),
+    responses(Versioned<Investment>, ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/investments/{investment_id}")]
 pub async fn get_investment(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<InvestmentPath>,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id, path.investment_id);
-    let inv = investments::get_investment(&state.service, &principal, fund_id.0, id.0).await?;
+    let inv =
+        investments::get_investment(caller.service(), &caller.principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Investment::from(&inv), inv.version))
 }

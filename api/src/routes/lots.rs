@@ -10,9 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, rendered};
+use crate::extract::{Caller, Creation, rendered};
 use crate::responses::{CreateErrors, Created, ReadErrors};
-use crate::state::AppState;
 use crate::wire::{
     DecimalText, FundPath, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
     page_request,
@@ -75,14 +74,8 @@ pub struct CreateLot {
 
 /// Record a purchase lot of an investment.
 #[utoipa::path(
-    tag = "lots",
-    operation_id = "create_lot",
-    request_body = CreateLot,
-    params(InvestmentPath, IdempotencyKeyHeader),
-    responses(
-        Created<Lot>,
-        CreateErrors,
-    ),
+    tag = "lots", operation_id = "create_lot", request_body = CreateLot, params(InvestmentPath, IdempotencyKeyHeader),
+    responses(Created<Lot>, CreateErrors)
 )]
 #[post("/api/v1/funds/{fund_id}/investments/{investment_id}/lots")]
 pub async fn create_lot(
@@ -127,18 +120,12 @@ pub struct LotQuery {
 
 /// List a fund's lots, newest first. Only ever this fund's lots.
 #[utoipa::path(
-    tag = "lots",
-    operation_id = "list_lots",
-    params(FundPath, LotQuery),
-    responses(
-        (status = 200, description = "A page of lots.", body = LotPage),
-        ReadErrors,
-    ),
+    tag = "lots", operation_id = "list_lots", params(FundPath, LotQuery),
+    responses((status = 200, description = "A page of lots.", body = LotPage), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/lots")]
 pub async fn list_lots(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<LotQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -148,27 +135,25 @@ pub async fn list_lots(
         investment_id: q.investment_id,
         lot_type: q.lot_type.map(Into::into),
     };
-    let page = lots::list_lots(&state.service, &principal, path.fund_id.0, filter, page).await?;
+    let page = lots::list_lots(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        filter,
+        page,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(LotPage::from(page)))
 }
 
 /// Get one lot of the fund.
 #[utoipa::path(
-    tag = "lots",
-    operation_id = "get_lot",
-    params(LotPath),
-    responses(
-        (status = 200, description = "The lot.", body = Lot),
-        ReadErrors,
-    ),
+    tag = "lots", operation_id = "get_lot", params(LotPath),
+    responses((status = 200, description = "The lot.", body = Lot), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/lots/{lot_id}")]
-pub async fn get_lot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
-    path: web::Path<LotPath>,
-) -> Result<HttpResponse, Error> {
+pub async fn get_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpResponse, Error> {
     let (fund_id, lot_id) = (path.fund_id, path.lot_id);
-    let lot = lots::get_lot(&state.service, &principal, fund_id.0, lot_id).await?;
+    let lot = lots::get_lot(caller.service(), &caller.principal, fund_id.0, lot_id).await?;
     Ok(HttpResponse::Ok().json(Lot::from(&lot)))
 }

@@ -8,10 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::Auth;
+use crate::extract::Caller;
 use crate::json::{JsonOut, WriteJson};
 use crate::responses::ReadErrors;
-use crate::state::AppState;
 use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis};
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
@@ -286,23 +285,18 @@ pub struct MoicQuery {
 
 /// Lot-level MOIC, company MOIC variants and gross fund metrics.
 #[utoipa::path(
-    tag = "metrics",
-    operation_id = "get_fund_moic",
-    params(FundPath, MoicQuery),
-    responses(
-        (status = 200, description = "The metrics.", body = FundMoic),
-        ReadErrors,
-    ),
+    tag = "metrics", operation_id = "get_fund_moic", params(FundPath, MoicQuery),
+    responses((status = 200, description = "The metrics.", body = FundMoic), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/moic")]
 pub async fn get_fund_moic(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<MoicQuery>,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
-    let metrics = domain::fund_moic(&state.service, &principal, fund_id, query.as_of).await?;
+    let metrics =
+        domain::fund_moic(caller.service(), &caller.principal, fund_id, query.as_of).await?;
     // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
     let body = web::block(move || FundMoic::new(fund_id, &metrics).to_json())
         .await

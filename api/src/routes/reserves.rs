@@ -7,9 +7,8 @@ use service::reserves::{self as domain, PlanUpdate, PlanView};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Auth, json_body, with_etag};
-use crate::responses::{ReadErrors, UpdateErrors};
-use crate::state::AppState;
+use crate::extract::{Caller, json_body, with_etag};
+use crate::responses::{ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{DecimalText, FundPath};
 
 /// A company's place in the reserve rankings.
@@ -51,21 +50,16 @@ pub struct Rankings {
 
 /// Active companies ranked by the expected exit multiple on their planned reserves.
 #[utoipa::path(
-    tag = "reserves",
-    operation_id = "get_reserve_rankings",
-    params(FundPath),
-    responses(
-        (status = 200, description = "Highest multiple first; companies without one last.", body = Rankings),
-        ReadErrors,
-    ),
+    tag = "reserves", operation_id = "get_reserve_rankings", params(FundPath),
+    responses((status = 200, description = "Highest multiple first; companies without one last.", body = Rankings), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/reserves/rankings")]
 pub async fn get_reserve_rankings(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
 ) -> Result<HttpResponse, Error> {
-    let rows = domain::reserve_rankings(&state.service, &principal, path.fund_id.0).await?;
+    let rows =
+        domain::reserve_rankings(caller.service(), &caller.principal, path.fund_id.0).await?;
     Ok(HttpResponse::Ok().json(Rankings {
         fund_id: path.fund_id.0,
         data: rows.iter().map(Ranking::from).collect(),
@@ -133,39 +127,26 @@ pub struct UpdateReservePlan {
 
 /// The fund's reserve plan.
 #[utoipa::path(
-    tag = "reserves",
-    operation_id = "get_reserve_plan",
-    params(FundPath),
-    responses(
-        (status = 200, description = "The plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's version, quoted."))),
-        ReadErrors,
-    ),
+    tag = "reserves", operation_id = "get_reserve_plan", params(FundPath),
+    responses(Versioned<ReservePlan>, ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/reserve-plan")]
 pub async fn get_reserve_plan(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
 ) -> Result<HttpResponse, Error> {
-    let plan = domain::reserve_plan(&state.service, &principal, path.fund_id.0).await?;
+    let plan = domain::reserve_plan(caller.service(), &caller.principal, path.fund_id.0).await?;
     Ok(with_etag(&ReservePlan::from(&plan), plan.version))
 }
 
 /// Update many companies' planned reserves and caps at once, under the plan's version.
 #[utoipa::path(
-    tag = "reserves",
-    operation_id = "update_reserve_plan",
-    request_body = UpdateReservePlan,
-    params(FundPath),
-    responses(
-        (status = 200, description = "The updated plan, with its new version.", body = ReservePlan, headers(("ETag" = String, description = "The new version, quoted."))),
-        UpdateErrors,
-    ),
+    tag = "reserves", operation_id = "update_reserve_plan", request_body = UpdateReservePlan, params(FundPath),
+    responses(Versioned<ReservePlan>, UpdateErrors)
 )]
 #[put("/api/v1/funds/{fund_id}/reserve-plan")]
 pub async fn update_reserve_plan(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     req: HttpRequest,
     body: web::Bytes,
@@ -181,8 +162,8 @@ pub async fn update_reserve_plan(
         })
         .collect();
     let plan = domain::update_reserve_plan(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         path.fund_id.0,
         input.expected_version,
         updates,

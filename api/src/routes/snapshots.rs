@@ -13,11 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Auth, Creation, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors};
+use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::routes::metrics::{CompanyMetrics, FundMetrics, LotMetrics};
 use crate::routes::reserves::ReservePlan;
-use crate::state::AppState;
 use crate::wire::{
     AllocationSource, BindingCap, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
     SnapshotPath, SnapshotStatus, Stage, page_of, page_request,
@@ -157,19 +156,8 @@ pub struct CreateSnapshot {
 
 /// Capture the fund's state and queue its calculation.
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "create_snapshot",
-    request_body = CreateSnapshot,
-    params(FundPath, IdempotencyKeyHeader),
-    responses(
-        (status = 202, description = "A new snapshot, queued for calculation.", body = Snapshot, headers(
-            ("Location" = String, description = "The snapshot."),
-            ("Retry-After" = u32, description = "Seconds before polling."),
-            ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))),
-        (status = 200, description = "The fund's state is unchanged since this existing snapshot.", body = Snapshot, headers(
-            ("Location" = String, description = "The snapshot."))),
-        CreateErrors,
-    ),
+    tag = "snapshots", operation_id = "create_snapshot", request_body = CreateSnapshot, params(FundPath, IdempotencyKeyHeader),
+    responses((status = 202, description = "A new snapshot, queued for calculation.", body = Snapshot, headers( ("Location" = String, description = "The snapshot."), ("Retry-After" = u32, description = "Seconds before polling."), ("Idempotent-Replayed" = String, description = "`true` on a replayed response."))), (status = 200, description = "The fund's state is unchanged since this existing snapshot.", body = Snapshot, headers( ("Location" = String, description = "The snapshot."))), CreateErrors)
 )]
 #[post("/api/v1/funds/{fund_id}/snapshots")]
 pub async fn create_snapshot(
@@ -244,26 +232,20 @@ pub struct SnapshotQuery {
 
 /// A fund's snapshots, newest first.
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "list_snapshots",
-    params(FundPath, SnapshotQuery),
-    responses(
-        (status = 200, description = "A page of snapshots.", body = SnapshotPage),
-        ReadErrors,
-    ),
+    tag = "snapshots", operation_id = "list_snapshots", params(FundPath, SnapshotQuery),
+    responses((status = 200, description = "A page of snapshots.", body = SnapshotPage), ReadErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/snapshots")]
 pub async fn list_snapshots(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<SnapshotQuery>,
 ) -> Result<HttpResponse, Error> {
     let q = query.into_inner();
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let page = snapshots::list_snapshots(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         path.fund_id.0,
         q.status.map(Into::into),
         page,
@@ -287,23 +269,16 @@ fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
 
 /// One snapshot (with `Retry-After` while it is being calculated).
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "get_snapshot",
-    params(SnapshotPath),
-    responses(
-        (status = 200, description = "The snapshot.", body = Snapshot, headers(
-            ("ETag" = String, description = "The version, quoted."),
-            ("Retry-After" = u32, description = "Present while pending or calculating."))),
-        ReadErrors,
-    ),
+    tag = "snapshots", operation_id = "get_snapshot", params(SnapshotPath),
+    responses((status = 200, description = "The snapshot.", body = Snapshot, headers( ("ETag" = String, description = "The version, quoted."), ("Retry-After" = u32, description = "Present while pending or calculating."))), ReadErrors)
 )]
 #[get("/api/v1/snapshots/{snapshot_id}")]
 pub async fn get_snapshot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<SnapshotPath>,
 ) -> Result<HttpResponse, Error> {
-    let snapshot = snapshots::get_snapshot(&state.service, &principal, path.snapshot_id).await?;
+    let snapshot =
+        snapshots::get_snapshot(caller.service(), &caller.principal, path.snapshot_id).await?;
     Ok(snapshot_response(&snapshot))
 }
 
@@ -342,22 +317,16 @@ pub struct AllocationList {
 
 /// A snapshot's allocations, by priority.
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "list_snapshot_allocations",
-    params(SnapshotPath),
-    responses(
-        (status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList),
-        ReadErrors,
-    ),
+    tag = "snapshots", operation_id = "list_snapshot_allocations", params(SnapshotPath),
+    responses((status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList), ReadErrors)
 )]
 #[get("/api/v1/snapshots/{snapshot_id}/allocations")]
 pub async fn list_snapshot_allocations(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<SnapshotPath>,
 ) -> Result<HttpResponse, Error> {
     let id = path.snapshot_id;
-    let rows = snapshots::allocations(&state.service, &principal, id).await?;
+    let rows = snapshots::allocations(caller.service(), &caller.principal, id).await?;
     Ok(HttpResponse::Ok().json(AllocationList {
         snapshot_id: id,
         data: rows.iter().map(Allocation::from).collect(),
@@ -373,19 +342,12 @@ pub struct RenameSnapshot {
 
 /// Rename a snapshot (the only change a snapshot allows; requires `If-Match`).
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "update_snapshot",
-    request_body = RenameSnapshot,
-    params(SnapshotPath, IfMatchHeader),
-    responses(
-        (status = 200, description = "Renamed.", body = Snapshot, headers(("ETag" = String, description = "The new version."))),
-        UpdateErrors,
-    ),
+    tag = "snapshots", operation_id = "update_snapshot", request_body = RenameSnapshot, params(SnapshotPath, IfMatchHeader),
+    responses(Versioned<Snapshot>, UpdateErrors)
 )]
 #[patch("/api/v1/snapshots/{snapshot_id}")]
 pub async fn update_snapshot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<SnapshotPath>,
     req: HttpRequest,
     body: web::Bytes,
@@ -393,8 +355,8 @@ pub async fn update_snapshot(
     let version = if_match(&req)?;
     let (input, _) = json_body::<RenameSnapshot>(&req, &body)?;
     let s = snapshots::rename_snapshot(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         path.snapshot_id,
         version,
         input.name,
@@ -405,23 +367,23 @@ pub async fn update_snapshot(
 
 /// Delete a snapshot and its allocations (requires `If-Match`).
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "delete_snapshot",
-    params(SnapshotPath, IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted."),
-        DeleteErrors,
-    ),
+    tag = "snapshots", operation_id = "delete_snapshot", params(SnapshotPath, IfMatchHeader),
+    responses((status = 204, description = "Deleted."), DeleteErrors)
 )]
 #[delete("/api/v1/snapshots/{snapshot_id}")]
 pub async fn delete_snapshot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<SnapshotPath>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let version = if_match(&req)?;
-    snapshots::delete_snapshot(&state.service, &principal, path.snapshot_id, version).await?;
+    snapshots::delete_snapshot(
+        caller.service(),
+        &caller.principal,
+        path.snapshot_id,
+        version,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -434,27 +396,20 @@ pub struct ApplySnapshot {
 
 /// Copy a complete snapshot's allocations into the fund's reserve plan.
 #[utoipa::path(
-    tag = "snapshots",
-    operation_id = "apply_snapshot",
-    request_body = ApplySnapshot,
-    params(SnapshotPath),
-    responses(
-        (status = 200, description = "The updated reserve plan.", body = ReservePlan, headers(("ETag" = String, description = "The plan's new version."))),
-        UpdateErrors,
-    ),
+    tag = "snapshots", operation_id = "apply_snapshot", request_body = ApplySnapshot, params(SnapshotPath),
+    responses(Versioned<ReservePlan>, UpdateErrors)
 )]
 #[post("/api/v1/snapshots/{snapshot_id}/apply")]
 pub async fn apply_snapshot(
-    state: web::Data<AppState>,
-    Auth(principal): Auth,
+    caller: Caller,
     path: web::Path<SnapshotPath>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
     let (input, _) = json_body::<ApplySnapshot>(&req, &body)?;
     let plan = snapshots::apply_snapshot(
-        &state.service,
-        &principal,
+        caller.service(),
+        &caller.principal,
         path.snapshot_id,
         input.expected_version,
     )
