@@ -98,6 +98,7 @@ pub fn new_key_model(
 }
 
 /// Mints a key outside any HTTP request (the `updog keys create` command).
+#[tracing::instrument(skip_all)]
 pub async fn mint(db: &Database, new: &NewKey) -> Result<MintedKey> {
     let (model, secret) = new_key_model(new, None)?;
     let key = model.insert(db.connection()).await?;
@@ -107,6 +108,7 @@ pub async fn mint(db: &Database, new: &NewKey) -> Result<MintedKey> {
 /// On a database with no keys at all, mints the first admin key and returns it (to print once).
 /// Several processes starting together mint at most one: the insert carries a fixed idempotency key,
 /// and the unique index lets only one of them through.
+#[tracing::instrument(skip_all)]
 pub async fn bootstrap_admin(db: &Database) -> Result<Option<MintedKey>> {
     if api_key::Entity::find().count(db.connection()).await? > 0 {
         return Ok(None);
@@ -132,6 +134,7 @@ pub async fn list_api_keys(svc: &Service, principal: &Principal) -> Result<Vec<a
 }
 
 /// Every key, newest first, without a caller (the `updog keys list` command).
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Database) -> Result<Vec<api_key::Model>> {
     Ok(api_key::Entity::find()
         .order_by_desc(api_key::Column::CreatedAt)
@@ -152,6 +155,7 @@ pub async fn revoke_api_key(
 }
 
 /// Revokes key `id` if its version is `expected_version` (SPEC §5). Revoking twice is not an error.
+#[tracing::instrument(skip_all, fields(key_id = %id))]
 pub async fn revoke(
     db: &Database,
     cache: &KeyCache,

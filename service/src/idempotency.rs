@@ -125,6 +125,7 @@ pub struct KeyedBy<E: EntityTrait> {
 /// rendered response under `idempotency` (if any) in the same transaction. `work` receives the key to
 /// store on the business row. See the module documentation for the protocol; `keyed_by` names the
 /// business row's key index, so that a violation of it is told apart from every other unique index.
+#[tracing::instrument(skip_all, fields(scope = idempotency.as_ref().map(|i| i.scope.as_str())))]
 pub async fn create<E, T, W, R>(
     svc: &Service,
     idempotency: Option<Idempotency>,
@@ -256,6 +257,7 @@ async fn record(
 }
 
 /// Deletes records that expired before `at`; returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn reap_expired(db: &Database, at: DateTime<Utc>) -> Result<u64> {
     let result = idempotency_record::Entity::delete_many()
         .filter(idempotency_record::Column::ExpiresAt.lt(at))

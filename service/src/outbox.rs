@@ -58,6 +58,7 @@ impl Handlers {
 }
 
 /// Claims the next due job for `worker`, or `None`.
+#[tracing::instrument(skip_all)]
 pub async fn claim(
     db: &Database,
     worker: &str,
@@ -96,20 +97,10 @@ async fn finish(
     outcome: std::result::Result<(), String>,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let mut update = job_outbox::Entity::update_many()
-        .col_expr(
-            job_outbox::Column::LockedBy,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            job_outbox::Column::LockedAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(job_outbox::Column::UpdatedAt, Expr::value(at))
-        .col_expr(
-            job_outbox::Column::Version,
-            Expr::col(job_outbox::Column::Version).add(1),
-        );
+    let mut update = released(at).col_expr(
+        job_outbox::Column::Version,
+        Expr::col(job_outbox::Column::Version).add(1),
+    );
     update = match outcome {
         Ok(()) => update
             .col_expr(
@@ -139,6 +130,7 @@ async fn finish(
 }
 
 /// Claims and runs at most one due job; returns whether there was one.
+#[tracing::instrument(skip_all)]
 pub async fn run_once(
     db: &Database,
     handlers: &Handlers,
@@ -159,12 +151,9 @@ pub async fn run_once(
     Ok(true)
 }
 
-/// Returns jobs whose lease ran out (claimed before `at − lease`) to the queue; returns how many.
-pub async fn reap_expired_leases(db: &Database, lease: Duration, at: DateTime<Utc>) -> Result<u64> {
-    let cutoff =
-        at - chrono::Duration::from_std(lease).map_err(|e| Error::Invariant(e.to_string()))?;
-    let result = job_outbox::Entity::update_many()
-        .col_expr(job_outbox::Column::Status, Expr::value(JobStatus::Pending))
+/// An update of jobs that releases their lease (no worker holds them any more) at `at`.
+fn released(at: DateTime<Utc>) -> sea_orm::UpdateMany<job_outbox::Entity> {
+    job_outbox::Entity::update_many()
         .col_expr(
             job_outbox::Column::LockedBy,
             Expr::value(Option::<String>::None),
@@ -173,8 +162,17 @@ pub async fn reap_expired_leases(db: &Database, lease: Duration, at: DateTime<Ut
             job_outbox::Column::LockedAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(job_outbox::Column::NextRunAt, Expr::value(at))
         .col_expr(job_outbox::Column::UpdatedAt, Expr::value(at))
+}
+
+/// Returns jobs whose lease ran out (claimed before `at − lease`) to the queue; returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn reap_expired_leases(db: &Database, lease: Duration, at: DateTime<Utc>) -> Result<u64> {
+    let cutoff =
+        at - chrono::Duration::from_std(lease).map_err(|e| Error::Invariant(e.to_string()))?;
+    let result = released(at)
+        .col_expr(job_outbox::Column::Status, Expr::value(JobStatus::Pending))
+        .col_expr(job_outbox::Column::NextRunAt, Expr::value(at))
         .filter(job_outbox::Column::Status.eq(JobStatus::Processing))
         .filter(job_outbox::Column::LockedAt.lt(cutoff))
         .exec(db.connection())
@@ -184,6 +182,7 @@ pub async fn reap_expired_leases(db: &Database, lease: Duration, at: DateTime<Ut
 
 /// A worker loop: runs due jobs until `stop` turns true, sleeping briefly when idle, reaping expired
 /// leases now and then.
+#[tracing::instrument(skip_all)]
 pub async fn run_worker(
     db: Database,
     handlers: Handlers,

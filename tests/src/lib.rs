@@ -393,41 +393,30 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// Posts `body` to `path` as admin, expects 201 and returns the new resource's id.
+    pub async fn created(&self, path: &str, body: &Value) -> i64 {
+        id_of(self.post(path, &self.admin, body, None).await).await
+    }
+
     /// Creates a fund as admin and returns its id.
     pub async fn fund(&self, name: &str) -> i64 {
         let body = json!({"name": name, "size_cents": 10_000_000_000i64, "vintage_year": 2024, "reserve_ratio_bps": 4000});
-        id_of(self.post("/api/v1/funds", &self.admin, &body, None).await).await
+        self.created("/api/v1/funds", &body).await
     }
 
     /// Creates a company in `fund` and returns its id.
     pub async fn company(&self, fund: i64, name: &str) -> i64 {
         let body = json!({"name": name, "stage": "seed"});
-        id_of(
-            self.post(
-                &format!("/api/v1/funds/{fund}/companies"),
-                &self.admin,
-                &body,
-                None,
-            )
-            .await,
-        )
-        .await
+        self.created(&format!("/api/v1/funds/{fund}/companies"), &body)
+            .await
     }
 
     /// Creates an investment in `company` of `fund` and returns its id.
     pub async fn investment(&self, fund: i64, company: i64) -> i64 {
         let body =
             json!({"company_id": company, "round_name": "Seed", "invested_on": "2024-01-15"});
-        id_of(
-            self.post(
-                &format!("/api/v1/funds/{fund}/investments"),
-                &self.admin,
-                &body,
-                None,
-            )
-            .await,
-        )
-        .await
+        self.created(&format!("/api/v1/funds/{fund}/investments"), &body)
+            .await
     }
 }
 

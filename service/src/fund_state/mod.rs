@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 /// Reads everything the calculations need in five queries, whatever the size of the fund, on any
 /// connection or transaction. The queries run concurrently when the pool allows it, and select only the
 /// columns used, decoded by position (much cheaper than whole models for ten thousand lots).
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
     let mut state = assemble(
         conn,
@@ -45,6 +46,7 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
 /// each COPY takes its own pooled connection. The lots are in no particular order (the calculation sorts
 /// references to them in the order it walks them): this state is for computing, not for hashing into a
 /// snapshot, whose lots are in id order.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<PortfolioState> {
     let conn = db.connection();
     match db.backend() {

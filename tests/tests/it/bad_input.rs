@@ -66,48 +66,56 @@ async fn each_bad_input_is_a_4xx_problem_and_writes_nothing() {
             "malformed JSON",
         )
         .await;
-        let body = problem(
-            app.post(
-                &lots,
-                &app.admin,
-                &with("share_price_cents", json!("cheap")),
-                None,
+        // Bad lot bodies: the body, the answer's status and code, the field it names, and what it shows.
+        let bad_lots = [
+            (
+                with("share_price_cents", json!("cheap")),
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "/share_price_cents",
+                "wrong type",
+            ),
+            (
+                with("share_price_cents", json!(-1)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "/share_price_cents",
+                "negative cents",
+            ),
+            (
+                with("shares_acquired", json!("1.123456789")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "/shares_acquired",
+                "nine decimals",
+            ),
+            (
+                json!({"lot_type": "initial", "share_price_cents": i64::MAX, "shares_acquired": "2", "acquired_on": "2024-01-01"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "/share_price_cents",
+                "a cost beyond i64",
+            ),
+        ];
+        for (body, status, code, pointer, what) in bad_lots {
+            let answer = problem(
+                app.post(&lots, &app.admin, &body, None).await,
+                status,
+                code,
+                what,
             )
-            .await,
+            .await;
+            assert_eq!(answer["errors"][0]["pointer"], pointer, "{what}: {answer}");
+        }
+        let answer = problem(
+            app.post(&lots, &app.admin, &with("surprise", json!(1)), None)
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_body",
-            "wrong type",
+            "unknown field",
         )
         .await;
-        assert_eq!(body["errors"][0]["pointer"], "/share_price_cents");
-        let body = problem(
-            app.post(
-                &lots,
-                &app.admin,
-                &with("share_price_cents", json!(-1)),
-                None,
-            )
-            .await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "negative cents",
-        )
-        .await;
-        assert_eq!(body["errors"][0]["pointer"], "/share_price_cents");
-        let body = problem(
-            app.post(
-                &lots,
-                &app.admin,
-                &with("shares_acquired", json!("1.123456789")),
-                None,
-            )
-            .await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "nine decimals",
-        )
-        .await;
-        assert_eq!(body["errors"][0]["pointer"], "/shares_acquired");
+        assert!(answer["detail"].as_str().unwrap().contains("surprise"));
         problem(
             raw(&lots, r#"{"lot_type":"initial","share_price_cents":99999999999999999999,"shares_acquired":"1","acquired_on":"2024-01-01"}"#)
                 .await
@@ -117,28 +125,6 @@ async fn each_bad_input_is_a_4xx_problem_and_writes_nothing() {
             "cents beyond i64",
         )
         .await;
-        problem(
-            app.post(
-                &lots,
-                &app.admin,
-                &json!({"lot_type": "initial", "share_price_cents": i64::MAX, "shares_acquired": "2", "acquired_on": "2024-01-01"}),
-                None,
-            )
-            .await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "a cost beyond i64",
-        )
-        .await;
-        let body = problem(
-            app.post(&lots, &app.admin, &with("surprise", json!(1)), None)
-                .await,
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "unknown field",
-        )
-        .await;
-        assert!(body["detail"].as_str().unwrap().contains("surprise"));
         for bad_id in ["abc", "0", "-1"] {
             let path = format!("/api/v1/funds/{bad_id}/lots");
             problem(

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use updog_tests::{TestApp, backends, id_of};
+use updog_tests::{TestApp, backends};
 
 async fn patch_company(app: &TestApp, fund: i64, company: i64, body: Value) {
     let response = app
@@ -222,16 +222,8 @@ async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
         ] {
             let body = json!({"name": name, "stage": "seed", "reserve_exit_moic_bps": bps, "exit_probability": p, "planned_reserves_cents": planned});
             ids.push(
-                id_of(
-                    app.post(
-                        &format!("/api/v1/funds/{fund}/companies"),
-                        &app.admin,
-                        &body,
-                        None,
-                    )
+                app.created(&format!("/api/v1/funds/{fund}/companies"), &body)
                     .await,
-                )
-                .await,
             );
         }
         let body: Value = app

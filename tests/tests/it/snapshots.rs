@@ -10,7 +10,7 @@ use service::entity::api_key::Role;
 use service::entity::job_outbox;
 use service::outbox::{self, Handler, HandlerFuture, Handlers};
 use service::{Backend, Database};
-use updog_tests::{TestApp, backends, id_of};
+use updog_tests::{TestApp, backends};
 
 use crate::fixtures;
 
@@ -22,16 +22,8 @@ async fn portfolio(app: &TestApp) -> (i64, i64, i64) {
         let body = json!({"name": name, "stage": "series_a", "current_share_price_cents": price,
                           "reserve_exit_moic_bps": 30000, "exit_moic_bps": 40000, "exit_probability": "0.5"});
         companies.push(
-            id_of(
-                app.post(
-                    &format!("/api/v1/funds/{fund}/companies"),
-                    &app.admin,
-                    &body,
-                    None,
-                )
+            app.created(&format!("/api/v1/funds/{fund}/companies"), &body)
                 .await,
-            )
-            .await,
         );
     }
     for (i, company) in companies.iter().enumerate() {
