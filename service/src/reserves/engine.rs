@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
 use rust_decimal::Decimal;
+use sea_orm::ActiveEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
@@ -53,12 +54,8 @@ impl ReservePolicy {
         }
         for (stage, v) in self.stage_caps_bps.iter().flatten() {
             if !(0..=1_000_000).contains(v) {
-                let name = serde_json::to_value(stage)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
                 errors.push(FieldError::new(
-                    format!("{pointer}/stage_caps_bps/{name}"),
+                    format!("{pointer}/stage_caps_bps/{}", stage.to_value()),
                     "must be between 0 and 1000000",
                 ));
             }
