@@ -176,6 +176,7 @@ pub fn rendered<T: Serialize>(status: u16, dto: &T, location: String) -> service
         status,
         body,
         location: Some(location),
+        recorded_body: None,
     })
 }
 

@@ -246,6 +246,18 @@ pub struct InvestmentPath {
     pub investment_id: Id,
 }
 
+/// `/funds/{fund_id}/distributions/{distribution_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DistributionPath {
+    /// The fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub fund_id: Id,
+    /// A distribution of that fund.
+    #[param(value_type = i64, minimum = 1)]
+    pub distribution_id: Id,
+}
+
 /// `/funds/{fund_id}/lots/{lot_id}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -133,6 +133,16 @@ pub async fn list_api_keys(svc: &Service, principal: &Principal) -> Result<Vec<a
     list(&svc.db).await
 }
 
+/// One key (admin only); its secret is never stored, so never shown.
+#[tracing::instrument(skip_all, fields(key_id = %id))]
+pub async fn get_api_key(svc: &Service, principal: &Principal, id: Uuid) -> Result<api_key::Model> {
+    principal.require_admin()?;
+    api_key::Entity::find_by_id(id)
+        .one(svc.db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("api key", id))
+}
+
 /// Every key, newest first, without a caller (the `updog keys list` command).
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Database) -> Result<Vec<api_key::Model>> {

@@ -6,7 +6,8 @@ use entity::ExactDecimal;
 use entity::portfolio_company::{self, CompanyStatus, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    ExprTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::auth::Principal;
@@ -17,6 +18,7 @@ use crate::fields::{Problems, name_ok, parse_probability};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
 use crate::pagination::{self, Page, PageRequest};
+use crate::reserves;
 
 /// Fields of a company; on creation `name` and `stage` are required, on update everything is optional.
 /// `Some(None)` clears a nullable field.
@@ -101,6 +103,12 @@ impl CompanyFields {
     }
 }
 
+/// Whether a company carries reserve-plan figures (planned reserves or a cap): creating or deleting such
+/// a company changes the plan, and so moves its version (SPEC §7.5), as changing either figure does.
+fn in_the_plan(company: &portfolio_company::Model) -> bool {
+    company.planned_reserves_cents != 0 || company.allocation_cap_cents.is_some()
+}
+
 /// A violation of the company-name index becomes `company_name_taken`; any other error passes.
 fn name_taken(err: Error, name: Option<&str>) -> Error {
     match &err {
@@ -158,7 +166,12 @@ pub async fn create_company(
                 model.created_at = Set(at);
                 model.updated_at = Set(at);
                 model.version = Set(1);
-                Ok(model.insert(txn).await?)
+                let company = model.insert(txn).await?;
+                if in_the_plan(&company) {
+                    reserves::check_cap(&company, "/allocation_cap_cents")?;
+                    reserves::bump_version(txn, fund_id).await?;
+                }
+                Ok(company)
             })
         },
         render,
@@ -175,7 +188,7 @@ pub async fn get_company(
     id: i64,
 ) -> Result<portfolio_company::Model> {
     principal.require_read(fund_id)?;
-    find(svc, fund_id, id)
+    find(svc.db.connection(), fund_id, id)
         .await?
         .ok_or_else(|| Error::not_found("company", id))
 }
@@ -199,14 +212,14 @@ pub(crate) async fn require_named<C: sea_orm::ConnectionTrait>(
         })
 }
 
-async fn find(
-    svc: &Service,
+async fn find<C: ConnectionTrait>(
+    conn: &C,
     fund_id: i64,
     id: i64,
 ) -> Result<Option<portfolio_company::Model>, DbErr> {
     portfolio_company::Entity::find_by_id(id)
         .filter(portfolio_company::Column::FundId.eq(fund_id))
-        .one(svc.db.connection())
+        .one(conn)
         .await
 }
 
@@ -236,8 +249,12 @@ pub async fn update_company(
 ) -> Result<portfolio_company::Model> {
     principal.require_write(fund_id)?;
     let name = fields.name.clone();
+    // Planned reserves and the cap are inputs of the fund's reserve plan, versioned with it.
+    let changes_plan =
+        fields.planned_reserves_cents.is_some() || fields.allocation_cap_cents.is_some();
     let mut model = fields.into_active()?;
     model.updated_at = Set(now());
+    let txn = svc.db.connection().begin().await?;
     let result = portfolio_company::Entity::update_many()
         .set(model)
         .col_expr(
@@ -247,17 +264,26 @@ pub async fn update_company(
         .filter(portfolio_company::Column::Id.eq(id))
         .filter(portfolio_company::Column::FundId.eq(fund_id))
         .filter(portfolio_company::Column::Version.eq(expected_version))
-        .exec(svc.db.connection())
+        .exec(&txn)
         .await
         .map_err(|e| name_taken(e.into(), name.as_deref()))?;
-    match find(svc, fund_id, id).await? {
-        Some(company) if result.rows_affected == 1 => Ok(company),
-        other => Err(Error::missing_or_stale(
-            "company",
-            id,
-            other.map(|c| c.version),
-        )),
+    let company = match find(&txn, fund_id, id).await? {
+        Some(company) if result.rows_affected == 1 => company,
+        other => {
+            return Err(Error::missing_or_stale(
+                "company",
+                id,
+                other.map(|c| c.version),
+            ));
+        }
+    };
+    if changes_plan {
+        // Dropping the transaction on an error rolls the update back: nothing is written.
+        reserves::check_cap(&company, "/allocation_cap_cents")?;
+        reserves::bump_version(&txn, fund_id).await?;
     }
+    txn.commit().await?;
+    Ok(company)
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
@@ -269,16 +295,24 @@ pub async fn delete_company(
     expected_version: i64,
 ) -> Result<()> {
     principal.require_write(fund_id)?;
+    let txn = svc.db.connection().begin().await?;
+    let planned = find(&txn, fund_id, id)
+        .await?
+        .is_some_and(|c| in_the_plan(&c));
     let result = portfolio_company::Entity::delete_many()
         .filter(portfolio_company::Column::Id.eq(id))
         .filter(portfolio_company::Column::FundId.eq(fund_id))
         .filter(portfolio_company::Column::Version.eq(expected_version))
-        .exec(svc.db.connection())
+        .exec(&txn)
         .await?;
     if result.rows_affected == 1 {
+        if planned {
+            reserves::bump_version(&txn, fund_id).await?;
+        }
+        txn.commit().await?;
         return Ok(());
     }
-    let current = find(svc, fund_id, id).await?;
+    let current = find(&txn, fund_id, id).await?;
     Err(Error::missing_or_stale(
         "company",
         id,

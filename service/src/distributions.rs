@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ResourceRef, Result, unique};
+use crate::error::{Error, ResourceRef, Result, unique};
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
@@ -81,6 +81,21 @@ pub async fn create_distribution(
         render,
     )
     .await
+}
+
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, distribution_id = id))]
+pub async fn get_distribution(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<distribution::Model> {
+    principal.require_read(fund_id)?;
+    distribution::Entity::find_by_id(id)
+        .filter(distribution::Column::FundId.eq(fund_id))
+        .one(svc.db.connection())
+        .await?
+        .ok_or_else(|| Error::not_found("distribution", id))
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]

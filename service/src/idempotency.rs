@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::canonical::canonical_sha256;
 use crate::context::Service;
 use crate::db::{Database, now};
-use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{Error, ResourceRef, Result, UniqueIndex, is_unique_violation, unique};
 
 /// An `Idempotency-Key` header value: 1..255 visible ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -90,12 +90,15 @@ impl Idempotency {
     }
 }
 
-/// A response as recorded and sent: status, exact body bytes and `Location`.
+/// A response as sent: status, exact body bytes and `Location`; and what is recorded for replays.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     pub status: u16,
     pub body: Vec<u8>,
     pub location: Option<String>,
+    /// The body to record instead of `body`, when the sent one holds a secret that no table may keep
+    /// (SPEC §4.9): a replay answers with this form.
+    pub recorded_body: Option<Vec<u8>>,
 }
 
 /// The response to send, and whether it is a replay of a recorded one.
@@ -171,22 +174,25 @@ where
     let Some(idem) = idempotency else {
         return Err(err);
     };
-    match &err {
-        Error::Database(db_err)
-            if unique::IDEMPOTENCY_RECORD.violated_by(db_err)
-                || keyed_by.index.violated_by(db_err) =>
-        {
-            // Someone else committed this key first: replay their response, or, if its record has
-            // expired, refuse to create a second row and point at the one that exists.
-            match replay(db, &idem).await? {
-                Some(outcome) => Ok(outcome),
-                None => Err(Error::IdempotencyKeyExpired {
-                    existing: keyed_by.existing(db, idem.key.as_str()).await?,
-                }),
-            }
-        }
-        _ => Err(err),
+    let Error::Database(db_err) = &err else {
+        return Err(err);
+    };
+    if !is_unique_violation(db_err) {
+        return Err(err);
     }
+    // A unique index stopped this request. If a request with the same key committed first, whichever
+    // index stopped us (the key's own, the record's, or another that the first request's rows took,
+    // such as a company's name), its response is the answer (SPEC §4.8).
+    if let Some(outcome) = replay(db, &idem).await? {
+        return Ok(outcome);
+    }
+    if unique::IDEMPOTENCY_RECORD.violated_by(db_err) || keyed_by.index.violated_by(db_err) {
+        // The key's row exists but its record has expired: never a second row; point at the row.
+        return Err(Error::IdempotencyKeyExpired {
+            existing: keyed_by.existing(db, idem.key.as_str()).await?,
+        });
+    }
+    Err(err)
 }
 
 impl<E: EntityTrait> KeyedBy<E> {
@@ -227,6 +233,7 @@ async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
             status,
             body: record.response_body,
             location: record.location,
+            recorded_body: None,
         },
         replayed: true,
     }))
@@ -246,7 +253,10 @@ async fn record(
         fingerprint: Set(idem.fingerprint.clone()),
         principal_id: Set(idem.principal),
         status_code: Set(rendered.status as i16),
-        response_body: Set(rendered.body.clone()),
+        response_body: Set(rendered
+            .recorded_body
+            .clone()
+            .unwrap_or_else(|| rendered.body.clone())),
         location: Set(rendered.location.clone()),
         expires_at: Set(created_at + ttl),
         created_at: Set(created_at),

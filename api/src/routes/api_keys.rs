@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use service::api_keys::{self, NewKey};
 use service::auth;
 use service::entity::api_key;
+use service::idempotency::Rendered;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, rendered};
-use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors};
+use crate::extract::{Caller, Creation, if_match, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, Versioned};
 use crate::wire::{IdempotencyKeyHeader, IfMatchHeader, KeyPath, Role};
 
 /// An API key (never its secret, which is only shown at creation).
@@ -44,14 +45,22 @@ impl From<&api_key::Model> for ApiKey {
     }
 }
 
-/// A new key and its secret. The secret is shown once; store it now.
+/// A new key and its secret. The secret is shown once, in the response that created the key; store it
+/// now. A replay of that response (same `Idempotency-Key`) carries `key: null` and a `detail`: the secret
+/// is never stored, not even for replays (SPEC §4.9).
 #[derive(Serialize, ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
-    /// The bearer token: `Authorization: Bearer <key>`.
-    pub key: String,
+    /// The bearer token, `Authorization: Bearer <key>`; `null` in a replay.
+    pub key: Option<String>,
+    /// Present in a replay: why `key` is `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
+
+/// What a replay of a key's creation says instead of the secret.
+const SECRET_SHOWN_ONCE: &str = "The secret of an API key is shown only once, in the response that created it; it is not stored.";
 
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyList {
@@ -86,15 +95,37 @@ pub async fn create_api_key(creation: Creation) -> Result<HttpResponse, Error> {
                 funds: input.fund_ids,
             };
             api_keys::create_api_key(svc, principal, new, idem, |minted| {
-                let dto = CreatedApiKey {
+                let location = format!("/api/v1/api-keys/{}", minted.key.id);
+                let sent = CreatedApiKey {
                     api_key: ApiKey::from(&minted.key),
-                    key: minted.secret.clone(),
+                    key: Some(minted.secret.clone()),
+                    detail: None,
                 };
-                rendered(201, &dto, format!("/api/v1/api-keys/{}", minted.key.id))
+                let recorded = CreatedApiKey {
+                    api_key: ApiKey::from(&minted.key),
+                    key: None,
+                    detail: Some(SECRET_SHOWN_ONCE.to_owned()),
+                };
+                let stored = rendered(201, &recorded, location.clone())?;
+                Ok(Rendered {
+                    recorded_body: Some(stored.body),
+                    ..rendered(201, &sent, location)?
+                })
             })
             .await
         })
         .await
+}
+
+/// Get one API key (never its secret).
+#[utoipa::path(
+    tag = "api_keys", operation_id = "get_api_key", params(KeyPath),
+    responses(Versioned<ApiKey>, ReadErrors)
+)]
+#[get("/api/v1/api-keys/{key_id}")]
+pub async fn get_api_key(caller: Caller, path: web::Path<KeyPath>) -> Result<HttpResponse, Error> {
+    let key = api_keys::get_api_key(caller.service(), &caller.principal, path.key_id).await?;
+    Ok(with_etag(&ApiKey::from(&key), key.version))
 }
 
 /// List every API key.

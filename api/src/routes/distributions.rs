@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::extract::{Caller, Creation, rendered};
 use crate::responses::{CreateErrors, Created, ReadErrors};
 use crate::wire::{
-    DecimalText, DistributionKind, FundPath, IdempotencyKeyHeader, PageQuery, page_of,
+    DecimalText, DistributionKind, DistributionPath, FundPath, IdempotencyKeyHeader, PageQuery,
+    page_of,
 };
 
 /// Realized proceeds from a company. Immutable.
@@ -116,4 +117,20 @@ pub async fn list_distributions(
     )
     .await?;
     Ok(HttpResponse::Ok().json(DistributionPage::from(page)))
+}
+
+/// Get one distribution of the fund.
+#[utoipa::path(
+    tag = "distributions", operation_id = "get_distribution", params(DistributionPath),
+    responses((status = 200, description = "The distribution.", body = Distribution), ReadErrors)
+)]
+#[get("/api/v1/funds/{fund_id}/distributions/{distribution_id}")]
+pub async fn get_distribution(
+    caller: Caller,
+    path: web::Path<DistributionPath>,
+) -> Result<HttpResponse, Error> {
+    let (fund_id, id) = (path.fund_id.0, path.distribution_id.0);
+    let distribution =
+        distributions::get_distribution(caller.service(), &caller.principal, fund_id, id).await?;
+    Ok(HttpResponse::Ok().json(Distribution::from(&distribution)))
 }

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(lots::get_lot)
         .service(distributions::create_distribution)
         .service(distributions::list_distributions)
+        .service(distributions::get_distribution)
         .service(metrics::get_fund_moic)
         .service(reserves::get_reserve_rankings)
         .service(reserves::get_reserve_plan)
@@ -50,5 +51,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(snapshots::apply_snapshot)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
+        .service(api_keys::get_api_key)
         .service(api_keys::delete_api_key);
 }

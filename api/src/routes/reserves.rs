@@ -18,10 +18,13 @@ pub struct Ranking {
     pub rank: i32,
     pub company_id: i64,
     pub name: String,
+    /// Σ cost basis of the company's lots, cents: the first tie-break between equal ranking values.
+    pub invested_cents: i64,
     /// Reserve exit MOIC × exit probability, 6 places; `null` without planned reserves or assumptions.
     #[schema(value_type = Option<String>)]
     pub exit_moic_on_planned_reserves: Option<DecimalText>,
-    /// The same multiple regardless of planned reserves (what the allocation engine ranks by).
+    /// The same multiple regardless of planned reserves: what the allocation engine ranks by, highest
+    /// first, unknown last; ties by `invested_cents` (largest first), then `company_id`.
     #[schema(value_type = Option<String>)]
     pub allocation_score: Option<DecimalText>,
     pub planned_reserves_cents: i64,
@@ -34,6 +37,7 @@ impl From<&domain::Ranking> for Ranking {
             rank: r.rank,
             company_id: r.company_id,
             name: r.name.clone(),
+            invested_cents: r.invested_cents,
             exit_moic_on_planned_reserves: DecimalText::ratio(r.exit_moic_on_planned_reserves),
             allocation_score: DecimalText::ratio(r.allocation_score),
             planned_reserves_cents: r.planned_reserves_cents,

@@ -1,4 +1,3 @@
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
@@ -508,18 +507,6 @@ fn fund_metrics(
         projected_value_cents: projected,
         projected_moic: ratio(projected, invested + planned),
     }
-}
-
-/// Orders companies for ranking: a descending optional score (missing last), then a descending
-/// secondary amount, then ascending id.
-pub fn rank_order(a: (Option<Decimal>, i64, i64), b: (Option<Decimal>, i64, i64)) -> Ordering {
-    let by_score = match (a.0, b.0) {
-        (Some(x), Some(y)) => y.cmp(&x),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    };
-    by_score.then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The follow-on reserve allocation engine (SPEC §6.5): a greedy allocation of the fund's available
 //! reserves over its active companies, ranked by the expected multiple on the next dollar of reserves.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use entity::investment_lot::LotType;
@@ -10,8 +11,8 @@ use sea_orm::ActiveEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
-use crate::fund_state::PortfolioState;
-use crate::metrics::{bps, rank_order};
+use crate::fund_state::{CompanyState, PortfolioState};
+use crate::metrics::bps;
 use crate::money::fixed_scale;
 
 /// Version of the engine's rules, recorded in snapshots so that a change of rules changes the hash.
@@ -123,6 +124,47 @@ pub fn score(
     }
 }
 
+/// An active company in the engine's order (SPEC §6.5 step 2), with what it is ranked by.
+#[derive(Clone, Copy, Debug)]
+pub struct Ranked<'s> {
+    pub company: &'s CompanyState,
+    /// Σ cost basis of its lots, cents: the first tie-break, and the base of its caps.
+    pub invested: i64,
+    /// `reserve_exit_moic_bps / 10000 × exit_probability`, 6 places; `None` when either is missing.
+    pub score: Option<Decimal>,
+}
+
+/// The fund's active companies in the order reserves go to them: ranking value descending (unknown
+/// last), then invested descending, then id ascending. Written-off and exited companies get nothing.
+pub fn rank(state: &PortfolioState) -> Vec<Ranked<'_>> {
+    let mut invested: BTreeMap<i64, i64> = BTreeMap::new();
+    for lot in &state.lots {
+        *invested.entry(lot.company_id).or_default() += lot.cost_basis_cents;
+    }
+    let mut ranked: Vec<Ranked<'_>> = state
+        .companies
+        .iter()
+        .filter(|c| c.status == CompanyStatus::Active)
+        .map(|c| Ranked {
+            company: c,
+            invested: invested.get(&c.id).copied().unwrap_or(0),
+            score: score(c.reserve_exit_moic_bps, c.exit_probability),
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        let by_score = match (a.score, b.score) {
+            (Some(x), Some(y)) => y.cmp(&x),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        by_score
+            .then(b.invested.cmp(&a.invested))
+            .then(a.company.id.cmp(&b.company.id))
+    });
+    ranked
+}
+
 /// Allocates the fund's available reserves. Deterministic, and independent of the order of the inputs.
 pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
     let ratio = policy
@@ -138,32 +180,19 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
     let cap_percent = policy.cap_percent_bps.unwrap_or(DEFAULT_CAP_PERCENT_BPS);
     let min_check = policy.min_check_cents.unwrap_or(0);
 
-    let mut invested: BTreeMap<i64, i64> = BTreeMap::new();
-    for lot in &state.lots {
-        *invested.entry(lot.company_id).or_default() += lot.cost_basis_cents;
-    }
-
-    let mut active: Vec<_> = state
-        .companies
-        .iter()
-        .filter(|c| c.status == CompanyStatus::Active)
-        .collect();
-    active.sort_by(|a, b| {
-        let key = |c: &&crate::fund_state::CompanyState| {
-            (
-                score(c.reserve_exit_moic_bps, c.exit_probability),
-                invested.get(&c.id).copied().unwrap_or(0),
-                c.id,
-            )
-        };
-        rank_order(key(a), key(b))
-    });
-
+    let active = rank(state);
     let total = active.len();
     let mut remaining = available;
     let mut allocations = Vec::with_capacity(total);
-    for (i, c) in active.into_iter().enumerate() {
-        let inv = invested.get(&c.id).copied().unwrap_or(0);
+    for (
+        i,
+        Ranked {
+            company: c,
+            invested: inv,
+            ..
+        },
+    ) in active.into_iter().enumerate()
+    {
         let mut cap = (floor_bps(inv, cap_percent), BindingCap::PercentOfInvested);
         if let Some(own) = c.allocation_cap_cents
             && own < cap.0

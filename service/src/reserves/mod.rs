@@ -6,10 +6,11 @@ mod plan;
 mod rankings;
 
 pub use engine::{
-    BindingCap, CompanyAllocation, DEFAULT_CAP_PERCENT_BPS, ENGINE_VERSION, ReservePlan,
-    ReservePolicy, allocate, score,
+    BindingCap, CompanyAllocation, DEFAULT_CAP_PERCENT_BPS, ENGINE_VERSION, Ranked, ReservePlan,
+    ReservePolicy, allocate, rank, score,
 };
 pub use plan::{
     MAX_PLAN_UPDATES, PlanLine, PlanUpdate, PlanView, reserve_plan, update_reserve_plan,
 };
+pub(crate) use plan::{bump_version, check_cap};
 pub use rankings::{Ranking, reserve_rankings};

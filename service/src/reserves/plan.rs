@@ -64,6 +64,36 @@ pub async fn reserve_plan(svc: &Service, principal: &Principal, fund_id: i64) ->
     plan_view(svc.db.connection(), fund_id).await
 }
 
+/// Moves the fund's reserve-plan version on: every write that changes a plan input (a company's planned
+/// reserves or cap, a company added or removed) calls it in its own transaction, so that a
+/// `PUT /reserve-plan` made against the previous version is refused (SPEC §7.5).
+pub(crate) async fn bump_version<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<()> {
+    fund::Entity::update_many()
+        .col_expr(
+            fund::Column::ReservePlanVersion,
+            Expr::col(fund::Column::ReservePlanVersion).add(1),
+        )
+        .col_expr(fund::Column::UpdatedAt, Expr::value(now()))
+        .filter(fund::Column::Id.eq(fund_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// A company's cap must not be below its planned reserves (SPEC §7.5), whichever of the two changed.
+pub(crate) fn check_cap(company: &portfolio_company::Model, pointer: &str) -> Result<()> {
+    match company.allocation_cap_cents {
+        Some(cap) if cap < company.planned_reserves_cents => Err(Error::invalid(
+            pointer,
+            format!(
+                "the allocation cap ({cap} cents) must not be below the planned reserves ({} cents)",
+                company.planned_reserves_cents
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One row of a plan update. `allocation_cap_cents`: absent leaves the cap as it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanUpdate {

@@ -209,16 +209,104 @@ async fn the_reserve_plan_updates_atomically_under_its_version() {
     }
 }
 
+async fn plan_version(app: &TestApp, fund: i64) -> i64 {
+    let path = format!("/api/v1/funds/{fund}/reserve-plan");
+    let plan: Value = app.get_as(&path, &app.admin).await.json().await.unwrap();
+    plan["version"].as_i64().unwrap()
+}
+
+/// Planned reserves and caps are inputs of the reserve plan: changing them through a company moves the
+/// plan's version, so a plan update made against the old version cannot overwrite the change (SPEC
+/// §7.5); and a cap below the planned reserves is refused wherever either changes.
 #[tokio::test]
-async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
+async fn changing_a_companys_reserves_moves_the_plan_version_and_keeps_cap_above_planned() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let company = app.company(fund, "A").await;
+        let plan_path = format!("/api/v1/funds/{fund}/reserve-plan");
+        assert_eq!(plan_version(&app, fund).await, 1);
+
+        patch_company(&app, fund, company, json!({"planned_reserves_cents": 100})).await;
+        assert_eq!(
+            plan_version(&app, fund).await,
+            2,
+            "[{backend:?}] planned reserves are a plan input"
+        );
+        let stale = app
+            .client
+            .put(app.url(&plan_path))
+            .bearer_auth(&app.admin)
+            .json(&json!({"expected_version": 1, "updates": [{"company_id": company, "planned_reserves_cents": 7}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            stale.status(),
+            StatusCode::PRECONDITION_FAILED,
+            "[{backend:?}]"
+        );
+
+        let company_path = format!("/api/v1/funds/{fund}/companies/{company}");
+        let below = app
+            .client
+            .patch(app.url(&company_path))
+            .bearer_auth(&app.admin)
+            .header("If-Match", "\"2\"")
+            .json(&json!({"allocation_cap_cents": 50}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            below.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[{backend:?}]"
+        );
+        let below: Value = below.json().await.unwrap();
+        assert_eq!(below["errors"][0]["pointer"], "/allocation_cap_cents");
+        let unchanged: Value = app
+            .get_as(&company_path, &app.admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(unchanged["version"], 2, "[{backend:?}] nothing written");
+        assert_eq!(unchanged["allocation_cap_cents"], Value::Null);
+        assert_eq!(
+            plan_version(&app, fund).await,
+            2,
+            "[{backend:?}] the plan did not move"
+        );
+
+        // A name change is not a plan input.
+        let renamed = app
+            .client
+            .patch(app.url(&company_path))
+            .bearer_auth(&app.admin)
+            .header("If-Match", "\"2\"")
+            .json(&json!({"name": "A2"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(renamed.status(), StatusCode::OK);
+        assert_eq!(plan_version(&app, fund).await, 2, "[{backend:?}]");
+    }
+}
+
+/// The rankings are the allocation engine's order (SPEC §6.5 step 2): ranking value first, unknown
+/// last, then invested, then id; so the order a user reads is the order reserves are allocated.
+#[tokio::test]
+async fn rankings_follow_the_engines_order_value_then_invested_then_id() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let fund = app.fund("Fund").await;
         let mut ids = Vec::new();
         for (name, bps, p, planned) in [
-            ("Low", 20000, "0.5", 100),
-            ("High", 40000, "0.5", 100),
-            ("None", 40000, "0.9", 0),
+            ("Low", json!(20000), "0.5", 100),
+            ("Even", json!(40000), "0.5", 0),
+            ("Invested", json!(40000), "0.5", 100),
+            ("Unknown", Value::Null, "0.9", 100),
+            ("Best", json!(40000), "0.9", 0),
         ] {
             let body = json!({"name": name, "stage": "seed", "reserve_exit_moic_bps": bps, "exit_probability": p, "planned_reserves_cents": planned});
             ids.push(
@@ -226,6 +314,12 @@ async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
                     .await,
             );
         }
+        // "Invested" ties "Even" on value (2.0) and wins on invested.
+        let investment = app.investment(fund, ids[2]).await;
+        let lot = json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": "2024-01-01"});
+        let path = format!("/api/v1/funds/{fund}/investments/{investment}/lots");
+        let created = app.post(&path, &app.admin, &lot, None).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
         let body: Value = app
             .get_as(
                 &format!("/api/v1/funds/{fund}/reserves/rankings"),
@@ -241,14 +335,20 @@ async fn rankings_put_the_best_multiple_on_planned_reserves_first() {
             .iter()
             .map(|r| r["company_id"].as_i64().unwrap())
             .collect();
-        assert_eq!(order, vec![ids[1], ids[0], ids[2]], "[{backend:?}]");
-        assert_eq!(body["data"][0]["exit_moic_on_planned_reserves"], "2.000000");
-        assert_eq!(body["data"][0]["rank"], 1);
         assert_eq!(
-            body["data"][2]["exit_moic_on_planned_reserves"],
+            order,
+            vec![ids[4], ids[2], ids[1], ids[0], ids[3]],
+            "[{backend:?}] Best 3.6, Invested 2.0 (1000 cents in), Even 2.0, Low 1.0, Unknown"
+        );
+        assert_eq!(body["data"][0]["allocation_score"], "3.600000");
+        assert_eq!(
+            body["data"][0]["exit_moic_on_planned_reserves"],
             Value::Null
         );
-        assert_eq!(body["data"][2]["allocation_score"], "3.600000");
+        assert_eq!(body["data"][1]["invested_cents"], 1000);
+        assert_eq!(body["data"][1]["exit_moic_on_planned_reserves"], "2.000000");
+        assert_eq!(body["data"][1]["rank"], 2);
+        assert_eq!(body["data"][4]["allocation_score"], Value::Null);
     }
 }
 
