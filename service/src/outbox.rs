@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use entity::job_outbox::{self, JobStatus};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, ExprTrait, QueryFilter, Statement, Value,
+    ColumnTrait, Condition, DatabaseBackend, EntityTrait, ExprTrait, QueryFilter, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -42,6 +42,19 @@ pub type HandlerFuture<'a> =
 /// lease that ran out), and running it twice must leave the same rows.
 pub trait Handler: Send + Sync {
     fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a>;
+
+    /// Called once a job has failed for good without its handler seeing the failure: its last attempt's
+    /// worker stopped (its lease ran out), so the reaper marks it `failed`. The handler leaves what the
+    /// job was for in a final state (a snapshot in `error`). Must be idempotent; by default nothing.
+    fn give_up<'a>(
+        &'a self,
+        db: &'a Database,
+        job: &'a job_outbox::Model,
+        reason: &'a str,
+    ) -> HandlerFuture<'a> {
+        let _ = (db, job, reason);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The handlers a worker knows, by job type.
@@ -165,19 +178,68 @@ fn released(at: DateTime<Utc>) -> sea_orm::UpdateMany<job_outbox::Entity> {
         .col_expr(job_outbox::Column::UpdatedAt, Expr::value(at))
 }
 
-/// Returns jobs whose lease ran out (claimed before `at − lease`) to the queue; returns how many.
+/// What a job that died with its worker on its last attempt records as its error.
+pub const LEASE_EXPIRED_ON_LAST_ATTEMPT: &str =
+    "the worker running the job's last attempt stopped before finishing it (its lease expired)";
+
+/// Jobs whose lease ran out (claimed before `at − lease`): back to the queue, unless that was their last
+/// attempt; then they are `failed` (a job that kills its process is not retried forever, SPEC §8) and
+/// their handler's [`Handler::give_up`] runs. Returns how many jobs were reaped.
 #[tracing::instrument(skip_all)]
-pub async fn reap_expired_leases(db: &Database, lease: Duration, at: DateTime<Utc>) -> Result<u64> {
+pub async fn reap_expired_leases(
+    db: &Database,
+    handlers: &Handlers,
+    lease: Duration,
+    at: DateTime<Utc>,
+) -> Result<u64> {
     let cutoff =
         at - chrono::Duration::from_std(lease).map_err(|e| Error::Invariant(e.to_string()))?;
-    let result = released(at)
+    let expired = || {
+        Condition::all()
+            .add(job_outbox::Column::Status.eq(JobStatus::Processing))
+            .add(job_outbox::Column::LockedAt.lt(cutoff))
+    };
+    let exhausted = || {
+        Expr::col(job_outbox::Column::AttemptCount).gte(Expr::col(job_outbox::Column::MaxAttempts))
+    };
+    let dead = job_outbox::Entity::find()
+        .filter(expired())
+        .filter(exhausted())
+        .all(db.connection())
+        .await?;
+    let mut reaped = 0;
+    for job in dead {
+        let failed = released(at)
+            .col_expr(job_outbox::Column::Status, Expr::value(JobStatus::Failed))
+            .col_expr(
+                job_outbox::Column::LastError,
+                Expr::value(Some(LEASE_EXPIRED_ON_LAST_ATTEMPT)),
+            )
+            .filter(job_outbox::Column::Id.eq(job.id))
+            .filter(expired())
+            .exec(db.connection())
+            .await?;
+        // Only the reaper that moved the job gives it up (another process may reap at the same time).
+        if failed.rows_affected == 1 {
+            reaped += 1;
+            tracing::warn!(job = %job.id, job_type = %job.job_type, "job failed: {LEASE_EXPIRED_ON_LAST_ATTEMPT}");
+            if let Some(handler) = handlers.map.get(&job.job_type)
+                && let Err(e) = handler
+                    .give_up(db, &job, LEASE_EXPIRED_ON_LAST_ATTEMPT)
+                    .await
+            {
+                tracing::warn!(job = %job.id, error = %e, "giving up a job failed");
+            }
+        }
+    }
+    let requeued = released(at)
         .col_expr(job_outbox::Column::Status, Expr::value(JobStatus::Pending))
         .col_expr(job_outbox::Column::NextRunAt, Expr::value(at))
-        .filter(job_outbox::Column::Status.eq(JobStatus::Processing))
-        .filter(job_outbox::Column::LockedAt.lt(cutoff))
+        .filter(expired())
+        .filter(exhausted().not())
         .exec(db.connection())
         .await?;
-    Ok(result.rows_affected)
+    Ok(reaped + requeued.rows_affected)
 }
 
 /// A worker loop: runs due jobs until `stop` turns true, sleeping briefly when idle, reaping expired
@@ -196,7 +258,7 @@ pub async fn run_worker(
         }
         let at = now();
         if idle_rounds.is_multiple_of(50)
-            && let Err(e) = reap_expired_leases(&db, DEFAULT_LEASE, at).await
+            && let Err(e) = reap_expired_leases(&db, &handlers, DEFAULT_LEASE, at).await
         {
             tracing::warn!(error = %e, "lease reaper failed");
         }

@@ -172,27 +172,50 @@ impl Handler for Calculator {
                 Err(e) => {
                     let message = e.to_string();
                     // The last attempt failed: the snapshot ends in `error` with the reason.
-                    if job.attempt_count >= job.max_attempts
-                        && let Some(id) = job
-                            .payload
-                            .get("snapshot_id")
-                            .and_then(|v| v.as_str())
-                            .and_then(|s| Uuid::parse_str(s).ok())
-                    {
-                        for from in [SnapshotStatus::Calculating, SnapshotStatus::Pending] {
-                            let _ = set_status(
-                                db,
-                                id,
-                                from,
-                                SnapshotStatus::Error,
-                                Some(message.clone()),
-                            )
-                            .await;
-                        }
+                    if job.attempt_count >= job.max_attempts {
+                        fail_snapshot(db, job, &message).await;
                     }
                     Err(message)
                 }
             }
         })
+    }
+
+    fn give_up<'a>(
+        &'a self,
+        db: &'a Database,
+        job: &'a job_outbox::Model,
+        reason: &'a str,
+    ) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            fail_snapshot(db, job, reason).await;
+            Ok(())
+        })
+    }
+}
+
+/// Moves the job's snapshot to `error` with `message`, from wherever it stopped; a snapshot already
+/// complete, failed or deleted is left as it is.
+async fn fail_snapshot(db: &Database, job: &job_outbox::Model, message: &str) {
+    let Some(id) = job
+        .payload
+        .get("snapshot_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+    else {
+        return;
+    };
+    for from in [SnapshotStatus::Calculating, SnapshotStatus::Pending] {
+        if let Err(e) = set_status(
+            db,
+            id,
+            from,
+            SnapshotStatus::Error,
+            Some(message.to_owned()),
+        )
+        .await
+        {
+            tracing::warn!(snapshot = %id, error = %e, "could not mark the snapshot failed");
+        }
     }
 }

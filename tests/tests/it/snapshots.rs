@@ -305,16 +305,26 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
         );
         // Before the lease runs out nothing is reaped; after, the job is back in the queue.
         assert_eq!(
-            outbox::reap_expired_leases(&app.db.db, outbox::DEFAULT_LEASE, now)
-                .await
-                .unwrap(),
+            outbox::reap_expired_leases(
+                &app.db.db,
+                &api::app::job_handlers(),
+                outbox::DEFAULT_LEASE,
+                now
+            )
+            .await
+            .unwrap(),
             0
         );
         let later = now + chrono::Duration::minutes(6);
         assert_eq!(
-            outbox::reap_expired_leases(&app.db.db, outbox::DEFAULT_LEASE, later)
-                .await
-                .unwrap(),
+            outbox::reap_expired_leases(
+                &app.db.db,
+                &api::app::job_handlers(),
+                outbox::DEFAULT_LEASE,
+                later
+            )
+            .await
+            .unwrap(),
             1
         );
         let handlers = api::app::job_handlers();
@@ -372,6 +382,61 @@ impl Handler for Recorder {
             self.seen.lock().unwrap().push(job.id);
             Ok(())
         })
+    }
+}
+
+/// A job whose worker dies on its last attempt is not retried forever: the reaper marks it `failed`,
+/// and its snapshot ends in `error` with the reason (SPEC §8).
+#[tokio::test]
+async fn a_job_whose_last_attempt_dies_with_its_worker_fails_and_its_snapshot_errs() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (fund, _, _) = portfolio(&app).await;
+        let created: Value = create(&app, fund, json!({"name": "doomed"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        app.db
+            .exec("UPDATE job_outbox SET max_attempts = 1")
+            .await
+            .unwrap();
+        let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+        outbox::claim(&app.db.db, "doomed", now)
+            .await
+            .unwrap()
+            .expect("a due job");
+        let handlers = api::app::job_handlers();
+        let later = now + chrono::Duration::minutes(6);
+        let reaped =
+            outbox::reap_expired_leases(&app.db.db, &handlers, outbox::DEFAULT_LEASE, later)
+                .await
+                .unwrap();
+        assert_eq!(reaped, 1, "[{backend:?}]");
+        let job = job_row(&app.db).await;
+        assert_eq!(job.status, job_outbox::JobStatus::Failed, "[{backend:?}]");
+        assert_eq!(
+            job.last_error.as_deref(),
+            Some(outbox::LEASE_EXPIRED_ON_LAST_ATTEMPT)
+        );
+        assert!(
+            !outbox::run_once(&app.db.db, &handlers, "survivor", later)
+                .await
+                .unwrap(),
+            "[{backend:?}] a failed job is not run again"
+        );
+        let id = created["id"].as_str().unwrap();
+        let snapshot: Value = app
+            .get_as(&format!("/api/v1/snapshots/{id}"), &app.admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(snapshot["status"], "error", "[{backend:?}]");
+        assert_eq!(
+            snapshot["error_message"],
+            outbox::LEASE_EXPIRED_ON_LAST_ATTEMPT
+        );
     }
 }
 
