@@ -2,7 +2,7 @@
 //! so the tests exercise exactly what production runs.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -32,8 +32,10 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Application {
     address: SocketAddr,
     server: Server,
-    /// Tells the in-process workers to stop (on shutdown).
-    stop_workers: tokio::sync::watch::Sender<bool>,
+    /// The in-process outbox workers, drained on shutdown.
+    workers: Workers,
+    /// How long shutdown waits for running jobs.
+    shutdown_grace: Duration,
 }
 
 /// The job handlers every worker runs.
@@ -44,14 +46,41 @@ pub fn job_handlers() -> service::outbox::Handlers {
     )
 }
 
-/// Starts `count` outbox workers on `db`; they stop when `stop` turns true.
-pub fn spawn_workers(db: &Database, count: usize, stop: &tokio::sync::watch::Sender<bool>) {
-    for _ in 0..count {
-        tokio::spawn(service::outbox::run_worker(
-            db.clone(),
-            job_handlers(),
-            stop.subscribe(),
-        ));
+/// Outbox workers running in this process (`updog serve` and `updog worker`).
+pub struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    running: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts `count` workers on `db` running `handlers`.
+    pub fn spawn(db: &Database, count: usize, handlers: &service::outbox::Handlers) -> Self {
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let running = (0..count)
+            .map(|_| {
+                tokio::spawn(service::outbox::run_worker(
+                    db.clone(),
+                    handlers.clone(),
+                    stop.subscribe(),
+                ))
+            })
+            .collect();
+        Self { stop, running }
+    }
+
+    /// Tells the workers to take no new job and waits up to `grace` for the jobs they are running
+    /// (SPEC §14). A job still running after that is abandoned to its lease: the reaper returns it to
+    /// the queue, and its handler is idempotent.
+    pub async fn drain(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let count = self.running.len();
+        match tokio::time::timeout(grace, futures::future::join_all(self.running)).await {
+            Ok(_) => tracing::info!(workers = count, "workers stopped"),
+            Err(_) => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "workers still running jobs at the end of the shutdown grace; their leases will expire"
+            ),
+        }
     }
 }
 
@@ -82,8 +111,7 @@ impl Application {
             );
         }
         spawn_idempotency_reaper(db.clone());
-        let (stop_workers, _) = tokio::sync::watch::channel(false);
-        spawn_workers(&db, config.workers, &stop_workers);
+        let workers = Workers::spawn(&db, config.workers, &job_handlers());
 
         let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
             addr: config.bind.to_string(),
@@ -129,7 +157,8 @@ impl Application {
         Ok(Self {
             address,
             server,
-            stop_workers,
+            workers,
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
         })
     }
 
@@ -138,18 +167,20 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish (bounded by
-    /// the shutdown timeout).
+    /// Serves until SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish (bounded by
+    /// the shutdown timeout) and running jobs too (bounded by `UPDOG_SHUTDOWN_GRACE_S`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let stop_workers = self.stop_workers.clone();
+        let stop = self.workers.stop.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested; finishing in-flight requests and jobs");
-            let _ = stop_workers.send(true);
+            let _ = stop.send(true);
             handle.stop(true).await;
         });
-        self.server.await
+        let served = self.server.await;
+        self.workers.drain(self.shutdown_grace).await;
+        served
     }
 }
 

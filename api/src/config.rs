@@ -29,6 +29,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long idempotency records are kept, in hours (at least 24).
     pub idempotency_ttl_hours: i64,
+    /// On shutdown, how long running jobs may take to finish, in seconds (`UPDOG_SHUTDOWN_GRACE_S`).
+    pub shutdown_grace_secs: u64,
 }
 
 impl Config {
@@ -72,17 +74,23 @@ impl Config {
             message: format!("expected host:port such as 127.0.0.1:8080, got {bind_text:?} ({e})"),
         })?;
 
-        let workers = match get("UPDOG_WORKERS") {
-            None => 2,
-            Some(v) => v
-                .parse::<usize>()
+        let number = |var: &'static str, range: std::ops::RangeInclusive<i64>, default: i64| {
+            let Some(v) = get(var) else {
+                return Ok(default);
+            };
+            v.parse::<i64>()
                 .ok()
-                .filter(|n| *n <= 64)
+                .filter(|n| range.contains(n))
                 .ok_or_else(|| Error::Config {
-                    var: "UPDOG_WORKERS",
-                    message: format!("expected a whole number from 0 to 64, got {v:?}"),
-                })?,
+                    var,
+                    message: format!(
+                        "expected a whole number from {} to {}, got {v:?}",
+                        range.start(),
+                        range.end()
+                    ),
+                })
         };
+        let workers = number("UPDOG_WORKERS", 0..=64, 2)? as usize;
 
         // Migrating on start is the embedded default's convenience; on PostgreSQL schema changes are
         // an explicit, reviewed step unless asked for.
@@ -106,17 +114,12 @@ impl Config {
             }
         };
 
-        let idempotency_ttl_hours = match get("UPDOG_IDEMPOTENCY_TTL_HOURS") {
-            None => service::idempotency::DEFAULT_TTL_HOURS,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|h| (24..=24 * 365).contains(h))
-                .ok_or_else(|| Error::Config {
-                    var: "UPDOG_IDEMPOTENCY_TTL_HOURS",
-                    message: format!("expected a whole number of hours from 24 to 8760, got {v:?}"),
-                })?,
-        };
+        let idempotency_ttl_hours = number(
+            "UPDOG_IDEMPOTENCY_TTL_HOURS",
+            24..=24 * 365,
+            service::idempotency::DEFAULT_TTL_HOURS,
+        )?;
+        let shutdown_grace_secs = number("UPDOG_SHUTDOWN_GRACE_S", 0..=600, 10)? as u64;
 
         Ok(Self {
             database_url,
@@ -127,6 +130,7 @@ impl Config {
             log_filter,
             log_format,
             idempotency_ttl_hours,
+            shutdown_grace_secs,
         })
     }
 }
@@ -193,6 +197,10 @@ mod tests {
         assert_eq!(
             failing_var(config(&[("UPDOG_WORKERS", "-1")])),
             "UPDOG_WORKERS"
+        );
+        assert_eq!(
+            failing_var(config(&[("UPDOG_SHUTDOWN_GRACE_S", "601")])),
+            "UPDOG_SHUTDOWN_GRACE_S"
         );
         assert_eq!(
             failing_var(config(&[("UPDOG_MIGRATE_ON_START", "maybe")])),

@@ -87,17 +87,16 @@ fn worker() -> ExitCode {
         if let Err(e) = db.verify_migrations().await {
             return fail(&e);
         }
-        let (stop, _) = tokio::sync::watch::channel(false);
         let count = config.workers.max(1);
-        api::app::spawn_workers(&db, count, &stop);
+        let workers = api::app::Workers::spawn(&db, count, &api::app::job_handlers());
         tracing::info!(
             workers = count,
             "updog worker running; stop with SIGTERM or SIGINT"
         );
         api::app::shutdown_signal().await;
-        let _ = stop.send(true);
-        // Let running jobs finish their current step (they are idempotent and leased anyway).
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        workers
+            .drain(std::time::Duration::from_secs(config.shutdown_grace_secs))
+            .await;
         ExitCode::SUCCESS
     })
 }

@@ -336,6 +336,7 @@ impl TestApp {
             log_filter: "warn".to_owned(),
             log_format: LogFormat::Pretty,
             idempotency_ttl_hours: 24,
+            shutdown_grace_secs: 1,
         };
         let app = api::Application::build(&config)
             .await

@@ -221,6 +221,54 @@ async fn job_row(db: &updog_tests::TestDb) -> job_outbox::Model {
         .expect("the job")
 }
 
+/// Takes a while, then notes that it finished.
+struct Slow {
+    started: tokio::sync::Notify,
+    finished: AtomicU32,
+}
+
+impl Handler for Slow {
+    fn run<'a>(&'a self, _db: &'a Database, _job: &'a job_outbox::Model) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            self.started.notify_one();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            self.finished.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+/// Shutdown stops the workers taking jobs but lets a running job finish, within the grace (SPEC §14).
+#[tokio::test]
+async fn draining_the_workers_lets_a_running_job_finish() {
+    for backend in backends() {
+        let db = updog_tests::TestDb::migrated(backend).await;
+        fixtures::fund(1).insert(&db).await.unwrap();
+        fixtures::job(&db, 1)
+            .with("job_type", "'test.slow'")
+            .insert(&db)
+            .await
+            .unwrap();
+        let slow = Arc::new(Slow {
+            started: tokio::sync::Notify::new(),
+            finished: AtomicU32::new(0),
+        });
+        let handlers = Handlers::default().with("test.slow", slow.clone());
+        let workers = api::app::Workers::spawn(&db.db, 1, &handlers);
+        tokio::time::timeout(Duration::from_secs(10), slow.started.notified())
+            .await
+            .expect("the worker started the job");
+        workers.drain(Duration::from_secs(10)).await;
+        assert_eq!(slow.finished.load(Ordering::SeqCst), 1, "[{backend:?}]");
+        let job = job_row(&db).await;
+        assert_eq!(
+            job.status,
+            job_outbox::JobStatus::Completed,
+            "[{backend:?}]"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_job_that_fails_twice_then_succeeds_is_retried_with_backoff() {
     for backend in backends() {
