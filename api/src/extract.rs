@@ -16,6 +16,10 @@ use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
 use crate::error::Error;
 use crate::state::AppState;
 
+/// The largest integer a JavaScript client reads exactly, 2^53 − 1 (SPEC §2): the API accepts and
+/// returns integers within ±this.
+pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
@@ -87,6 +91,10 @@ pub fn json_body<T: DeserializeOwned>(
         code: crate::problem::ProblemCode::MalformedJson,
         detail: format!("The body is not valid JSON: {e}."),
     })?;
+    let unsafe_integers = integers_beyond_safe(&value, String::new());
+    if !unsafe_integers.is_empty() {
+        return Err(Error::Service(service::Error::Validation(unsafe_integers)));
+    }
     let parsed = serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let pointer = json_pointer(&e.path().to_string());
         Error::InvalidBody {
@@ -94,6 +102,46 @@ pub fn json_body<T: DeserializeOwned>(
         }
     })?;
     Ok((parsed, value))
+}
+
+/// Every integer of `value` beyond ±(2^53 − 1), located by its JSON pointer: a JavaScript client could
+/// not have meant it, and would not read it back exactly (SPEC §2).
+fn integers_beyond_safe(value: &serde_json::Value, pointer: String) -> Vec<FieldError> {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            let beyond = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() > MAX_SAFE_INTEGER as u64,
+                (None, Some(_)) => true,
+                // Floats are left to the field's type: where an integer is expected they are a 400.
+                (None, None) => false,
+            };
+            if beyond {
+                vec![FieldError::new(
+                    pointer,
+                    format!(
+                        "must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} (2^53 - 1), the \
+                         integers a JavaScript client reads exactly"
+                    ),
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| integers_beyond_safe(v, format!("{pointer}/{i}")))
+            .collect(),
+        Value::Object(members) => members
+            .iter()
+            .flat_map(|(k, v)| {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                integers_beyond_safe(v, format!("{pointer}/{key}"))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Converts serde_path_to_error's `a.b[0].c` into the JSON pointer `/a/b/0/c`.

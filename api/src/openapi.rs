@@ -2,8 +2,9 @@
 //! paths used to answer 405 with `Allow`.
 
 use actix_web::App;
+use utoipa::Number;
 use utoipa::OpenApi;
-use utoipa::openapi::PathItem;
+use utoipa::openapi::{PathItem, RefOr, Schema};
 use utoipa_actix_web::AppExt;
 
 use crate::problem::{FieldProblem, Problem};
@@ -53,6 +54,67 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every 64-bit integer of the document is bounded by ±(2^53 − 1), where JavaScript still reads it
+/// exactly (SPEC §2), unless its own bounds are tighter; the server refuses a larger input with a 422
+/// naming the field ([`crate::extract::json_body`]). Applied once, after every schema is collected.
+struct SafeIntegers;
+
+impl utoipa::Modify for SafeIntegers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.schemas.values_mut().for_each(bound_integers);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter {
+                        parameter.schema.iter_mut().for_each(bound_integers);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bound_integers(schema: &mut RefOr<Schema>) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, KnownFormat, SchemaFormat};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            if matches!(
+                object.format,
+                Some(SchemaFormat::KnownFormat(KnownFormat::Int64))
+            ) {
+                let safe = crate::extract::MAX_SAFE_INTEGER as isize;
+                object.minimum.get_or_insert(Number::Int(-safe));
+                object.maximum.get_or_insert(Number::Int(safe));
+            }
+            object.properties.values_mut().for_each(bound_integers);
+            if let Some(extra) = object.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(extra) = extra
+            {
+                bound_integers(extra);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                bound_integers(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(bound_integers),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(bound_integers),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
+}
+
 /// The whole OpenAPI document, exactly as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
@@ -62,6 +124,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     // utoipa fills `info.version` etc. from Cargo metadata; contact is not ours to set.
     spec.info.contact = None;
+    // After the routes' schemas and parameters have joined the document.
+    utoipa::Modify::modify(&SafeIntegers, &mut spec);
     spec
 }
 

@@ -255,6 +255,35 @@ async fn each_bad_input_is_a_4xx_problem_and_writes_nothing() {
             "every invalid fund field at once",
         )
         .await;
+        // Integers beyond what a JavaScript client reads exactly, ±(2^53 − 1): a 422 naming the field.
+        let huge = problem(
+            app.post(
+                "/api/v1/funds",
+                &app.admin,
+                &json!({"name": "Huge", "size_cents": 1i64 << 62, "vintage_year": 2024}),
+                None,
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "a 2^62-cent fund",
+        )
+        .await;
+        assert_eq!(huge["errors"][0]["pointer"], "/size_cents");
+        let beyond = problem(
+            app.post(
+                &lots,
+                &app.admin,
+                &with("cost_basis_cents", json!(u64::MAX)),
+                None,
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "a u64 cost basis",
+        )
+        .await;
+        assert_eq!(beyond["errors"][0]["pointer"], "/cost_basis_cents");
         let pointers: Vec<&str> = body["errors"]
             .as_array()
             .unwrap()
