@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Exactly once across processes (SPEC §4, §17).
+
+Starts three `updog serve` processes on one fresh PostgreSQL database and, for every creating route,
+sends 64 concurrent requests with one Idempotency-Key, spread round-robin over the three. Checks: no 5xx;
+every answer is the recorded one (2xx) or 409 `idempotency_request_in_progress`; exactly one request
+executed; every replay carries the same bytes; the route's table gained exactly one row.
+
+Usage: three_processes.py <path to the updog binary> [postgres server URL]
+Bounded: every request times out after 30 s, the servers are stopped whatever happens.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+REQUESTS = 64
+PROCESSES = 3
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def request(base, method, path, key, body=None, idempotency_key=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if idempotency_key:
+        req.add_header("Idempotency-Key", idempotency_key)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def wait_healthy(base, proc, log):
+    for _ in range(150):
+        if proc.poll() is not None:
+            sys.exit(f"a server exited at start:\n{open(log).read()}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    sys.exit(f"a server did not become healthy:\n{open(log).read()}")
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    server = sys.argv[2] if len(sys.argv) > 2 else "postgres://postgres@127.0.0.1:5432"
+    database = f"updog_reliability_{os.getpid()}"
+    admin_url = f"{server}/postgres"
+    db_url = f"{server}/{database}"
+    psql(admin_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    psql(admin_url, f"CREATE DATABASE {database}")
+    env = dict(os.environ, DATABASE_URL=db_url, UPDOG_MIGRATE_ON_START="true", RUST_LOG="warn",
+               UPDOG_WORKERS="0")
+    env.pop("REDIS_URL", None)
+    servers = []
+    logs = []
+    try:
+        key = subprocess.run([binary, "keys", "create", "--role", "admin"], env=env, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        bases = []
+        for i in range(PROCESSES):
+            port = 18300 + (os.getpid() % 500) * 3 + i
+            log = f"/tmp/updog-reliability-{os.getpid()}-{i}.log"
+            logs.append(log)
+            proc = subprocess.Popen([binary, "serve"], env=dict(env, UPDOG_BIND=f"127.0.0.1:{port}"),
+                                    stdout=open(log, "w"), stderr=subprocess.STDOUT)
+            servers.append(proc)
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, proc, log in zip(bases, servers, logs):
+            wait_healthy(base, proc, log)
+        print(f"{PROCESSES} updog processes on {database}: {', '.join(bases)}")
+
+        def created(path, body):
+            status, headers, raw = request(bases[0], "POST", path, key, body)
+            assert status == 201, (path, status, raw)
+            return json.loads(raw)["id"]
+
+        fund = created("/api/v1/funds", {"name": "Fund I", "size_cents": 10_000_000_000, "vintage_year": 2024})
+        company = created(f"/api/v1/funds/{fund}/companies", {"name": "Acme", "stage": "seed"})
+        investment = created(f"/api/v1/funds/{fund}/investments",
+                             {"company_id": company, "round_name": "Seed", "invested_on": "2024-01-15"})
+        routes = [
+            ("funds", "/api/v1/funds", {"name": "Fund II", "size_cents": 5_000_000_000, "vintage_year": 2025}),
+            ("portfolio_companies", f"/api/v1/funds/{fund}/companies", {"name": "Beta", "stage": "seed"}),
+            ("investments", f"/api/v1/funds/{fund}/investments",
+             {"company_id": company, "round_name": "A", "invested_on": "2024-02-01"}),
+            ("investment_lots", f"/api/v1/funds/{fund}/investments/{investment}/lots",
+             {"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": "2024-02-01"}),
+            ("distributions", f"/api/v1/funds/{fund}/distributions",
+             {"company_id": company, "distributed_on": "2024-06-01", "amount_cents": 500, "kind": "dividend"}),
+            ("forecast_snapshots", f"/api/v1/funds/{fund}/snapshots", {"name": "Q2"}),
+            ("api_keys", "/api/v1/api-keys", {"name": "analyst", "role": "reader", "fund_ids": [fund]}),
+        ]
+        failures = []
+        with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+            for table, path, body in routes:
+                before = int(psql(db_url, f"SELECT count(*) FROM {table}"))
+                idem = f"one-key-{table}"
+                answers = list(pool.map(
+                    lambda i: request(bases[i % PROCESSES], "POST", path, key, body, idem), range(REQUESTS)))
+                after = int(psql(db_url, f"SELECT count(*) FROM {table}"))
+                statuses = {}
+                for status, _, _ in answers:
+                    statuses[status] = statuses.get(status, 0) + 1
+                executed = [a for a in answers if 200 <= a[0] < 300
+                            and a[1].get("Idempotent-Replayed", a[1].get("idempotent-replayed")) != "true"]
+                replays = [a for a in answers if 200 <= a[0] < 300 and a not in executed]
+                busy = [a for a in answers if a[0] == 409
+                        and json.loads(a[2]).get("code") == "idempotency_request_in_progress"]
+                others = [a for a in answers if not (200 <= a[0] < 300) and a not in busy]
+                line = (f"POST {path}: sent {REQUESTS} with one key over {PROCESSES} processes; "
+                        f"statuses {statuses}; executed {len(executed)}, replayed {len(replays)}, "
+                        f"in progress {len(busy)}; rows {before} -> {after}")
+                print(line)
+                if len(executed) != 1:
+                    failures.append(f"{path}: {len(executed)} requests executed")
+                if others:
+                    failures.append(f"{path}: {len(others)} unexpected answers, e.g. {[(a[0], a[2][:200]) for a in others[:3]]}")
+                if len({(a[0], a[2]) for a in replays}) > 1:
+                    failures.append(f"{path}: replays differ")
+                if table != "api_keys" and executed and any(r[2] != executed[0][2] for r in replays):
+                    failures.append(f"{path}: a replay differs from the original")
+                if after != before + 1:
+                    failures.append(f"{path}: {after - before} rows")
+        for proc in servers:
+            if proc.poll() is not None:
+                failures.append("a server process exited during the run")
+        if failures:
+            for log in logs:
+                print(open(log).read()[-3000:])
+            sys.exit("FAILED:\n  " + "\n  ".join(failures))
+        print(f"checked {len(routes)} creating routes: one row and one response each, no 5xx")
+    finally:
+        for proc in servers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in servers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        psql(admin_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
