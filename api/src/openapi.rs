@@ -11,6 +11,7 @@ use crate::problem::{FieldProblem, Problem};
 use crate::responses::ErrorResponses;
 use crate::routes;
 use crate::routes::api_keys::CreatedApiKey;
+use crate::routes::reserves::ReservePlan;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +23,9 @@ use crate::routes::api_keys::CreatedApiKey;
                        RFC 9457 `application/problem+json`.",
         license(name = "MIT", identifier = "MIT")
     ),
-    components(schemas(Problem, FieldProblem, CreatedApiKey)),
+    // Schemas that operations reference only through `Created<T>`/`Versioned<T>` are listed here: those
+    // responses carry a reference, not the schema (a test fails on any dangling reference).
+    components(schemas(Problem, FieldProblem, CreatedApiKey, ReservePlan)),
     modifiers(&BearerAuth, &ErrorResponses),
     // Every operation needs an API key unless it says otherwise (`/healthz`, `/readyz`).
     security(("bearer" = [])),
