@@ -171,7 +171,8 @@ fn json_pointer(path: &str) -> String {
     out
 }
 
-/// The `If-Match` version: required (428 when missing), a quoted integer (400 otherwise).
+/// The `If-Match` version: required (428 when missing), a quoted version number (400 otherwise),
+/// exactly as `IfMatchHeader`'s pattern says: `"3"` or `W/"3"`, no leading zeros.
 pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
     let raw = req
         .headers()
@@ -181,8 +182,12 @@ pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
     let text = text.strip_prefix("W/").unwrap_or(text);
     text.strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| {
+            (1..=18).contains(&t.len())
+                && !t.starts_with('0')
+                && t.bytes().all(|b| b.is_ascii_digit())
+        })
         .and_then(|t| t.parse::<i64>().ok())
-        .filter(|v| *v >= 1)
         .ok_or_else(|| Error::InvalidHeader {
             name: "If-Match",
             message: "must be the resource's ETag, a quoted version number such as \"3\"".into(),

@@ -308,9 +308,11 @@ pub struct IdempotencyKeyHeader {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documentation of the header; its value is read from the request itself.
 pub struct IfMatchHeader {
-    /// The resource's current `ETag`, a quoted version such as `"3"`.
-    #[param(rename = "If-Match")]
-    pub if_match: String,
+    /// The resource's current `ETag`, a quoted version such as `"3"`. Required by the operation: without
+    /// it the answer is 428 `precondition_required` (documented as such rather than as a required
+    /// parameter, so that the 428 is the contract).
+    #[param(rename = "If-Match", pattern = r#"^(W/)?"[1-9][0-9]{0,17}"$"#)]
+    pub if_match: Option<String>,
 }
 
 /// Declares the page type of a list: `data` and `next_cursor` (SPEC §2), built from a service page.

@@ -54,9 +54,28 @@ pub fn bps_ok(bps: i32) -> bool {
     (0..=10_000).contains(&bps)
 }
 
-/// Parses a share quantity: a plain decimal string, greater than zero, at most 8 decimal places.
+/// Whether `text` is a plain decimal: 1 to `digits` digits, then optionally a point and 1 to `places`
+/// digits. Exactly the pattern `openapi.yaml` gives such fields, so that the schema and the server agree.
+fn plain_decimal(text: &str, digits: usize, places: usize) -> bool {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let all_digits =
+        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole, digits) && fraction.is_none_or(|f| all_digits(f, places))
+}
+
+/// Parses a share quantity: a plain decimal string (`^[0-9]{1,10}(\.[0-9]{1,8})?$`), greater than
+/// zero.
 pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
-    let value = Decimal::from_str(text.trim()).map_err(|_| {
+    if !plain_decimal(text, 10, SHARE_SCALE as usize) {
+        return Err(Error::invalid(
+            pointer,
+            "must be a decimal string of up to 10 digits and at most 8 decimal places, e.g. \"1000.5\"",
+        ));
+    }
+    let value = Decimal::from_str(text).map_err(|_| {
         Error::invalid(
             pointer,
             "must be a decimal number written as a string, e.g. \"1000.5\"",
@@ -78,9 +97,15 @@ pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
     Ok(value.normalize())
 }
 
-/// Parses a probability: a decimal string in [0, 1] with at most 6 decimal places.
+/// Parses a probability: a plain decimal string (`^[0-9](\.[0-9]{1,6})?$`) in [0, 1].
 pub fn parse_probability(text: &str, pointer: &str) -> Result<Decimal> {
-    let value = Decimal::from_str(text.trim()).map_err(|_| {
+    if !plain_decimal(text, 1, 6) {
+        return Err(Error::invalid(
+            pointer,
+            "must be a decimal string in [0, 1] with at most 6 decimal places, e.g. \"0.25\"",
+        ));
+    }
+    let value = Decimal::from_str(text).map_err(|_| {
         Error::invalid(
             pointer,
             "must be a decimal number written as a string, e.g. \"0.25\"",
@@ -114,6 +139,20 @@ mod tests {
         assert!(parse_shares("-1", "/s").is_err());
         assert!(parse_shares("abc", "/s").is_err());
         assert!(parse_shares("10000000000", "/s").is_err());
+    }
+
+    #[test]
+    fn decimals_are_plain_digits_as_the_schema_pattern_says() {
+        for ok in ["1", "0.5", "9999999999.99999999", "0001.10"] {
+            assert!(parse_shares(ok, "/s").is_ok(), "{ok}");
+        }
+        for bad in [" 1", "1 ", "+1", "1.", ".5", "1e3", "1,5", "", "1.2.3"] {
+            assert!(parse_shares(bad, "/s").is_err(), "{bad:?}");
+        }
+        assert!(parse_probability("0.250000", "/p").is_ok());
+        for bad in ["00.5", " 0.5", ".5", "2"] {
+            assert!(parse_probability(bad, "/p").is_err(), "{bad:?}");
+        }
     }
 
     #[test]

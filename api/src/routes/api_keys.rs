@@ -72,6 +72,7 @@ pub struct ApiKeyList {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// 1 to 255 characters, to tell keys apart.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: String,
     pub role: Role,
     /// Funds a writer or reader key may use (at least one); ignored for admin keys.

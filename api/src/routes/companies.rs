@@ -77,22 +77,30 @@ page_of! {
 #[serde(deny_unknown_fields)]
 pub struct CreateCompany {
     /// 1 to 255 characters, unique within the fund.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<String>,
     pub stage: Stage,
     /// Default `active`.
     pub status: Option<CompanyStatus>,
     /// Latest mark, cents per share, 0 or more.
+    #[schema(minimum = 0)]
     pub current_share_price_cents: Option<i64>,
     pub marked_at: Option<DateTime<Utc>>,
     /// Expected exit multiple on invested capital, basis points, 0 or more.
+    #[schema(minimum = 0)]
     pub exit_moic_bps: Option<i64>,
     /// A decimal string in [0, 1] with at most 6 places.
+    #[schema(pattern = r"^[0-9](\.[0-9]{1,6})?$")]
     pub exit_probability: Option<String>,
     /// Expected multiple on the next dollar of reserves, basis points, 0 or more.
+    #[schema(minimum = 0)]
     pub reserve_exit_moic_bps: Option<i64>,
     /// Default 0.
+    #[schema(minimum = 0)]
     pub planned_reserves_cents: Option<i64>,
+    #[schema(minimum = 0)]
     pub allocation_cap_cents: Option<i64>,
 }
 
@@ -119,24 +127,32 @@ impl From<CreateCompany> for CompanyFields {
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCompany {
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<Option<String>>,
     pub stage: Option<Stage>,
     pub status: Option<CompanyStatus>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 0)]
     pub current_share_price_cents: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     pub marked_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 0)]
     pub exit_moic_bps: Option<Option<i64>>,
     /// A decimal string in [0, 1] with at most 6 places.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(pattern = r"^[0-9](\.[0-9]{1,6})?$")]
     pub exit_probability: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 0)]
     pub reserve_exit_moic_bps: Option<Option<i64>>,
+    #[schema(minimum = 0)]
     pub planned_reserves_cents: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 0)]
     pub allocation_cap_cents: Option<Option<i64>>,
 }
 

@@ -56,12 +56,15 @@ page_of! {
 #[serde(deny_unknown_fields)]
 pub struct CreateDistribution {
     /// A company of the same fund.
+    #[schema(minimum = 1)]
     pub company_id: i64,
     pub distributed_on: NaiveDate,
     /// Greater than 0.
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
     pub kind: DistributionKind,
     /// Shares sold: a decimal string, greater than 0, at most 8 places.
+    #[schema(pattern = r"^[0-9]{1,10}(\.[0-9]{1,8})?$")]
     pub shares_sold: Option<String>,
 }
 

@@ -67,22 +67,29 @@ page_of! {
 #[serde(deny_unknown_fields)]
 pub struct CreateFund {
     /// 1 to 255 characters.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: String,
     /// Committed capital in cents, greater than 0.
+    #[schema(minimum = 1)]
     pub size_cents: i64,
     /// 1900 to 2200.
+    #[schema(minimum = 1900, maximum = 2200)]
     pub vintage_year: i32,
     /// 0 to 10000 basis points (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
     pub management_fee_bps: i32,
     /// 0 to 10000 basis points (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
     pub carry_bps: i32,
     /// 0 to 10000 basis points (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
     pub reserve_ratio_bps: i32,
     /// ISO 4217 code (default `USD`).
     #[serde(default = "usd")]
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub base_currency: String,
 }
 
@@ -94,12 +101,19 @@ fn usd() -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFund {
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(minimum = 1)]
     pub size_cents: Option<i64>,
+    #[schema(minimum = 1900, maximum = 2200)]
     pub vintage_year: Option<i32>,
+    #[schema(minimum = 0, maximum = 10000)]
     pub management_fee_bps: Option<i32>,
+    #[schema(minimum = 0, maximum = 10000)]
     pub carry_bps: Option<i32>,
+    #[schema(minimum = 0, maximum = 10000)]
     pub reserve_ratio_bps: Option<i32>,
+    #[schema(pattern = r"^[A-Z]{3}$")]
     pub base_currency: Option<String>,
     pub status: Option<FundStatus>,
 }

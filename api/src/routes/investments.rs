@@ -48,8 +48,10 @@ page_of! {
 #[serde(deny_unknown_fields)]
 pub struct CreateInvestment {
     /// A company of the same fund.
+    #[schema(minimum = 1)]
     pub company_id: i64,
     /// 1 to 255 characters, e.g. `Series A`.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub round_name: String,
     pub invested_on: NaiveDate,
 }

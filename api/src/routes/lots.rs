@@ -62,12 +62,14 @@ page_of! {
 pub struct CreateLot {
     pub lot_type: LotType,
     /// Price per share, cents, 0 or more.
+    #[schema(minimum = 0)]
     pub share_price_cents: i64,
     /// Shares bought: a decimal string, greater than 0, at most 8 decimal places.
-    #[schema(example = "1000.5")]
+    #[schema(example = "1000.5", pattern = r"^[0-9]{1,10}(\.[0-9]{1,8})?$")]
     pub shares_acquired: String,
     /// Total cost including fees, cents. Defaults to price × shares rounded half-up; when given it must
     /// be within 1000 cents of that.
+    #[schema(minimum = 0)]
     pub cost_basis_cents: Option<i64>,
     pub acquired_on: NaiveDate,
 }

@@ -112,10 +112,13 @@ impl From<&PlanView> for ReservePlan {
 #[serde(deny_unknown_fields)]
 pub struct ReservePlanUpdate {
     /// A company of this fund (each at most once per request).
+    #[schema(minimum = 1)]
     pub company_id: i64,
     /// 0 or more.
+    #[schema(minimum = 0)]
     pub planned_reserves_cents: i64,
     /// Optional new cap, not below `planned_reserves_cents`; absent leaves the cap unchanged.
+    #[schema(minimum = 0)]
     pub allocation_cap_cents: Option<i64>,
 }
 
@@ -124,8 +127,10 @@ pub struct ReservePlanUpdate {
 #[serde(deny_unknown_fields)]
 pub struct UpdateReservePlan {
     /// The plan's current version.
+    #[schema(minimum = 1)]
     pub expected_version: i64,
     /// 1 to 500 rows.
+    #[schema(min_items = 1, max_items = 500)]
     pub updates: Vec<ReservePlanUpdate>,
 }
 

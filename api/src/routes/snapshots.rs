@@ -122,8 +122,10 @@ page_of! {
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualAllocation {
+    #[schema(minimum = 1)]
     pub company_id: i64,
     /// 0 or more.
+    #[schema(minimum = 0)]
     pub planned_reserve_cents: i64,
     pub rationale: Option<String>,
 }
@@ -133,12 +135,15 @@ pub struct ManualAllocation {
 #[serde(deny_unknown_fields)]
 pub struct ReservePolicy {
     /// Share of the fund kept for follow-ons, bps (default: the fund's).
+    #[schema(minimum = 0, maximum = 10000)]
     pub reserve_ratio_bps: Option<i32>,
     /// Cap per company as a share of invested, bps (default 5000).
+    #[schema(minimum = 0, maximum = 1000000)]
     pub cap_percent_bps: Option<i32>,
     /// Per-stage caps as a share of invested, bps, keyed by stage (`seed`, `series_a`, …).
     pub stage_caps_bps: Option<BTreeMap<Stage, i32>>,
     /// Amounts below this stay unallocated.
+    #[schema(minimum = 0)]
     pub min_check_cents: Option<i64>,
 }
 
@@ -147,6 +152,7 @@ pub struct ReservePolicy {
 #[serde(deny_unknown_fields)]
 pub struct CreateSnapshot {
     /// 1 to 255 characters; not part of the captured inputs.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: String,
     pub reserve_policy: Option<ReservePolicy>,
     /// Hand-made allocations instead of the engine's (companies of this fund, each once, total within
@@ -337,6 +343,7 @@ pub async fn list_snapshot_allocations(
 #[serde(deny_unknown_fields)]
 pub struct RenameSnapshot {
     /// 1 to 255 characters.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: String,
 }
 
@@ -391,6 +398,7 @@ pub async fn delete_snapshot(
 #[serde(deny_unknown_fields)]
 pub struct ApplySnapshot {
     /// The fund's current reserve-plan version.
+    #[schema(minimum = 1)]
     pub expected_version: i64,
 }
 
