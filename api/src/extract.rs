@@ -87,10 +87,12 @@ pub fn json_body<T: DeserializeOwned>(
             detail: "The request body must be JSON (Content-Type: application/json).".into(),
         });
     }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::BadRequest {
-        code: crate::problem::ProblemCode::MalformedJson,
-        detail: format!("The body is not valid JSON: {e}."),
-    })?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| Error::BadRequest {
+            code: crate::problem::ProblemCode::MalformedJson,
+            detail: format!("The body is not valid JSON: {e}."),
+        })?;
+    integral_floats_as_integers(&mut value);
     let unsafe_integers = integers_beyond_safe(&value, String::new());
     if !unsafe_integers.is_empty() {
         return Err(Error::Service(service::Error::Validation(unsafe_integers)));
@@ -102,6 +104,25 @@ pub fn json_body<T: DeserializeOwned>(
         }
     })?;
     Ok((parsed, value))
+}
+
+/// JSON does not tell `1.0` from `1`, and neither does the schema's `integer`: an integral number
+/// within ±(2^53 − 1) written with a fraction or an exponent is taken as that integer.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= MAX_SAFE_INTEGER as f64
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(members) => members.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// Every integer of `value` beyond ±(2^53 − 1), located by its JSON pointer: a JavaScript client could

@@ -34,7 +34,9 @@ pub struct PageQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (opaque; one this server did not issue is a 400
+    /// `invalid_cursor`).
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -311,8 +313,12 @@ pub struct IfMatchHeader {
     /// The resource's current `ETag`, a quoted version such as `"3"`. Required by the operation: without
     /// it the answer is 428 `precondition_required` (documented as such rather than as a required
     /// parameter, so that the 428 is the contract).
-    #[param(rename = "If-Match", pattern = r#"^(W/)?"[1-9][0-9]{0,17}"$"#)]
-    pub if_match: Option<String>,
+    #[param(
+        rename = "If-Match",
+        required = false,
+        pattern = r#"^(W/)?"[1-9][0-9]{0,17}"$"#
+    )]
+    pub if_match: String,
 }
 
 /// Declares the page type of a list: `data` and `next_cursor` (SPEC §2), built from a service page.

@@ -449,3 +449,28 @@ async fn a_company_patch_sets_marks_and_clears_nullable_fields() {
         assert_eq!(problem["code"], "company_name_taken");
     }
 }
+
+/// JSON (and the schema's `integer`) do not tell `2.0` from `2`: an integral number written with a
+/// fraction or an exponent is accepted as that integer.
+#[tokio::test]
+async fn an_integral_number_written_as_a_float_is_taken_as_the_integer() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let body: Value = serde_json::from_str(
+            r#"{"name": "Floaty", "size_cents": 2.5e3, "vintage_year": 2024.0}"#,
+        )
+        .unwrap();
+        let response = app.post("/api/v1/funds", &app.admin, &body, None).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "[{backend:?}]");
+        let fund: Value = response.json().await.unwrap();
+        assert_eq!(fund["size_cents"], 2500);
+        assert_eq!(fund["vintage_year"], 2024);
+        let fractional: Value =
+            serde_json::from_str(r#"{"name": "Half", "size_cents": 2.5, "vintage_year": 2024}"#)
+                .unwrap();
+        let response = app
+            .post("/api/v1/funds", &app.admin, &fractional, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "[{backend:?}]");
+    }
+}
