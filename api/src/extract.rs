@@ -16,9 +16,7 @@ use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
 use crate::error::Error;
 use crate::state::AppState;
 
-/// The largest integer a JavaScript client reads exactly, 2^53 − 1 (SPEC §2): the API accepts and
-/// returns integers within ±this.
-pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+pub use service::money::MAX_SAFE_INTEGER;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";

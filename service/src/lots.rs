@@ -15,7 +15,7 @@ use crate::error::{Error, ResourceRef, Result, unique};
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
-use crate::money::{COST_BASIS_TOLERANCE_CENTS, cost_basis_cents};
+use crate::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::pagination::{self, Page, PageRequest};
 
 #[derive(Clone, Debug)]
@@ -44,12 +44,14 @@ fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
     let shares = p.absorb(parse_shares(&input.shares_acquired, "/shares_acquired"))?;
     p.finish()?;
     let shares = shares.ok_or_else(|| Error::Invariant("shares validated".into()))?;
-    let expected = cost_basis_cents(input.share_price_cents, shares).ok_or_else(|| {
-        Error::invalid(
-            "/share_price_cents",
-            "share price × shares exceeds the largest amount of cents (2^63 − 1)",
-        )
-    })?;
+    let expected = cost_basis_cents(input.share_price_cents, shares)
+        .filter(|cents| *cents <= MAX_SAFE_INTEGER)
+        .ok_or_else(|| {
+            Error::invalid(
+                "/share_price_cents",
+                "share price × shares exceeds the largest amount the API handles, 2^53 − 1 cents",
+            )
+        })?;
     let cost = match input.cost_basis_cents {
         None => expected,
         Some(given) if given.abs_diff(expected) > COST_BASIS_TOLERANCE_CENTS as u64 => {

@@ -5,6 +5,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Decimal places of share quantities.
 pub const SHARE_SCALE: u32 = 8;
+/// The largest amount (in cents, or any integer) the API accepts or returns: 2^53 − 1, the integers a
+/// JavaScript client reads exactly (SPEC §2).
+pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 /// A lot's stated cost basis may differ from price × shares by this many cents (fees).
 pub const COST_BASIS_TOLERANCE_CENTS: i64 = 1000;
 

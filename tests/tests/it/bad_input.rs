@@ -96,6 +96,13 @@ async fn each_bad_input_is_a_4xx_problem_and_writes_nothing() {
                 "/share_price_cents",
                 "a cost beyond i64",
             ),
+            (
+                json!({"lot_type": "initial", "share_price_cents": 9_007_199_254_740_990i64, "shares_acquired": "2", "acquired_on": "2024-01-01"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "/share_price_cents",
+                "a cost beyond 2^53 - 1 from a price within it",
+            ),
         ];
         for (body, status, code, pointer, what) in bad_lots {
             let answer = problem(
