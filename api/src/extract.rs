@@ -190,8 +190,9 @@ fn json_pointer(path: &str) -> String {
     out
 }
 
-/// The `If-Match` version: required (428 when missing), a quoted version number (400 otherwise),
-/// exactly as `IfMatchHeader`'s pattern says: `"3"` or `W/"3"`, no leading zeros.
+/// The `If-Match` version: required (428 when missing), a version number of 1 to 18 digits, quoted as
+/// the `ETag` is (`"3"`, or weak: `W/"3"`) or bare (`3`); anything else is a 400. Exactly the pattern of
+/// `IfMatchHeader`. A version that is not the resource's current one is a 412 from the write itself.
 pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
     let raw = req
         .headers()
@@ -199,13 +200,12 @@ pub fn if_match(req: &HttpRequest) -> Result<i64, Error> {
         .ok_or(Error::PreconditionRequired)?;
     let text = raw.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text);
-    text.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .filter(|t| {
-            (1..=18).contains(&t.len())
-                && !t.starts_with('0')
-                && t.bytes().all(|b| b.is_ascii_digit())
-        })
+    let digits = match text.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"'),
+        None => Some(text),
+    };
+    digits
+        .filter(|t| (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|t| t.parse::<i64>().ok())
         .ok_or_else(|| Error::InvalidHeader {
             name: "If-Match",

@@ -18,8 +18,10 @@ pub struct Id(pub i64);
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = i64::deserialize(d)?;
-        if v <= 0 {
-            Err(serde::de::Error::custom("ids are positive integers"))
+        if v <= 0 || v > service::money::MAX_SAFE_INTEGER {
+            Err(serde::de::Error::custom(
+                "ids are positive integers up to 2^53 - 1",
+            ))
         } else {
             Ok(Id(v))
         }
@@ -34,9 +36,9 @@ pub struct PageQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page (opaque; one this server did not issue is a 400
+    /// The `next_cursor` of the previous page (opaque; anything not of this pattern is a 400
     /// `invalid_cursor`).
-    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
 }
 

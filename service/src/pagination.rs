@@ -1,5 +1,11 @@
 //! Keyset pagination (SPEC §2): `limit` 1..100 and an opaque cursor naming the last row returned.
-//! Lists are newest first. The cursor is URL-safe base64 of the sort key; anything else is refused.
+//! Lists are newest first.
+//!
+//! The cursor is URL-safe base64 (no padding) of the sort key in fixed-width big-endian bytes: 8 bytes
+//! (an id: 11 characters, the last one of `[AEIMQUYcgkosw048]`) or 8 + 16 bytes (microseconds and a
+//! UUID: 32 characters). So the pattern `openapi.yaml` gives each list's `cursor` is exactly the set of
+//! cursors the server accepts: every string that matches names a position (perhaps past the end, an
+//! empty page), and every other string is a 400 `invalid_cursor`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,31 +31,53 @@ pub enum Cursor {
     TimeUuid(DateTime<Utc>, Uuid),
 }
 
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds since the Unix epoch.
+const EARLIEST: i64 = -62_135_596_800_000_000;
+const LATEST: i64 = 253_402_300_799_999_999;
+
+/// The pattern of a cursor over ids (8 bytes in base64url: the last character carries 2 bits of
+/// padding, which must be zero).
+pub const ID_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$";
+/// The pattern of a cursor over (time, UUID) (24 bytes: 32 characters, no padding bits).
+pub const TIME_UUID_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{32}$";
+
 impl Cursor {
     pub fn encode(&self) -> String {
-        let raw = match self {
-            Cursor::Id(id) => format!("i:{id}"),
-            Cursor::TimeUuid(t, id) => format!("t:{}:{id}", t.timestamp_micros()),
-        };
+        let mut raw = Vec::with_capacity(24);
+        match self {
+            Cursor::Id(id) => raw.extend_from_slice(&id.to_be_bytes()),
+            Cursor::TimeUuid(t, id) => {
+                raw.extend_from_slice(&t.timestamp_micros().to_be_bytes());
+                raw.extend_from_slice(id.as_bytes());
+            }
+        }
         URL_SAFE_NO_PAD.encode(raw)
     }
 
     pub fn decode(text: &str) -> Result<Self> {
+        // Canonical encodings only: a last character with non-zero padding bits is refused by the
+        // decoder, so one position has one cursor.
         let bytes = URL_SAFE_NO_PAD
             .decode(text)
             .map_err(|_| Error::InvalidCursor)?;
-        let raw = String::from_utf8(bytes).map_err(|_| Error::InvalidCursor)?;
-        if let Some(id) = raw.strip_prefix("i:") {
-            return id.parse().map(Cursor::Id).map_err(|_| Error::InvalidCursor);
+        match bytes.len() {
+            8 => {
+                let id = i64::from_be_bytes(bytes.try_into().map_err(|_| Error::InvalidCursor)?);
+                Ok(Cursor::Id(id))
+            }
+            24 => {
+                let (micros, id) = bytes.split_at(8);
+                let micros =
+                    i64::from_be_bytes(micros.try_into().map_err(|_| Error::InvalidCursor)?);
+                // A position beyond the years both databases represent (1 to 9999) is before or after
+                // every row.
+                let time = DateTime::from_timestamp_micros(micros.clamp(EARLIEST, LATEST))
+                    .ok_or(Error::InvalidCursor)?;
+                let id = Uuid::from_slice(id).map_err(|_| Error::InvalidCursor)?;
+                Ok(Cursor::TimeUuid(time, id))
+            }
+            _ => Err(Error::InvalidCursor),
         }
-        if let Some(rest) = raw.strip_prefix("t:") {
-            let (micros, id) = rest.split_once(':').ok_or(Error::InvalidCursor)?;
-            let micros: i64 = micros.parse().map_err(|_| Error::InvalidCursor)?;
-            let time = DateTime::from_timestamp_micros(micros).ok_or(Error::InvalidCursor)?;
-            let id = Uuid::parse_str(id).map_err(|_| Error::InvalidCursor)?;
-            return Ok(Cursor::TimeUuid(time, id));
-        }
-        Err(Error::InvalidCursor)
     }
 
     pub fn as_id(&self) -> Result<i64> {
@@ -184,12 +212,31 @@ mod tests {
         let t = DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap();
         let tu = Cursor::TimeUuid(t, Uuid::now_v7());
         assert_eq!(Cursor::decode(&tu.encode()).unwrap(), tu);
-        for bad in ["", "!!!", "aGVsbG8", "aTp4", "dDoxOjI"] {
+        for bad in ["", "!!!", "aGVsbG8", "aTp4", "dDoxOjI", "AAAAAAAAAAB"] {
             assert!(
                 matches!(Cursor::decode(bad), Err(Error::InvalidCursor)),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn every_cursor_matching_its_pattern_names_a_position() {
+        // The id cursor's last character may only be one whose padding bits are zero.
+        for last in "AEIMQUYcgkosw048".chars() {
+            let text = format!("Zz-_09aZz-{last}");
+            assert!(matches!(Cursor::decode(&text), Ok(Cursor::Id(_))), "{text}");
+        }
+        let far = "_".repeat(32);
+        assert!(matches!(Cursor::decode(&far), Ok(Cursor::TimeUuid(..))));
+        let encoded = Cursor::Id(i64::MIN).encode();
+        assert_eq!(encoded.len(), 11);
+        let earliest = DateTime::from_timestamp_micros(EARLIEST).unwrap();
+        assert_eq!(Cursor::TimeUuid(earliest, Uuid::nil()).encode().len(), 32);
+        let Ok(Cursor::TimeUuid(t, _)) = Cursor::decode(&"0".repeat(32)) else {
+            panic!("a cursor of the pattern decodes");
+        };
+        assert!(t >= earliest, "clamped into the databases' years");
     }
 
     #[test]

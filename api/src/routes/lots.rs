@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::extract::{Caller, Creation, rendered};
 use crate::responses::{CreateErrors, Created, ReadErrors};
 use crate::wire::{
-    DecimalText, FundPath, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
+    DecimalText, FundPath, Id, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
     page_request,
 };
 
@@ -110,15 +110,16 @@ pub async fn create_lot(
 #[into_params(parameter_in = Query)]
 pub struct LotQuery {
     /// Only lots of this investment (of the same fund).
-    pub investment_id: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub investment_id: Option<Id>,
     /// Only lots of this type.
     pub lot_type: Option<LotType>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page (opaque; one this server did not issue is a 400
+    /// The `next_cursor` of the previous page (opaque; anything not of this pattern is a 400
     /// `invalid_cursor`).
-    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
     pub cursor: Option<String>,
 }
 
@@ -136,7 +137,7 @@ pub async fn list_lots(
     let q = query.into_inner();
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let filter = LotFilter {
-        investment_id: q.investment_id,
+        investment_id: q.investment_id.map(|i| i.0),
         lot_type: q.lot_type.map(Into::into),
     };
     let page = lots::list_lots(

@@ -232,9 +232,9 @@ pub struct SnapshotQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page (opaque; one this server did not issue is a 400
+    /// The `next_cursor` of the previous page (opaque; anything not of this pattern is a 400
     /// `invalid_cursor`).
-    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
     pub cursor: Option<String>,
 }
 

@@ -121,8 +121,17 @@ pub async fn update_reserve_plan(
             format!("must hold 1 to {MAX_PLAN_UPDATES} rows"),
         ));
     }
+    if expected_version < 1 {
+        errors.push(FieldError::new("/expected_version", "must be 1 or more"));
+    }
     let mut seen = HashSet::new();
     for (i, u) in updates.iter().enumerate() {
+        if u.company_id < 1 {
+            errors.push(FieldError::new(
+                format!("/updates/{i}/company_id"),
+                "must be a positive id",
+            ));
+        }
         if !seen.insert(u.company_id) {
             errors.push(FieldError::new(
                 format!("/updates/{i}/company_id"),

@@ -161,6 +161,9 @@ pub async fn apply_snapshot(
 ) -> Result<PlanView> {
     let snapshot = get_snapshot(svc, principal, id).await?;
     principal.require_write(snapshot.fund_id)?;
+    if expected_version < 1 {
+        return Err(Error::invalid("/expected_version", "must be 1 or more"));
+    }
     if snapshot.status != SnapshotStatus::Complete {
         return Err(Error::Conflict {
             code: ConflictCode::SnapshotNotComplete,

@@ -358,8 +358,11 @@ async fn updates_need_the_current_etag_in_if_match() {
             StatusCode::PRECONDITION_REQUIRED,
             "[{backend:?}]"
         );
-        let malformed = patch(Some("1")).await.unwrap();
+        let malformed = patch(Some("\"one\"")).await.unwrap();
         assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+        // A bare version number is read as the version (the schema's pattern allows it).
+        let bare_but_stale = patch(Some("7")).await.unwrap();
+        assert_eq!(bare_but_stale.status(), StatusCode::PRECONDITION_FAILED);
         let stale = patch(Some("\"7\"")).await.unwrap();
         assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
         let problem: Value = stale.json().await.unwrap();
