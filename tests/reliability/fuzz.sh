@@ -27,7 +27,9 @@ pid=$!
 for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$log"; exit 1; }
 
+# The console script pip installed, wherever this Python keeps its scripts (no shim needed).
+schemathesis="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/schemathesis"
 echo "schemathesis: all checks, 25 examples per operation, seed 1, against $DATABASE_URL"
-schemathesis --config-file "$here/schemathesis.toml" run "$root/openapi.yaml" \
+"$schemathesis" --config-file "$here/schemathesis.toml" run "$root/openapi.yaml" \
   --url "http://127.0.0.1:$port" -H "Authorization: Bearer $key" \
   --checks all --max-examples 25 --seed 1 || { tail -50 "$log"; exit 1; }
