@@ -21,6 +21,7 @@ pub mod funds;
 pub mod idempotency;
 pub mod investments;
 pub mod lots;
+pub mod matrices;
 pub mod metrics;
 pub mod money;
 pub mod outbox;

@@ -1,0 +1,64 @@
+//! `matrix_key` (SPEC §9): the SHA-256 of a config's canonical form, so that equal configs share one
+//! matrix. The canonical form carries a key version, sorts the buckets by name (bytewise), rounds every
+//! number to 5 decimals, writes disabled recycling one way, and keeps the seed.
+
+use serde_json::{Value, json};
+
+use super::MatrixConfig;
+use crate::canonical::canonical_sha256;
+use crate::error::Result;
+
+/// Changes whenever the canonical form does, so that no key of one form is read as the other.
+pub const KEY_VERSION: u32 = 1;
+
+/// A number rounded to 5 decimals, written as a decimal string (not a float, so that no
+/// float formatting can change a key).
+fn five(v: f64) -> Value {
+    let scaled = libm::round(v * 100_000.0);
+    // 0.1 + 0.2 and 0.3 must meet, and -0 is 0.
+    let units = if scaled == 0.0 { 0 } else { scaled as i64 };
+    let sign = if units < 0 { "-" } else { "" };
+    let units = units.unsigned_abs();
+    Value::String(format!("{sign}{}.{:05}", units / 100_000, units % 100_000))
+}
+
+/// The canonical config: what the key is the hash of, and what is stored with the matrix (a hit whose
+/// stored canonical config differs from the request's is never served).
+pub fn canonical_config(config: &MatrixConfig) -> Value {
+    let mut buckets: Vec<&super::Bucket> = config.buckets.iter().collect();
+    buckets.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let recycling = if config.recycling.enabled {
+        json!({
+            "enabled": true,
+            "mode": config.recycling.mode,
+            "reinvestment_rate": config.recycling.reinvestment_rate.map(five),
+        })
+    } else {
+        json!({"enabled": false})
+    };
+    json!({
+        "key_version": KEY_VERSION,
+        "fund_id": config.fund_id,
+        "taxonomy_version": config.taxonomy_version,
+        "num_scenarios": config.num_scenarios,
+        // A string: a u64 seed beyond 2^53 would not survive a JSON number.
+        "seed": config.seed.to_string(),
+        "buckets": buckets.iter().map(|b| json!({
+            "name": b.name,
+            "capital_allocation_pct": five(b.capital_allocation_pct),
+            "moic_median": five(b.moic_median),
+            "moic_p90": five(b.moic_p90),
+        })).collect::<Vec<_>>(),
+        "correlation_weights": {
+            "macro": five(config.correlation_weights.macro_),
+            "systematic": five(config.correlation_weights.systematic),
+            "idiosyncratic": five(config.correlation_weights.idiosyncratic),
+        },
+        "recycling": recycling,
+    })
+}
+
+/// The matrix key: lowercase hex SHA-256 of the canonical config's RFC 8785 form.
+pub fn matrix_key(config: &MatrixConfig) -> Result<String> {
+    canonical_sha256(&canonical_config(config))
+}

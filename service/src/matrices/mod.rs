@@ -1,0 +1,143 @@
+//! Scenario matrices (SPEC §9): a matrix config, its canonical key, and the seeded generator of S
+//! scenarios × B buckets of simulated MOIC (`f32`, row-major). Storage and the two-tier cache build on
+//! these (issue #12); this module is pure (no I/O).
+//!
+//! Floats are allowed here (SPEC §1): the generator's output is `f32` by design; it is deterministic on
+//! every platform (a ChaCha stream, `libm` for `exp`/`ln`/`cos`).
+
+mod generator;
+mod key;
+
+pub use generator::{GeneratedMatrix, generate};
+pub use key::{KEY_VERSION, canonical_config, matrix_key};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldError, Result};
+use crate::fields::{Problems, name_ok};
+
+/// Most scenarios a matrix may hold.
+pub const MAX_SCENARIOS: u32 = 100_000;
+/// Most buckets a matrix may hold.
+pub const MAX_BUCKETS: usize = 50;
+/// How far sums of shares may be from their total (allocations 100, weights 1).
+pub const SUM_TOLERANCE: f64 = 0.01;
+
+/// One column of the matrix: a stage or strategy bucket and its MOIC distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    /// Share of capital, percent (the buckets sum to 100).
+    pub capital_allocation_pct: f64,
+    /// Median MOIC of the bucket (> 0).
+    pub moic_median: f64,
+    /// 90th-percentile MOIC (> the median).
+    pub moic_p90: f64,
+}
+
+/// How much of each cell's shock is common to all buckets (macro), to the bucket (systematic), or the
+/// cell's own (idiosyncratic). Sum 1 (± 0.01).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationWeights {
+    #[serde(rename = "macro")]
+    pub macro_: f64,
+    pub systematic: f64,
+    pub idiosyncratic: f64,
+}
+
+/// Recycling of proceeds. Disabled recycling carries no parameters that matter (the key normalises it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recycling {
+    pub enabled: bool,
+    pub mode: Option<String>,
+    pub reinvestment_rate: Option<f64>,
+}
+
+/// What a matrix is generated from (SPEC §9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatrixConfig {
+    pub fund_id: i64,
+    pub taxonomy_version: String,
+    pub num_scenarios: u32,
+    pub seed: u64,
+    pub buckets: Vec<Bucket>,
+    pub correlation_weights: CorrelationWeights,
+    pub recycling: Recycling,
+}
+
+impl MatrixConfig {
+    /// Every rule of a config, each broken one named by its JSON pointer.
+    pub fn validate(&self) -> Result<()> {
+        let mut p = Problems::default();
+        p.check(
+            name_ok(&self.taxonomy_version),
+            "/taxonomy_version",
+            "must be 1 to 255 characters",
+        );
+        p.check(
+            (1..=MAX_SCENARIOS).contains(&self.num_scenarios),
+            "/num_scenarios",
+            &format!("must be between 1 and {MAX_SCENARIOS}"),
+        );
+        p.check(
+            (1..=MAX_BUCKETS).contains(&self.buckets.len()),
+            "/buckets",
+            &format!("must hold 1 to {MAX_BUCKETS} buckets"),
+        );
+        let mut names = std::collections::HashSet::new();
+        for (i, b) in self.buckets.iter().enumerate() {
+            let at = |field: &str| format!("/buckets/{i}/{field}");
+            p.check(name_ok(&b.name), &at("name"), "must be 1 to 255 characters");
+            p.check(
+                names.insert(b.name.as_str()),
+                &at("name"),
+                "appears more than once",
+            );
+            p.check(
+                b.capital_allocation_pct.is_finite() && b.capital_allocation_pct >= 0.0,
+                &at("capital_allocation_pct"),
+                "must be 0 or more",
+            );
+            p.check(
+                b.moic_median.is_finite() && b.moic_median > 0.0,
+                &at("moic_median"),
+                "must be greater than 0",
+            );
+            p.check(
+                b.moic_p90.is_finite() && b.moic_p90 > b.moic_median,
+                &at("moic_p90"),
+                "must be greater than moic_median",
+            );
+        }
+        let allocated: f64 = self.buckets.iter().map(|b| b.capital_allocation_pct).sum();
+        if !self.buckets.is_empty() && (allocated - 100.0).abs() > SUM_TOLERANCE {
+            p.push(FieldError::new(
+                "/buckets",
+                format!(
+                    "capital_allocation_pct must sum to 100 (± {SUM_TOLERANCE}), not {allocated}"
+                ),
+            ));
+        }
+        let w = &self.correlation_weights;
+        let weights = [w.macro_, w.systematic, w.idiosyncratic];
+        p.check(
+            weights.iter().all(|v| v.is_finite() && *v >= 0.0)
+                && (weights.iter().sum::<f64>() - 1.0).abs() <= SUM_TOLERANCE,
+            "/correlation_weights",
+            &format!("must be 0 or more each and sum to 1 (± {SUM_TOLERANCE})"),
+        );
+        if self.recycling.enabled {
+            p.check(
+                self.recycling
+                    .reinvestment_rate
+                    .is_some_and(|r| (0.0..=1.0).contains(&r)),
+                "/recycling/reinvestment_rate",
+                "must be between 0 and 1 when recycling is enabled",
+            );
+        }
+        p.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
