@@ -202,6 +202,7 @@ impl Error {
                 | S::Migration(_)
                 | S::InvalidRedisUrl(_)
                 | S::Random(_)
+                | S::CorruptMatrix(_)
                 | S::Database(_)
                 | S::Invariant(_),
             ) => {

@@ -113,6 +113,11 @@ pub enum Error {
     #[error("database error")]
     Database(#[source] DbErr),
 
+    /// A stored scenario matrix that cannot be read back as written (wrong codec label, corrupt or
+    /// truncated bytes): the caller regenerates it.
+    #[error("the stored scenario matrix is unreadable: {0}")]
+    CorruptMatrix(String),
+
     /// A stored value that cannot be what the schema allows: a bug.
     #[error("internal invariant violated: {0}")]
     Invariant(String),

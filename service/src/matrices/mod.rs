@@ -5,6 +5,7 @@
 //! Floats are allowed here (SPEC §1): the generator's output is `f32` by design; it is deterministic on
 //! every platform (a ChaCha stream, `libm` for `exp`/`ln`/`cos`).
 
+pub mod codec;
 mod generator;
 mod key;
 

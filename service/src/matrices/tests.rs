@@ -195,3 +195,44 @@ fn every_bad_config_field_is_named() {
     too_many.num_scenarios = MAX_SCENARIOS + 1;
     assert!(too_many.validate().is_err());
 }
+
+#[test]
+fn a_matrix_round_trips_through_its_stored_form_labelled_truthfully() {
+    let m = generate(&config());
+    let stored = codec::encode(&m.values).unwrap();
+    // What the label says: a zstd frame (its magic number), smaller than the raw floats.
+    assert_eq!(&stored[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+    assert!(stored.len() < m.values.len() * 4);
+    let back = codec::decode(codec::CODEC, &stored, m.num_scenarios, m.buckets.len()).unwrap();
+    assert_eq!(back, m.values);
+}
+
+#[test]
+fn a_wrong_label_corrupt_or_truncated_bytes_or_wrong_sizes_are_errors_not_numbers() {
+    let m = generate(&config());
+    let stored = codec::encode(&m.values).unwrap();
+    let (s, b) = (m.num_scenarios, m.buckets.len());
+    let unreadable = |r: crate::Result<Vec<f32>>| matches!(r, Err(crate::Error::CorruptMatrix(_)));
+    assert!(unreadable(codec::decode("zlib", &stored, s, b)));
+    assert!(unreadable(codec::decode(
+        codec::CODEC,
+        &stored[..stored.len() / 2],
+        s,
+        b
+    )));
+    let mut flipped = stored.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    // Without the frame's checksum a flipped byte could decode to other numbers of the right size.
+    assert!(unreadable(codec::decode(codec::CODEC, &flipped, s, b)));
+    assert!(unreadable(codec::decode(codec::CODEC, &stored, s + 1, b)));
+    assert!(unreadable(codec::decode(codec::CODEC, &stored, s - 1, b)));
+    let negative = codec::encode(&[1.0, -1.0]).unwrap();
+    assert!(unreadable(codec::decode(codec::CODEC, &negative, 1, 2)));
+    assert!(unreadable(codec::decode(
+        codec::CODEC,
+        b"not zstd at all",
+        1,
+        1
+    )));
+}
