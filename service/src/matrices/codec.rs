@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// The codec label stored beside the bytes: the only one written, the only one read.
 pub const CODEC: &str = "zstd";
 /// The layout label stored beside the bytes.
-pub const LAYOUT: &str = "f32-le-row-major";
+pub const LAYOUT: &str = "row_major_f32_le";
 /// zstd's level: fast to write, and matrices are read far more often than written.
 const LEVEL: i32 = 3;
 

@@ -44,8 +44,10 @@ fn power_law(median: f64, p90: f64) -> (f64, f64) {
     (median * libm::pow(0.5, 1.0 / alpha), 1.0 / alpha)
 }
 
-/// Generates the matrix of a (valid) config: columns in the config's bucket order.
+/// Generates the matrix of a (valid) config from its canonical form ([`MatrixConfig::canonical`]):
+/// columns in bucket-name order, so that every config with one key gives the same bytes.
 pub fn generate(config: &MatrixConfig) -> GeneratedMatrix {
+    let config = &config.canonical();
     let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
     let laws: Vec<(f64, f64)> = config
         .buckets

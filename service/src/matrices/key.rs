@@ -11,12 +11,22 @@ use crate::error::Result;
 /// Changes whenever the canonical form does, so that no key of one form is read as the other.
 pub const KEY_VERSION: u32 = 1;
 
+/// `v` in units of 10⁻⁵, rounded half away from zero (0.1 + 0.2 and 0.3 meet; -0 is 0).
+fn units_of_five_decimals(v: f64) -> i64 {
+    let scaled = libm::round(v * 100_000.0);
+    if scaled == 0.0 { 0 } else { scaled as i64 }
+}
+
+/// `v` rounded to 5 decimals: the value the key stands for, and what the generator is fed, so that
+/// configs with one key give one matrix.
+pub(super) fn round5(v: f64) -> f64 {
+    units_of_five_decimals(v) as f64 / 100_000.0
+}
+
 /// A number rounded to 5 decimals, written as a decimal string (not a float, so that no
 /// float formatting can change a key).
 fn five(v: f64) -> Value {
-    let scaled = libm::round(v * 100_000.0);
-    // 0.1 + 0.2 and 0.3 must meet, and -0 is 0.
-    let units = if scaled == 0.0 { 0 } else { scaled as i64 };
+    let units = units_of_five_decimals(v);
     let sign = if units < 0 { "-" } else { "" };
     let units = units.unsigned_abs();
     Value::String(format!("{sign}{}.{:05}", units / 100_000, units % 100_000))
@@ -61,4 +71,55 @@ pub fn canonical_config(config: &MatrixConfig) -> Value {
 /// The matrix key: lowercase hex SHA-256 of the canonical config's RFC 8785 form.
 pub fn matrix_key(config: &MatrixConfig) -> Result<String> {
     canonical_sha256(&canonical_config(config))
+}
+
+/// The config that a canonical form stands for: buckets in key order, numbers at 5 decimals. Reads what
+/// [`canonical_config`] wrote (a stored matrix's config); `None` if it is not such a form.
+pub fn from_canonical(value: &Value) -> Option<MatrixConfig> {
+    use super::{Bucket, CorrelationWeights, Recycling};
+    let number = |v: &Value| v.as_str()?.parse::<f64>().ok();
+    if value.get("key_version")?.as_u64()? != u64::from(KEY_VERSION) {
+        return None;
+    }
+    let buckets = value
+        .get("buckets")?
+        .as_array()?
+        .iter()
+        .map(|b| {
+            Some(Bucket {
+                name: b.get("name")?.as_str()?.to_owned(),
+                capital_allocation_pct: number(b.get("capital_allocation_pct")?)?,
+                moic_median: number(b.get("moic_median")?)?,
+                moic_p90: number(b.get("moic_p90")?)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let w = value.get("correlation_weights")?;
+    let r = value.get("recycling")?;
+    let enabled = r.get("enabled")?.as_bool()?;
+    Some(MatrixConfig {
+        fund_id: value.get("fund_id")?.as_i64()?,
+        taxonomy_version: value.get("taxonomy_version")?.as_str()?.to_owned(),
+        num_scenarios: u32::try_from(value.get("num_scenarios")?.as_u64()?).ok()?,
+        seed: value.get("seed")?.as_str()?.parse().ok()?,
+        buckets,
+        correlation_weights: CorrelationWeights {
+            macro_: number(w.get("macro")?)?,
+            systematic: number(w.get("systematic")?)?,
+            idiosyncratic: number(w.get("idiosyncratic")?)?,
+        },
+        recycling: Recycling {
+            enabled,
+            mode: if enabled {
+                r.get("mode")?.as_str().map(str::to_owned)
+            } else {
+                None
+            },
+            reinvestment_rate: if enabled {
+                r.get("reinvestment_rate").and_then(number)
+            } else {
+                None
+            },
+        },
+    })
 }

@@ -10,7 +10,7 @@ mod generator;
 mod key;
 
 pub use generator::{GeneratedMatrix, generate};
-pub use key::{KEY_VERSION, canonical_config, matrix_key};
+pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,8 @@ pub const MAX_SCENARIOS: u32 = 100_000;
 pub const MAX_BUCKETS: usize = 50;
 /// How far sums of shares may be from their total (allocations 100, weights 1).
 pub const SUM_TOLERANCE: f64 = 0.01;
+/// The largest matrix generated while the request waits (10,000 × 10 cells); larger ones are queued.
+pub const INLINE_MAX_CELLS: u64 = 100_000;
 
 /// One column of the matrix: a stage or strategy bucket and its MOIC distribution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,36 @@ pub struct MatrixConfig {
 }
 
 impl MatrixConfig {
+    /// S × B.
+    pub fn cells(&self) -> u64 {
+        u64::from(self.num_scenarios) * self.buckets.len() as u64
+    }
+
+    /// The config its key stands for: buckets sorted by name (bytewise) and every number rounded to 5
+    /// decimals. The generator reads only this form, so configs with one key give one matrix, and the
+    /// matrix's columns are in this order.
+    pub fn canonical(&self) -> MatrixConfig {
+        let mut c = self.clone();
+        c.buckets
+            .sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        for b in &mut c.buckets {
+            b.capital_allocation_pct = key::round5(b.capital_allocation_pct);
+            b.moic_median = key::round5(b.moic_median);
+            b.moic_p90 = key::round5(b.moic_p90);
+        }
+        let w = &mut c.correlation_weights;
+        w.macro_ = key::round5(w.macro_);
+        w.systematic = key::round5(w.systematic);
+        w.idiosyncratic = key::round5(w.idiosyncratic);
+        if c.recycling.enabled {
+            c.recycling.reinvestment_rate = c.recycling.reinvestment_rate.map(key::round5);
+        } else {
+            c.recycling.mode = None;
+            c.recycling.reinvestment_rate = None;
+        }
+        c
+    }
+
     /// Every rule of a config, each broken one named by its JSON pointer.
     pub fn validate(&self) -> Result<()> {
         let mut p = Problems::default();

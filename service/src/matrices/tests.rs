@@ -236,3 +236,32 @@ fn a_wrong_label_corrupt_or_truncated_bytes_or_wrong_sizes_are_errors_not_number
         1
     )));
 }
+
+#[test]
+fn configs_with_one_key_give_one_matrix_with_columns_in_name_order() {
+    let c = config();
+    let mut reordered = c.clone();
+    reordered.buckets.reverse();
+    reordered.buckets[0].moic_median += 0.000_001;
+    assert_eq!(matrix_key(&reordered).unwrap(), matrix_key(&c).unwrap());
+    let (a, b) = (generate(&c), generate(&reordered));
+    assert_eq!(digest(&a), digest(&b));
+    assert_eq!(b.buckets, vec!["seed".to_owned(), "series_a".to_owned()]);
+}
+
+#[test]
+fn the_stored_canonical_config_reads_back_as_the_config_it_stands_for() {
+    let mut c = config();
+    c.buckets.reverse();
+    c.seed = u64::MAX;
+    c.recycling = Recycling {
+        enabled: true,
+        mode: Some("proceeds".into()),
+        reinvestment_rate: Some(0.123_456_7),
+    };
+    let back = from_canonical(&canonical_config(&c)).expect("a canonical form");
+    assert_eq!(back, c.canonical());
+    assert_eq!(back.recycling.reinvestment_rate, Some(0.12346));
+    assert_eq!(matrix_key(&back).unwrap(), matrix_key(&c).unwrap());
+    assert!(from_canonical(&serde_json::json!({"key_version": 2})).is_none());
+}
