@@ -38,12 +38,26 @@ pub struct Application {
     shutdown_grace: Duration,
 }
 
-/// The job handlers every worker runs.
-pub fn job_handlers() -> service::outbox::Handlers {
-    service::outbox::Handlers::default().with(
-        service::snapshots::JOB_CALCULATE,
-        service::snapshots::Calculator::handler(),
-    )
+/// The job handlers every worker runs; the matrix jobs share the service's first tier and statistics.
+pub fn job_handlers(matrices: &service::matrices::Matrices) -> service::outbox::Handlers {
+    use service::matrices::{Clearer, Generator, JOB_CLEAR, JOB_GENERATE};
+    service::outbox::Handlers::default()
+        .with(
+            service::snapshots::JOB_CALCULATE,
+            service::snapshots::Calculator::handler(),
+        )
+        .with(JOB_GENERATE, Generator::handler(matrices.stats.clone()))
+        .with(JOB_CLEAR, Clearer::handler(matrices.first.clone()))
+}
+
+/// The first tier of the matrix cache: Redis when configured, else the in-process LRU.
+pub fn first_tier(redis: Option<&Redis>, config: &Config) -> service::matrices::FirstTier {
+    match redis {
+        Some(r) => {
+            service::matrices::FirstTier::redis(r.clone(), config.cache_namespace.as_deref())
+        }
+        None => service::matrices::FirstTier::memory(config.matrix_cache_bytes),
+    }
 }
 
 /// Outbox workers running in this process (`updog serve` and `updog worker`).
@@ -111,7 +125,12 @@ impl Application {
             );
         }
         spawn_idempotency_reaper(db.clone());
-        let workers = Workers::spawn(&db, config.workers, &job_handlers());
+        let service = Service::new(
+            db.clone(),
+            config.idempotency_ttl_hours,
+            first_tier(redis.as_ref(), config),
+        );
+        let workers = Workers::spawn(&db, config.workers, &job_handlers(&service.matrices));
 
         let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
             addr: config.bind.to_string(),
@@ -122,10 +141,7 @@ impl Application {
             source,
         })?;
 
-        let state = web::Data::new(AppState {
-            service: Service::new(db, config.idempotency_ttl_hours),
-            redis,
-        });
+        let state = web::Data::new(AppState { service, redis });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
 

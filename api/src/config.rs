@@ -31,6 +31,10 @@ pub struct Config {
     pub idempotency_ttl_hours: i64,
     /// On shutdown, how long running jobs may take to finish, in seconds (`UPDOG_SHUTDOWN_GRACE_S`).
     pub shutdown_grace_secs: u64,
+    /// Bound of the in-process matrix cache (used when `REDIS_URL` is unset), bytes.
+    pub matrix_cache_bytes: u64,
+    /// Prefix of this deployment's Redis keys, for deployments (or test databases) sharing one Redis.
+    pub cache_namespace: Option<String>,
 }
 
 impl Config {
@@ -120,6 +124,21 @@ impl Config {
             service::idempotency::DEFAULT_TTL_HOURS,
         )?;
         let shutdown_grace_secs = number("UPDOG_SHUTDOWN_GRACE_S", 0..=600, 10)? as u64;
+        let matrix_cache_bytes =
+            number("UPDOG_MATRIX_CACHE_MB", 1..=65_536, 256)? as u64 * 1024 * 1024;
+
+        let cache_namespace = get("UPDOG_CACHE_NAMESPACE");
+        if let Some(ns) = &cache_namespace
+            && (ns.len() > 64
+                || !ns
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(Error::Config {
+                var: "UPDOG_CACHE_NAMESPACE",
+                message: "expected 1 to 64 letters, digits, `_` or `-`".into(),
+            });
+        }
 
         Ok(Self {
             database_url,
@@ -131,6 +150,8 @@ impl Config {
             log_format,
             idempotency_ttl_hours,
             shutdown_grace_secs,
+            matrix_cache_bytes,
+            cache_namespace,
         })
     }
 }

@@ -87,8 +87,19 @@ fn worker() -> ExitCode {
         if let Err(e) = db.verify_migrations().await {
             return fail(&e);
         }
+        let redis = match config
+            .redis_url
+            .as_deref()
+            .map(service::cache::Redis::new)
+            .transpose()
+        {
+            Ok(redis) => redis,
+            Err(e) => return fail(&e),
+        };
+        let matrices =
+            service::matrices::Matrices::new(api::app::first_tier(redis.as_ref(), &config));
         let count = config.workers.max(1);
-        let workers = api::app::Workers::spawn(&db, count, &api::app::job_handlers());
+        let workers = api::app::Workers::spawn(&db, count, &api::app::job_handlers(&matrices));
         tracing::info!(
             workers = count,
             "updog worker running; stop with SIGTERM or SIGINT"

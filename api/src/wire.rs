@@ -179,6 +179,14 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// A scenario matrix's state: `pending` and `processing` while a worker generates it, `complete`
+    /// with its values, `failed` with a reason, `invalidated` until a create regenerates it.
+    MatrixStatus mirrors service::entity::scenario_matrix::MatrixStatus {
+        Pending, Processing, Complete, Failed, Invalidated,
+    }
+}
+
+wire_enum! {
     /// Where an allocation came from.
     AllocationSource mirrors service::entity::reserve_allocation::AllocationSource { Engine, Manual }
 }

@@ -212,12 +212,12 @@ pub async fn create_api_key(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<api_key::Entity> {
+        Some(KeyedBy::<api_key::Entity> {
             index: unique::API_KEY_KEY,
             key_column: api_key::Column::IdempotencyKey,
             parent: None,
             locate: |k| ResourceRef::ApiKey(k.id),
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 let (model, secret) = new_key_model(&new, key.as_deref())?;

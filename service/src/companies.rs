@@ -142,7 +142,7 @@ pub async fn create_company(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<portfolio_company::Entity> {
+        Some(KeyedBy::<portfolio_company::Entity> {
             index: unique::COMPANY_KEY,
             key_column: portfolio_company::Column::IdempotencyKey,
             parent: Some((portfolio_company::Column::FundId, fund_id)),
@@ -150,7 +150,7 @@ pub async fn create_company(
                 fund_id: c.fund_id,
                 id: c.id,
             },
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;

@@ -2,6 +2,7 @@
 
 use crate::auth::KeyCache;
 use crate::db::Database;
+use crate::matrices::{FirstTier, Matrices};
 
 /// The database, the API-key cache and the idempotency settings, shared by every request.
 pub struct Service {
@@ -9,14 +10,17 @@ pub struct Service {
     pub keys: KeyCache,
     /// How long idempotency records are kept (SPEC §4.7).
     pub idempotency_ttl: chrono::Duration,
+    /// The scenario-matrix cache's first tier, statistics and single-flight table.
+    pub matrices: Matrices,
 }
 
 impl Service {
-    pub fn new(db: Database, idempotency_ttl_hours: i64) -> Self {
+    pub fn new(db: Database, idempotency_ttl_hours: i64, first_tier: FirstTier) -> Self {
         Self {
             db,
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
+            matrices: Matrices::new(first_tier),
         }
     }
 }

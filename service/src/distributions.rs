@@ -51,7 +51,7 @@ pub async fn create_distribution(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<distribution::Entity> {
+        Some(KeyedBy::<distribution::Entity> {
             index: unique::DISTRIBUTION_KEY,
             key_column: distribution::Column::IdempotencyKey,
             parent: Some((distribution::Column::FundId, fund_id)),
@@ -59,7 +59,7 @@ pub async fn create_distribution(
                 fund_id: d.fund_id,
                 id: d.id,
             },
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;

@@ -66,6 +66,20 @@ fn plain_decimal(text: &str, digits: usize, places: usize) -> bool {
     all_digits(whole, digits) && fraction.is_none_or(|f| all_digits(f, places))
 }
 
+/// Parses a number of a scenario-matrix config (an allocation percent, a MOIC, a weight, a rate): a
+/// plain decimal string (`^[0-9]{1,6}(\.[0-9]{1,10})?$`). The generator works in `f64`, and the matrix
+/// key rounds to 5 decimals, so more places are accepted and only the first five count.
+pub fn parse_matrix_number(text: &str, pointer: &str) -> Result<f64> {
+    if !plain_decimal(text, 6, 10) {
+        return Err(Error::invalid(
+            pointer,
+            "must be a decimal string of up to 6 digits and at most 10 decimal places, e.g. \"2.5\"",
+        ));
+    }
+    text.parse::<f64>()
+        .map_err(|_| Error::invalid(pointer, "must be a decimal number written as a string"))
+}
+
 /// Parses a share quantity: a plain decimal string (`^[0-9]{1,10}(\.[0-9]{1,8})?$`), greater than
 /// zero.
 pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {

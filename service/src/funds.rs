@@ -140,12 +140,12 @@ pub async fn create_fund(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<fund::Entity> {
+        Some(KeyedBy::<fund::Entity> {
             index: unique::FUND_KEY,
             key_column: fund::Column::IdempotencyKey,
             parent: None,
             locate: |f| ResourceRef::Fund(f.id),
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 let at = now();
@@ -229,13 +229,15 @@ pub async fn delete_fund(
 ) -> Result<()> {
     principal.require_admin()?;
     let conn = svc.db.connection();
+    // The fund's matrices go with it (cascade); their first-tier entries are cleared after.
+    let matrix_keys = crate::matrices::store::keys_of_fund(conn, id).await?;
     let result = fund::Entity::delete_many()
         .filter(fund::Column::Id.eq(id))
         .filter(fund::Column::Version.eq(expected_version))
         .exec(conn)
         .await?;
     if result.rows_affected == 1 {
-        return Ok(());
+        return crate::matrices::forget_fund(svc, matrix_keys).await;
     }
     let current = fund::Entity::find_by_id(id).one(conn).await?;
     Err(Error::missing_or_stale(

@@ -127,12 +127,13 @@ pub struct KeyedBy<E: EntityTrait> {
 /// The one create path (SPEC §4): runs `work` in a transaction, renders its result and records the
 /// rendered response under `idempotency` (if any) in the same transaction. `work` receives the key to
 /// store on the business row. See the module documentation for the protocol; `keyed_by` names the
-/// business row's key index, so that a violation of it is told apart from every other unique index.
+/// business row's key index, so that a violation of it is told apart from every other unique index
+/// (`None` for a resource whose rows are keyed by their content, as scenario matrices are).
 #[tracing::instrument(skip_all, fields(scope = idempotency.as_ref().map(|i| i.scope.as_str())))]
 pub async fn create<E, T, W, R>(
     svc: &Service,
     idempotency: Option<Idempotency>,
-    keyed_by: KeyedBy<E>,
+    keyed_by: Option<KeyedBy<E>>,
     work: W,
     render: R,
 ) -> Result<Outcome>
@@ -186,11 +187,16 @@ where
     if let Some(outcome) = replay(db, &idem).await? {
         return Ok(outcome);
     }
-    if unique::IDEMPOTENCY_RECORD.violated_by(db_err) || keyed_by.index.violated_by(db_err) {
+    let by_key = keyed_by
+        .as_ref()
+        .is_some_and(|k| k.index.violated_by(db_err));
+    if unique::IDEMPOTENCY_RECORD.violated_by(db_err) || by_key {
         // The key's row exists but its record has expired: never a second row; point at the row.
-        return Err(Error::IdempotencyKeyExpired {
-            existing: keyed_by.existing(db, idem.key.as_str()).await?,
-        });
+        let existing = match &keyed_by {
+            Some(k) => k.existing(db, idem.key.as_str()).await?,
+            None => None,
+        };
+        return Err(Error::IdempotencyKeyExpired { existing });
     }
     Err(err)
 }

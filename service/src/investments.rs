@@ -42,7 +42,7 @@ pub async fn create_investment(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<investment::Entity> {
+        Some(KeyedBy::<investment::Entity> {
             index: unique::INVESTMENT_KEY,
             key_column: investment::Column::IdempotencyKey,
             parent: Some((investment::Column::FundId, fund_id)),
@@ -50,7 +50,7 @@ pub async fn create_investment(
                 fund_id: m.fund_id,
                 id: m.id,
             },
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;

@@ -82,7 +82,7 @@ pub async fn create_lot(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<investment_lot::Entity> {
+        Some(KeyedBy::<investment_lot::Entity> {
             index: unique::LOT_KEY,
             key_column: investment_lot::Column::IdempotencyKey,
             parent: Some((investment_lot::Column::InvestmentId, investment_id)),
@@ -90,7 +90,7 @@ pub async fn create_lot(
                 fund_id: l.fund_id,
                 id: l.id,
             },
-        },
+        }),
         move |txn, key| {
             Box::pin(async move {
                 // The investment must be this fund's: another fund's investment is simply not found here.

@@ -313,11 +313,23 @@ pub struct TestApp {
     pub db: TestDb,
     /// An admin API key minted for the test.
     pub admin: String,
+    /// What the application was built with (its Redis and cache namespace among it).
+    pub config: Config,
+}
+
+/// Builds the real application (the same `Application::build` as `main`) and serves it in the
+/// background; returns where.
+async fn serve(config: &Config) -> SocketAddr {
+    let app = api::Application::build(config)
+        .await
+        .expect("build the application");
+    let address = app.address();
+    tokio::spawn(app.run_until_stopped());
+    address
 }
 
 impl TestApp {
-    /// Builds the real application (the same `Application::build` as `main`) on a fresh migrated
-    /// database and serves it in the background.
+    /// The application on a fresh migrated database, served in the background.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with_workers(backend, 0).await
     }
@@ -325,11 +337,16 @@ impl TestApp {
     /// The application with `workers` in-process outbox workers (tests without workers drive the outbox
     /// themselves, step by step).
     pub async fn spawn_with_workers(backend: Backend, workers: usize) -> Self {
+        Self::spawn_configured(backend, workers, redis_url()).await
+    }
+
+    /// The application with `workers` workers and the Redis at `redis` (`None`: the in-process tier).
+    pub async fn spawn_configured(backend: Backend, workers: usize, redis: Option<String>) -> Self {
         let db = TestDb::migrated(backend).await;
         let admin = mint_key(&db, Role::Admin, &[]).await;
         let config = Config {
             database_url: db.url.clone(),
-            redis_url: redis_url(),
+            redis_url: redis,
             bind: "127.0.0.1:0".parse().expect("loopback address"),
             workers,
             migrate_on_start: false,
@@ -337,12 +354,11 @@ impl TestApp {
             log_format: LogFormat::Pretty,
             idempotency_ttl_hours: 24,
             shutdown_grace_secs: 1,
+            matrix_cache_bytes: 64 * 1024 * 1024,
+            // Every test's database is its own deployment: its Redis entries are its own too.
+            cache_namespace: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
         };
-        let app = api::Application::build(&config)
-            .await
-            .expect("build the application");
-        let address = app.address();
-        tokio::spawn(app.run_until_stopped());
+        let address = serve(&config).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -353,7 +369,14 @@ impl TestApp {
             client,
             db,
             admin,
+            config,
         }
+    }
+
+    /// Another server process of the same deployment (its own `Application`, connection pools,
+    /// single-flight table and in-process tier) on the same database and Redis; returns its base URL.
+    pub async fn another_process(&self) -> String {
+        format!("http://{}", serve(&self.config).await)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -443,4 +466,11 @@ async fn mint_key(db: &TestDb, role: Role, funds: &[i64]) -> String {
         .await
         .expect("mint a key")
         .secret
+}
+
+/// The job handlers of a worker process, with an in-process first tier of its own.
+pub fn job_handlers() -> service::outbox::Handlers {
+    api::app::job_handlers(&service::matrices::Matrices::new(
+        service::matrices::FirstTier::memory(16 * 1024 * 1024),
+    ))
 }

@@ -10,6 +10,7 @@ pub mod distributions;
 pub mod funds;
 pub mod investments;
 pub mod lots;
+pub mod matrices;
 pub mod metrics;
 pub mod ops;
 pub mod reserves;
@@ -52,5 +53,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::get_api_key)
-        .service(api_keys::delete_api_key);
+        .service(api_keys::delete_api_key)
+        .service(matrices::create_scenario_matrix)
+        .service(matrices::get_scenario_matrix)
+        .service(matrices::invalidate_cache)
+        .service(matrices::get_cache_stats);
 }

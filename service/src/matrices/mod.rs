@@ -1,16 +1,35 @@
 //! Scenario matrices (SPEC §9): a matrix config, its canonical key, and the seeded generator of S
-//! scenarios × B buckets of simulated MOIC (`f32`, row-major). Storage and the two-tier cache build on
-//! these (issue #12); this module is pure (no I/O).
+//! scenarios × B buckets of simulated MOIC (`f32`, row-major); their storage (`store`, `codec`) and the
+//! two-tier cache in front of it (`tier`, `tiers`, `lookup`, `invalidate`, the worker's `job`).
 //!
 //! Floats are allowed here (SPEC §1): the generator's output is `f32` by design; it is deterministic on
 //! every platform (a ChaCha stream, `libm` for `exp`/`ln`/`cos`).
 
 pub mod codec;
+mod flight;
 mod generator;
+mod invalidate;
+mod job;
 mod key;
+mod lookup;
+mod record;
+mod stats;
+pub mod store;
+pub mod tier;
+mod tiers;
 
 pub use generator::{GeneratedMatrix, generate};
+pub use invalidate::{
+    CacheStats, Clearer, Invalidation, JOB_CLEAR, cache_stats, forget_fund, invalidate,
+};
+pub use job::Generator;
 pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
+pub use lookup::{Created, MatrixView, create_matrix, get_matrix};
+pub use record::{Entry, MatrixRecord};
+pub use stats::{Percentiles, Stats, StatsSnapshot};
+pub use store::{JOB_GENERATE, Scope};
+pub use tier::FirstTier;
+pub use tiers::Matrices;
 
 use serde::{Deserialize, Serialize};
 

@@ -104,12 +104,12 @@ pub async fn create_snapshot(
     idempotency::create(
         svc,
         idem,
-        KeyedBy::<forecast_snapshot::Entity> {
+        Some(KeyedBy::<forecast_snapshot::Entity> {
             index: unique::SNAPSHOT_KEY,
             key_column: forecast_snapshot::Column::IdempotencyKey,
             parent: Some((forecast_snapshot::Column::FundId, fund_id)),
             locate: |s| ResourceRef::Snapshot(s.id),
-        },
+        }),
         move |txn, key| Box::pin(capture(txn, fund_id, input, key)),
         render,
     )

@@ -53,6 +53,14 @@ async fn creating_routes(app: &TestApp) -> Vec<Route> {
             json!({"name": "Q2"}),
             "forecast_snapshots",
         ),
+        // A matrix is keyed by its config too: the losers of the race find it stored.
+        route(
+            format!("/api/v1/funds/{fund}/scenario-matrices"),
+            json!({"taxonomy_version": "v1", "num_scenarios": 100, "seed": 1,
+                   "buckets": [{"name": "seed", "capital_allocation_pct": "100", "moic_median": "1.5", "moic_p90": "5"}],
+                   "correlation_weights": {"macro": "0.2", "systematic": "0.3", "idiosyncratic": "0.5"}}),
+            "scenario_matrices",
+        ),
         route(
             "/api/v1/api-keys".into(),
             json!({"name": "analyst", "role": "reader", "fund_ids": [fund]}),

@@ -5,6 +5,7 @@ mod bad_input;
 mod exactly_once;
 mod fixtures;
 mod idempotency;
+mod matrices;
 mod metrics;
 mod migrations;
 mod openapi;

@@ -355,7 +355,7 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
         assert_eq!(
             outbox::reap_expired_leases(
                 &app.db.db,
-                &api::app::job_handlers(),
+                &updog_tests::job_handlers(),
                 outbox::DEFAULT_LEASE,
                 now
             )
@@ -367,7 +367,7 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
         assert_eq!(
             outbox::reap_expired_leases(
                 &app.db.db,
-                &api::app::job_handlers(),
+                &updog_tests::job_handlers(),
                 outbox::DEFAULT_LEASE,
                 later
             )
@@ -375,7 +375,7 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
             .unwrap(),
             1
         );
-        let handlers = api::app::job_handlers();
+        let handlers = updog_tests::job_handlers();
         assert!(
             outbox::run_once(&app.db.db, &handlers, "survivor", later)
                 .await
@@ -454,7 +454,7 @@ async fn a_job_whose_last_attempt_dies_with_its_worker_fails_and_its_snapshot_er
             .await
             .unwrap()
             .expect("a due job");
-        let handlers = api::app::job_handlers();
+        let handlers = updog_tests::job_handlers();
         let later = now + chrono::Duration::minutes(6);
         let reaped =
             outbox::reap_expired_leases(&app.db.db, &handlers, outbox::DEFAULT_LEASE, later)

@@ -1,0 +1,92 @@
+//! A stored matrix as every tier holds it: its metadata ([`MatrixRecord`]) and, once complete, its
+//! compressed bytes ([`Entry`]).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entity::scenario_matrix::{self, MatrixStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A matrix's row without its payload: what a metadata read answers with, and what the first tier keeps
+/// beside the bytes (so that a hit needs no database round trip).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatrixRecord {
+    pub id: Uuid,
+    pub matrix_key: String,
+    pub fund_id: i64,
+    pub taxonomy_version: String,
+    pub matrix_type: String,
+    pub status: MatrixStatus,
+    pub num_scenarios: i32,
+    pub bucket_count: i32,
+    /// The canonical config the key is the hash of.
+    pub config: Value,
+    pub compression_codec: Option<String>,
+    pub matrix_layout: Option<String>,
+    /// Uncompressed size, bytes (S × B × 4).
+    pub raw_bytes: Option<i64>,
+    /// Compressed size as stored, bytes.
+    pub stored_bytes: Option<i64>,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl MatrixRecord {
+    pub fn of(m: &scenario_matrix::Model) -> Self {
+        Self {
+            id: m.id,
+            matrix_key: m.matrix_key.clone(),
+            fund_id: m.fund_id,
+            taxonomy_version: m.taxonomy_version.clone(),
+            matrix_type: m.matrix_type.clone(),
+            status: m.status,
+            num_scenarios: m.num_scenarios,
+            bucket_count: m.bucket_count,
+            config: m.config.clone(),
+            compression_codec: m.compression_codec.clone(),
+            matrix_layout: m.matrix_layout.clone(),
+            raw_bytes: m.raw_bytes,
+            stored_bytes: m.matrix.as_ref().map(|b| b.len() as i64),
+            error_message: m.error_message.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        }
+    }
+
+    /// The bucket names in column order (the canonical config's order).
+    pub fn buckets(&self) -> Vec<String> {
+        self.config
+            .get("buckets")
+            .and_then(Value::as_array)
+            .map(|buckets| {
+                buckets
+                    .iter()
+                    .filter_map(|b| b.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A complete matrix as a cache tier holds it: the record and the compressed bytes.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub record: MatrixRecord,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+impl Entry {
+    /// The entry of a complete row; `None` for a row without payload.
+    pub fn of(m: &scenario_matrix::Model) -> Option<Self> {
+        let bytes = m.matrix.clone()?;
+        (m.status == MatrixStatus::Complete).then(|| Self {
+            record: MatrixRecord::of(m),
+            bytes: Arc::new(bytes),
+        })
+    }
+}
