@@ -91,9 +91,10 @@ pub fn json_body<T: DeserializeOwned>(
             detail: format!("The body is not valid JSON: {e}."),
         })?;
     integral_floats_as_integers(&mut value);
-    let unsafe_integers = integers_beyond_safe(&value, String::new());
-    if !unsafe_integers.is_empty() {
-        return Err(Error::Service(service::Error::Validation(unsafe_integers)));
+    let mut refused = integers_beyond_safe(&value, String::new());
+    refused.extend(strings_with_nul(&value, String::new()));
+    if !refused.is_empty() {
+        return Err(Error::Service(service::Error::Validation(refused)));
     }
     let parsed = serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let pointer = json_pointer(&e.path().to_string());
@@ -120,6 +121,38 @@ fn integral_floats_as_integers(value: &mut serde_json::Value) {
         Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
         Value::Object(members) => members.values_mut().for_each(integral_floats_as_integers),
         _ => {}
+    }
+}
+
+/// Every string of `value` holding U+0000, located by its JSON pointer: JSON allows it, PostgreSQL's
+/// text does not store it, so it is refused up front, naming the field, for every route alike.
+fn strings_with_nul(value: &serde_json::Value, pointer: String) -> Vec<FieldError> {
+    use serde_json::Value;
+    let escape = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    match value {
+        Value::String(s) if s.contains('\0') => vec![FieldError::new(
+            pointer,
+            "must not contain the NUL character (U+0000)",
+        )],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| strings_with_nul(v, format!("{pointer}/{i}")))
+            .collect(),
+        Value::Object(members) => members
+            .iter()
+            .flat_map(|(k, v)| {
+                if k.contains('\0') {
+                    vec![FieldError::new(
+                        pointer.clone(),
+                        "member names must not contain the NUL character (U+0000)",
+                    )]
+                } else {
+                    strings_with_nul(v, format!("{pointer}/{}", escape(k)))
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

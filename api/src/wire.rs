@@ -320,13 +320,13 @@ pub struct IdempotencyKeyHeader {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documentation of the header; its value is read from the request itself.
 pub struct IfMatchHeader {
-    /// The resource's current `ETag`, a quoted version such as `"3"`. Required by the operation: without
-    /// it the answer is 428 `precondition_required` (documented as such rather than as a required
-    /// parameter, so that the 428 is the contract).
+    /// The resource's current `ETag`, a quoted version such as `"3"` (a bare `3` is read the same).
+    /// Required by the operation: without it the answer is 428 `precondition_required` (documented as
+    /// such rather than as a required parameter, so that the 428 is the contract).
     #[param(
         rename = "If-Match",
         required = false,
-        pattern = r#"^(W/)?"[1-9][0-9]{0,17}"$"#
+        pattern = r#"^[ \t]*(W/)?("[0-9]{1,18}"|[0-9]{1,18})[ \t]*$"#
     )]
     pub if_match: String,
 }

@@ -58,6 +58,13 @@ def wait_healthy(base, proc, log):
     sys.exit(f"a server did not become healthy:\n{open(log).read()}")
 
 
+def matrix_config(seed):
+    return {"taxonomy_version": "v1", "num_scenarios": 5000, "seed": seed,
+            "buckets": [{"name": "seed", "capital_allocation_pct": "40", "moic_median": "1.5", "moic_p90": "6"},
+                        {"name": "series_a", "capital_allocation_pct": "60", "moic_median": "2", "moic_p90": "4"}],
+            "correlation_weights": {"macro": "0.3", "systematic": "0.3", "idiosyncratic": "0.4"}}
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     server = sys.argv[2] if len(sys.argv) > 2 else "postgres://postgres@127.0.0.1:5432"
@@ -107,6 +114,7 @@ def main():
              {"company_id": company, "distributed_on": "2024-06-01", "amount_cents": 500, "kind": "dividend"}),
             ("forecast_snapshots", f"/api/v1/funds/{fund}/snapshots", {"name": "Q2"}),
             ("api_keys", "/api/v1/api-keys", {"name": "analyst", "role": "reader", "fund_ids": [fund]}),
+            ("scenario_matrices", f"/api/v1/funds/{fund}/scenario-matrices", matrix_config(1)),
         ]
         failures = []
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
@@ -139,6 +147,23 @@ def main():
                     failures.append(f"{path}: a replay differs from the original")
                 if after != before + 1:
                     failures.append(f"{path}: {after - before} rows")
+        # A matrix is also keyed by its config: the same config without an Idempotency-Key, from every
+        # process at once, is generated and stored once (one 201, the rest 200 with the same matrix).
+        path = f"/api/v1/funds/{fund}/scenario-matrices"
+        before = int(psql(db_url, "SELECT count(*) FROM scenario_matrices"))
+        answers = list(ThreadPoolExecutor(max_workers=REQUESTS).map(
+            lambda i: request(bases[i % PROCESSES], "POST", path, key, matrix_config(2)), range(REQUESTS)))
+        after = int(psql(db_url, "SELECT count(*) FROM scenario_matrices"))
+        statuses = {}
+        for status, _, _ in answers:
+            statuses[status] = statuses.get(status, 0) + 1
+        ids = {json.loads(a[2]).get("id") for a in answers if a[0] in (200, 201)}
+        print(f"POST {path}: sent {REQUESTS} of one config without a key over {PROCESSES} processes; "
+              f"statuses {statuses}; matrices {ids}; rows {before} -> {after}")
+        if statuses.get(201) != 1 or statuses.get(200) != REQUESTS - 1:
+            failures.append(f"{path} without a key: statuses {statuses}")
+        if len(ids) != 1 or after != before + 1:
+            failures.append(f"{path} without a key: {len(ids)} matrices, {after - before} rows")
         for proc in servers:
             if proc.poll() is not None:
                 failures.append("a server process exited during the run")

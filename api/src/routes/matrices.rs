@@ -380,13 +380,20 @@ pub struct InvalidateCache {
 }
 
 impl InvalidateCache {
-    fn scope(self) -> service::Result<Scope> {
-        let named = [
-            self.matrix_key.is_some(),
-            self.fund_id.is_some(),
-            self.all.is_some(),
-        ];
-        if named.iter().filter(|n| **n).count() != 1 {
+    /// The scope of a body that names exactly one target (`raw`: the body as sent, where a member set to
+    /// `null` still counts as named, and is refused).
+    fn scope(self, raw: &serde_json::Value) -> service::Result<Scope> {
+        let members = raw.as_object().map(|m| m.len()).unwrap_or_default();
+        if let Some((name, _)) = raw
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, v)| v.is_null()))
+        {
+            return Err(service::Error::invalid(
+                &format!("/{name}"),
+                "must not be null",
+            ));
+        }
+        if members != 1 {
             return Err(service::Error::invalid(
                 "",
                 "must hold exactly one of matrix_key, fund_id or all",
@@ -429,12 +436,12 @@ pub async fn invalidate_cache(
     req: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let (input, _) = json_body::<InvalidateCache>(&req, &body)?;
+    let (input, raw) = json_body::<InvalidateCache>(&req, &body)?;
     let svc = caller.service();
     let Invalidation {
         rows,
         first_tier_cleared,
-    } = matrices::invalidate(svc, &caller.principal, input.scope()?).await?;
+    } = matrices::invalidate(svc, &caller.principal, input.scope(&raw)?).await?;
     Ok(HttpResponse::Ok().json(InvalidationResult {
         invalidated: rows,
         first_tier: svc.matrices.first.name(),

@@ -103,6 +103,13 @@ async fn each_bad_input_is_a_4xx_problem_and_writes_nothing() {
                 "/share_price_cents",
                 "a cost beyond 2^53 - 1 from a price within it",
             ),
+            (
+                json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "1", "acquired_on": "2024-01-01\u{0}"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "/acquired_on",
+                "a NUL character, which PostgreSQL's text cannot hold",
+            ),
         ];
         for (body, status, code, pointer, what) in bad_lots {
             let answer = problem(
