@@ -48,7 +48,7 @@ impl Generator {
         let config = from_canonical(&row.config).ok_or_else(|| {
             Error::CorruptMatrix(format!("the stored config of {key} is unreadable"))
         })?;
-        let payload = generate_payload(&self.stats, config).await?;
+        let (payload, _) = generate_payload(&self.stats, config).await?;
         store::transition(
             conn,
             key,

@@ -41,14 +41,32 @@ impl Created {
 /// A complete entry to warm the first tier with once the transaction has committed.
 type Warm = Arc<Mutex<Option<Entry>>>;
 
-/// Generates and encodes a config's matrix on the blocking pool (up to 100,000 × 50 cells).
-pub(super) async fn generate_payload(stats: &Stats, config: MatrixConfig) -> Result<Payload> {
+/// Generates and encodes a config's matrix on the blocking pool (up to 100,000 × 50 cells); returns the
+/// stored form and the values.
+pub(super) async fn generate_payload(
+    stats: &Stats,
+    config: MatrixConfig,
+) -> Result<(Payload, Vec<f32>)> {
     let started = Instant::now();
-    let payload = tokio::task::spawn_blocking(move || Payload::encode(&generate(&config).values))
-        .await
-        .map_err(|e| Error::Invariant(format!("the generator stopped: {e}")))??;
+    let generated = tokio::task::spawn_blocking(move || {
+        let values = generate(&config).values;
+        Payload::encode(&values).map(|payload| (payload, values))
+    })
+    .await
+    .map_err(|e| Error::Invariant(format!("the generator stopped: {e}")))??;
     stats.generated(started.elapsed());
-    Ok(payload)
+    Ok(generated)
+}
+
+/// The first-tier entry of a complete row, decoded from its stored form; `None` if it is not complete
+/// or its payload fails its checks (then it is not warmed; a read regenerates it).
+fn entry_of_row(row: &scenario_matrix::Model) -> Option<Entry> {
+    if row.status != MatrixStatus::Complete {
+        return None;
+    }
+    read_values(row)
+        .ok()
+        .map(|values| Entry::new(MatrixRecord::of(row), &values))
 }
 
 /// Gets or generates the matrix of `config` for its fund (SPEC §9, §12), idempotently (SPEC §4).
@@ -127,7 +145,7 @@ async fn get_or_make(
             Some(row) if row.config == *canonical => match row.status {
                 MatrixStatus::Complete => {
                     stats.database_hits.add();
-                    *warm.lock().unwrap_or_else(|e| e.into_inner()) = Entry::of(&row);
+                    *warm.lock().unwrap_or_else(|e| e.into_inner()) = entry_of_row(&row);
                     return Ok(Created::Stored(MatrixRecord::of(&row)));
                 }
                 MatrixStatus::Pending | MatrixStatus::Processing => {
@@ -147,10 +165,11 @@ async fn get_or_make(
             None => None,
         };
         stats.database_misses.add();
-        let payload = if inline {
-            Some(generate_payload(stats, config.clone()).await?)
+        let (payload, values) = if inline {
+            let (payload, values) = generate_payload(stats, config.clone()).await?;
+            (Some(payload), values)
         } else {
-            None
+            (None, Vec::new())
         };
         let row = match &replaceable {
             Some(row) => store::replace(txn, row, &config, canonical, payload).await?,
@@ -158,7 +177,8 @@ async fn get_or_make(
         };
         let Some(row) = row else { continue };
         if inline {
-            *warm.lock().unwrap_or_else(|e| e.into_inner()) = Entry::of(&row);
+            *warm.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Entry::new(MatrixRecord::of(&row), &values));
             return Ok(Created::Generated(MatrixRecord::of(&row)));
         }
         store::generation_job(&row, now()).insert(txn).await?;
@@ -226,9 +246,7 @@ pub async fn get_matrix(
             (row, values, ServedFrom::Generated)
         }
     };
-    if let Some(entry) = Entry::of(&row) {
-        m.warm(&entry).await;
-    }
+    m.warm(&Entry::new(MatrixRecord::of(&row), &values)).await;
     m.stats.served(from, started.elapsed());
     Ok(MatrixView {
         record: MatrixRecord::of(&row),

@@ -73,20 +73,29 @@ impl MatrixRecord {
     }
 }
 
-/// A complete matrix as a cache tier holds it: the record and the compressed bytes.
+/// A complete matrix as the first tier holds it: the record and the values uncompressed (little-endian
+/// `f32`, row-major). The database keeps them compressed; the first tier trades the 10 % that zstd saves
+/// on these near-random floats for a hit without decompression (docs/DECISIONS.md, BENCHMARKS.md).
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub record: MatrixRecord,
-    pub bytes: Arc<Vec<u8>>,
+    pub raw: Arc<Vec<u8>>,
 }
 
 impl Entry {
-    /// The entry of a complete row; `None` for a row without payload.
-    pub fn of(m: &scenario_matrix::Model) -> Option<Self> {
-        let bytes = m.matrix.clone()?;
-        (m.status == MatrixStatus::Complete).then(|| Self {
-            record: MatrixRecord::of(m),
-            bytes: Arc::new(bytes),
-        })
+    pub fn new(record: MatrixRecord, values: &[f32]) -> Self {
+        Self {
+            record,
+            raw: Arc::new(super::codec::to_raw(values)),
+        }
+    }
+
+    /// The values, if the bytes are exactly the record's S × B valid cells.
+    pub fn values(&self) -> crate::error::Result<Vec<f32>> {
+        super::codec::from_raw(
+            &self.raw,
+            self.record.num_scenarios as usize,
+            self.record.bucket_count as usize,
+        )
     }
 }

@@ -86,14 +86,7 @@ impl Matrices {
     pub async fn cached_entry(&self, key: &str) -> Option<(Entry, Vec<f32>)> {
         match self.first.entry(key).await {
             Found::Hit(entry) if self.trustworthy(key, &entry.record, None) => {
-                let r = &entry.record;
-                let decoded = super::codec::decode(
-                    r.compression_codec.as_deref().unwrap_or_default(),
-                    &entry.bytes,
-                    r.num_scenarios as usize,
-                    r.bucket_count as usize,
-                );
-                match decoded {
+                match entry.values() {
                     Ok(values) => {
                         self.stats.first_tier_hits.add();
                         Some((entry, values))

@@ -6,6 +6,7 @@ mod exactly_once;
 mod fixtures;
 mod idempotency;
 mod matrices;
+mod matrix_faults;
 mod metrics;
 mod migrations;
 mod openapi;
