@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use service::cache::Redis;
 use service::matrices::{
-    Bucket, CorrelationWeights, Entry, FirstTier, MatrixConfig, MatrixRecord, Matrices, Recycling,
+    Bucket, CorrelationWeights, Entry, FirstTier, Matrices, MatrixConfig, MatrixRecord, Recycling,
     canonical_config, generate, matrix_key, store::Payload,
 };
 
@@ -105,7 +105,8 @@ async fn main() {
         .map(|_| {
             let started = Instant::now();
             std::hint::black_box(
-                service::matrices::codec::decode("zstd", &payload.bytes, 10_000, 10).expect("decode"),
+                service::matrices::codec::decode("zstd", &payload.bytes, 10_000, 10)
+                    .expect("decode"),
             );
             started.elapsed()
         })
@@ -201,7 +202,9 @@ async fn main() {
     let mut hashes: Vec<Duration> = (0..500)
         .map(|_| {
             let started = Instant::now();
-            std::hint::black_box(service::canonical::canonical_sha256(&entry.record.config).unwrap());
+            std::hint::black_box(
+                service::canonical::canonical_sha256(&entry.record.config).unwrap(),
+            );
             started.elapsed()
         })
         .collect();

@@ -265,3 +265,70 @@ fn the_stored_canonical_config_reads_back_as_the_config_it_stands_for() {
     assert_eq!(matrix_key(&back).unwrap(), matrix_key(&c).unwrap());
     assert!(from_canonical(&serde_json::json!({"key_version": 2})).is_none());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    fn arbitrary_config() -> impl Strategy<Value = MatrixConfig> {
+        let bucket =
+            (0u32..1000, 1u32..5_000_000, 1u32..5_000_000).prop_map(|(n, median, spread)| Bucket {
+                name: format!("b{n}"),
+                capital_allocation_pct: 1.0,
+                moic_median: f64::from(median) / 100_000.0,
+                moic_p90: f64::from(median + spread) / 100_000.0,
+            });
+        (
+            proptest::collection::vec(bucket, 1..8),
+            any::<u64>(),
+            1u32..100_000,
+        )
+            .prop_map(|(mut buckets, seed, num_scenarios)| {
+                // Names are unique in a valid config.
+                for (i, b) in buckets.iter_mut().enumerate() {
+                    b.name = format!("{}_{i}", b.name);
+                }
+                (buckets, seed, num_scenarios)
+            })
+            .prop_map(|(buckets, seed, num_scenarios)| MatrixConfig {
+                fund_id: 1,
+                taxonomy_version: "v1".into(),
+                num_scenarios,
+                seed,
+                buckets,
+                correlation_weights: CorrelationWeights {
+                    macro_: 0.2,
+                    systematic: 0.3,
+                    idiosyncratic: 0.5,
+                },
+                recycling: Recycling {
+                    enabled: false,
+                    mode: Some("ignored".into()),
+                    reinvestment_rate: None,
+                },
+            })
+    }
+
+    proptest! {
+        /// The key does not see bucket order or noise below the 5th decimal, and the stored canonical
+        /// form reads back to a config with the same key.
+        #[test]
+        fn the_key_is_invariant_under_order_and_sub_five_decimal_noise(
+            config in arbitrary_config(),
+            rotation in 0usize..8,
+            noise in -4.0e-7f64..4.0e-7,
+        ) {
+            let key = matrix_key(&config).unwrap();
+            let mut other = config.clone();
+            let len = other.buckets.len();
+            other.buckets.rotate_left(rotation % len);
+            for b in &mut other.buckets {
+                b.moic_median += noise;
+            }
+            prop_assert_eq!(matrix_key(&other).unwrap(), key.clone());
+            let back = from_canonical(&canonical_config(&config)).unwrap();
+            prop_assert_eq!(matrix_key(&back).unwrap(), key);
+        }
+    }
+}
