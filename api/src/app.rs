@@ -39,7 +39,9 @@ pub struct Application {
 }
 
 /// The job handlers every worker runs; the matrix jobs share the service's first tier and statistics.
-pub fn job_handlers(matrices: &service::matrices::Matrices) -> service::outbox::Handlers {
+pub fn job_handlers(
+    matrices: &std::sync::Arc<service::matrices::Matrices>,
+) -> service::outbox::Handlers {
     use service::matrices::{Clearer, Generator, JOB_CLEAR, JOB_GENERATE};
     service::outbox::Handlers::default()
         .with(
@@ -48,6 +50,10 @@ pub fn job_handlers(matrices: &service::matrices::Matrices) -> service::outbox::
         )
         .with(JOB_GENERATE, Generator::handler(matrices.stats.clone()))
         .with(JOB_CLEAR, Clearer::handler(matrices.first.clone()))
+        .with(
+            service::optimizations::JOB_OPTIMIZE,
+            service::optimizations::Optimizer::handler(matrices.clone()),
+        )
 }
 
 /// The first tier of the matrix cache: Redis when configured, else the in-process LRU.

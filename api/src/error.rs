@@ -85,6 +85,7 @@ pub fn location_of(resource: ResourceRef) -> String {
             format!("/api/v1/funds/{fund_id}/distributions/{id}")
         }
         ResourceRef::Snapshot(id) => format!("/api/v1/snapshots/{id}"),
+        ResourceRef::Optimization(id) => format!("/api/v1/optimizations/{id}"),
         ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
     }
 }

@@ -40,6 +40,7 @@ use crate::routes::reserves::ReservePlan;
         (name = "reserves", description = "Follow-on reserve rankings and the reserve plan."),
         (name = "snapshots", description = "Reproducible forecast snapshots, calculated in the background."),
         (name = "api_keys", description = "API keys (admin only)."),
+        (name = "optimizations", description = "Bucket weights that maximise return or minimise tail risk over a scenario matrix (a two-pass linear program, solved in the background)."),
         (name = "matrices", description = "Monte-Carlo scenario matrices and their two-tier cache (Redis or in-process, then the database)."),
     )
 )]

@@ -259,3 +259,8 @@ impl<T: ToSchema> IntoResponses for Created<T> {
         BTreeMap::from([("201".to_owned(), RefOr::T(response))])
     }
 }
+
+error_bundle! {
+    /// The errors of a cancellation (`DELETE` of a queued job's resource, refused once it has started).
+    CancelErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, SERVICE_UNAVAILABLE]
+}

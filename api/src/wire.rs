@@ -187,6 +187,22 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// An optimization's state: `pending` (queued; cancellable), `running`, then `completed` with weights
+    /// and metrics, or `failed` with a reason; `cancelled` by a `DELETE` while pending.
+    OptimizationStatus mirrors service::entity::optimization_session::OptimizationStatus {
+        Pending, Running, Completed, Failed, Cancelled,
+    }
+}
+
+/// `/optimizations/{optimization_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OptimizationPath {
+    /// The optimization session.
+    pub optimization_id: uuid::Uuid,
+}
+
+wire_enum! {
     /// Where an allocation came from.
     AllocationSource mirrors service::entity::reserve_allocation::AllocationSource { Engine, Manual }
 }

@@ -145,7 +145,7 @@ pub async fn create_company(
         Some(KeyedBy::<portfolio_company::Entity> {
             index: unique::COMPANY_KEY,
             key_column: portfolio_company::Column::IdempotencyKey,
-            parent: Some((portfolio_company::Column::FundId, fund_id)),
+            parent: Some((portfolio_company::Column::FundId, fund_id.into())),
             locate: |c| ResourceRef::Company {
                 fund_id: c.fund_id,
                 id: c.id,

@@ -11,7 +11,7 @@ pub struct Service {
     /// How long idempotency records are kept (SPEC §4.7).
     pub idempotency_ttl: chrono::Duration,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
-    pub matrices: Matrices,
+    pub matrices: std::sync::Arc<Matrices>,
 }
 
 impl Service {
@@ -20,7 +20,7 @@ impl Service {
             db,
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
-            matrices: Matrices::new(first_tier),
+            matrices: std::sync::Arc::new(Matrices::new(first_tier)),
         }
     }
 }

@@ -54,7 +54,7 @@ pub async fn create_distribution(
         Some(KeyedBy::<distribution::Entity> {
             index: unique::DISTRIBUTION_KEY,
             key_column: distribution::Column::IdempotencyKey,
-            parent: Some((distribution::Column::FundId, fund_id)),
+            parent: Some((distribution::Column::FundId, fund_id.into())),
             locate: |d| ResourceRef::Distribution {
                 fund_id: d.fund_id,
                 id: d.id,

@@ -27,6 +27,7 @@ pub enum ResourceRef {
     Lot { fund_id: i64, id: uuid::Uuid },
     Distribution { fund_id: i64, id: i64 },
     Snapshot(uuid::Uuid),
+    Optimization(uuid::Uuid),
     ApiKey(uuid::Uuid),
 }
 
@@ -196,15 +197,18 @@ pub enum ConflictCode {
     SnapshotNotComplete,
     /// A snapshot without allocations has nothing to apply.
     SnapshotHasNoAllocations,
+    /// Only a pending optimization can be cancelled.
+    OptimizationNotPending,
 }
 
 impl ConflictCode {
-    pub const ALL: [ConflictCode; 5] = [
+    pub const ALL: [ConflictCode; 6] = [
         Self::CompanyNameTaken,
         Self::SnapshotInProgress,
         Self::InvalidStatusTransition,
         Self::SnapshotNotComplete,
         Self::SnapshotHasNoAllocations,
+        Self::OptimizationNotPending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -214,6 +218,7 @@ impl ConflictCode {
             Self::InvalidStatusTransition => "invalid_status_transition",
             Self::SnapshotNotComplete => "snapshot_not_complete",
             Self::SnapshotHasNoAllocations => "snapshot_has_no_allocations",
+            Self::OptimizationNotPending => "optimization_not_pending",
         }
     }
 }
@@ -273,9 +278,13 @@ pub mod unique {
     );
     pub const API_KEY_KEY: UniqueIndex =
         ux("ux_api_keys_idempotency_key", "api_keys.idempotency_key");
+    pub const OPTIMIZATION_KEY: UniqueIndex = ux(
+        "ux_optimization_sessions_matrix_idempotency_key",
+        "optimization_sessions.matrix_id, optimization_sessions.idempotency_key",
+    );
 
     /// Every index above, for the test that holds them to the migrated schema.
-    pub const ALL: [UniqueIndex; 10] = [
+    pub const ALL: [UniqueIndex; 11] = [
         IDEMPOTENCY_RECORD,
         FUND_KEY,
         COMPANY_KEY,
@@ -286,6 +295,7 @@ pub mod unique {
         SNAPSHOT_KEY,
         SNAPSHOT_SOURCE,
         API_KEY_KEY,
+        OPTIMIZATION_KEY,
     ];
 }
 

@@ -120,7 +120,7 @@ pub struct KeyedBy<E: EntityTrait> {
     pub index: UniqueIndex,
     pub key_column: E::Column,
     /// The parent that scopes the key (`fund_id = 3`), if the route has one.
-    pub parent: Option<(E::Column, i64)>,
+    pub parent: Option<(E::Column, sea_orm::Value)>,
     pub locate: fn(&E::Model) -> ResourceRef,
 }
 
@@ -205,8 +205,8 @@ impl<E: EntityTrait> KeyedBy<E> {
     /// The row that `key` created under this parent, if it still exists.
     async fn existing(&self, db: &Database, key: &str) -> Result<Option<ResourceRef>> {
         let mut query = E::find().filter(self.key_column.eq(key));
-        if let Some((column, id)) = self.parent {
-            query = query.filter(column.eq(id));
+        if let Some((column, id)) = &self.parent {
+            query = query.filter(column.eq(id.clone()));
         }
         Ok(query.one(db.connection()).await?.map(|m| (self.locate)(&m)))
     }

@@ -45,7 +45,7 @@ pub async fn create_investment(
         Some(KeyedBy::<investment::Entity> {
             index: unique::INVESTMENT_KEY,
             key_column: investment::Column::IdempotencyKey,
-            parent: Some((investment::Column::FundId, fund_id)),
+            parent: Some((investment::Column::FundId, fund_id.into())),
             locate: |m| ResourceRef::Investment {
                 fund_id: m.fund_id,
                 id: m.id,

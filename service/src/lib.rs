@@ -24,6 +24,7 @@ pub mod lots;
 pub mod matrices;
 pub mod metrics;
 pub mod money;
+pub mod optimizations;
 pub mod outbox;
 pub mod pagination;
 pub mod reserves;

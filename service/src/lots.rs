@@ -85,7 +85,7 @@ pub async fn create_lot(
         Some(KeyedBy::<investment_lot::Entity> {
             index: unique::LOT_KEY,
             key_column: investment_lot::Column::IdempotencyKey,
-            parent: Some((investment_lot::Column::InvestmentId, investment_id)),
+            parent: Some((investment_lot::Column::InvestmentId, investment_id.into())),
             locate: |l| ResourceRef::Lot {
                 fund_id: l.fund_id,
                 id: l.id,

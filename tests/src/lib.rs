@@ -470,7 +470,7 @@ async fn mint_key(db: &TestDb, role: Role, funds: &[i64]) -> String {
 
 /// The job handlers of a worker process, with an in-process first tier of its own.
 pub fn job_handlers() -> service::outbox::Handlers {
-    api::app::job_handlers(&service::matrices::Matrices::new(
+    api::app::job_handlers(&std::sync::Arc::new(service::matrices::Matrices::new(
         service::matrices::FirstTier::memory(16 * 1024 * 1024),
-    ))
+    )))
 }

@@ -13,6 +13,7 @@ pub mod lots;
 pub mod matrices;
 pub mod metrics;
 pub mod ops;
+pub mod optimizations;
 pub mod reserves;
 pub mod snapshots;
 
@@ -57,5 +58,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(matrices::create_scenario_matrix)
         .service(matrices::get_scenario_matrix)
         .service(matrices::invalidate_cache)
-        .service(matrices::get_cache_stats);
+        .service(matrices::get_cache_stats)
+        .service(optimizations::create_optimization)
+        .service(optimizations::get_optimization)
+        .service(optimizations::cancel_optimization);
 }

@@ -10,12 +10,13 @@ use serde_json::Value;
 
 use super::record::{Entry, MatrixRecord};
 use super::stats::{ServedFrom, Stats};
+use super::tiers::Matrices;
 use super::store::{self, Payload};
 use super::{INLINE_MAX_CELLS, MatrixConfig, canonical_config, codec, from_canonical, generate};
 use crate::auth::Principal;
 use crate::canonical::canonical_sha256;
 use crate::context::Service;
-use crate::db::now;
+use crate::db::{Database, now};
 use crate::error::{Error, Result};
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
 
@@ -204,9 +205,22 @@ pub async fn get_matrix(
     key: &str,
     include_values: bool,
 ) -> Result<MatrixView> {
-    let m = &svc.matrices;
+    match load(&svc.db, &svc.matrices, key, include_values).await? {
+        Some(view) if principal.may_read(view.record.fund_id) => Ok(view),
+        _ => Err(Error::not_found("scenario matrix", key)),
+    }
+}
+
+/// The matrix of `key` from the nearest tier (warming the first from the database, regenerating a
+/// stored payload that fails its checks), with its values when asked for and complete; `None` if no
+/// such matrix is stored.
+pub async fn load(
+    db: &Database,
+    m: &Matrices,
+    key: &str,
+    include_values: bool,
+) -> Result<Option<MatrixView>> {
     let started = Instant::now();
-    let not_found = || Error::not_found("scenario matrix", key);
     let from_first = if include_values {
         m.cached_entry(key)
             .await
@@ -215,27 +229,21 @@ pub async fn get_matrix(
         m.cached_record(key, None).await.map(|r| (r, None))
     };
     if let Some((record, values)) = from_first {
-        if !principal.may_read(record.fund_id) {
-            return Err(not_found());
-        }
         m.stats.served(ServedFrom::FirstTier, started.elapsed());
-        return Ok(MatrixView { record, values });
+        return Ok(Some(MatrixView { record, values }));
     }
 
-    let conn = svc.db.connection();
+    let conn = db.connection();
     let Some(row) = store::find(conn, key).await? else {
         m.stats.database_misses.add();
-        return Err(not_found());
+        return Ok(None);
     };
-    if !principal.may_read(row.fund_id) {
-        return Err(not_found());
-    }
     m.stats.database_hits.add();
     if row.status != MatrixStatus::Complete {
-        return Ok(MatrixView {
+        return Ok(Some(MatrixView {
             record: MatrixRecord::of(&row),
             values: None,
-        });
+        }));
     }
     let (row, values, from) = match read_values(&row) {
         Ok(values) => (row, values, ServedFrom::Database),
@@ -248,10 +256,10 @@ pub async fn get_matrix(
     };
     m.warm(&Entry::new(MatrixRecord::of(&row), &values)).await;
     m.stats.served(from, started.elapsed());
-    Ok(MatrixView {
+    Ok(Some(MatrixView {
         record: MatrixRecord::of(&row),
         values: include_values.then_some(values),
-    })
+    }))
 }
 
 fn read_values(row: &scenario_matrix::Model) -> Result<Vec<f32>> {

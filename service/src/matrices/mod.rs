@@ -24,7 +24,7 @@ pub use invalidate::{
 };
 pub use job::Generator;
 pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
-pub use lookup::{Created, MatrixView, create_matrix, get_matrix};
+pub use lookup::{Created, MatrixView, create_matrix, get_matrix, load};
 pub use record::{Entry, MatrixRecord};
 pub use stats::{Percentiles, Stats, StatsSnapshot};
 pub use store::{JOB_GENERATE, Scope};

@@ -107,7 +107,7 @@ pub async fn create_snapshot(
         Some(KeyedBy::<forecast_snapshot::Entity> {
             index: unique::SNAPSHOT_KEY,
             key_column: forecast_snapshot::Column::IdempotencyKey,
-            parent: Some((forecast_snapshot::Column::FundId, fund_id)),
+            parent: Some((forecast_snapshot::Column::FundId, fund_id.into())),
             locate: |s| ResourceRef::Snapshot(s.id),
         }),
         move |txn, key| Box::pin(capture(txn, fund_id, input, key)),
