@@ -96,8 +96,10 @@ fn worker() -> ExitCode {
             Ok(redis) => redis,
             Err(e) => return fail(&e),
         };
-        let matrices =
-            std::sync::Arc::new(service::matrices::Matrices::new(api::app::first_tier(redis.as_ref(), &config)));
+        let matrices = std::sync::Arc::new(service::matrices::Matrices::new(api::app::first_tier(
+            redis.as_ref(),
+            &config,
+        )));
         let count = config.workers.max(1);
         let workers = api::app::Workers::spawn(&db, count, &api::app::job_handlers(&matrices));
         tracing::info!(

@@ -46,16 +46,28 @@ fn main() {
         epsilon: None,
     };
     let cases = [
-        ("maximize_return, CVaR_0.95 <= 0.6", Model { cvar_limit: Some(0.6), ..base.clone() }),
-        ("minimize_risk, E >= 1.5", Model {
-            objective: Objective::MinimizeRisk,
-            min_expected_moic: Some(1.5),
-            ..base.clone()
-        }),
-        ("risk_adjusted, lambda = 0.5", Model {
-            objective: Objective::RiskAdjusted { risk_aversion: 0.5 },
-            ..base.clone()
-        }),
+        (
+            "maximize_return, CVaR_0.95 <= 0.6",
+            Model {
+                cvar_limit: Some(0.6),
+                ..base.clone()
+            },
+        ),
+        (
+            "minimize_risk, E >= 1.5",
+            Model {
+                objective: Objective::MinimizeRisk,
+                min_expected_moic: Some(1.5),
+                ..base.clone()
+            },
+        ),
+        (
+            "risk_adjusted, lambda = 0.5",
+            Model {
+                objective: Objective::RiskAdjusted { risk_aversion: 0.5 },
+                ..base.clone()
+            },
+        ),
     ];
     println!("10,000 x 10 matrix, both passes, bounds [0, 0.4] per bucket");
     for (name, model) in cases {

@@ -103,6 +103,9 @@ def main():
         company = created(f"/api/v1/funds/{fund}/companies", {"name": "Acme", "stage": "seed"})
         investment = created(f"/api/v1/funds/{fund}/investments",
                              {"company_id": company, "round_name": "Seed", "invested_on": "2024-01-15"})
+        status, _, raw = request(bases[0], "POST", f"/api/v1/funds/{fund}/scenario-matrices", key, matrix_config(3))
+        assert status == 201, (status, raw)
+        matrix_key = json.loads(raw)["matrix_key"]
         routes = [
             ("funds", "/api/v1/funds", {"name": "Fund II", "size_cents": 5_000_000_000, "vintage_year": 2025}),
             ("portfolio_companies", f"/api/v1/funds/{fund}/companies", {"name": "Beta", "stage": "seed"}),
@@ -115,6 +118,8 @@ def main():
             ("forecast_snapshots", f"/api/v1/funds/{fund}/snapshots", {"name": "Q2"}),
             ("api_keys", "/api/v1/api-keys", {"name": "analyst", "role": "reader", "fund_ids": [fund]}),
             ("scenario_matrices", f"/api/v1/funds/{fund}/scenario-matrices", matrix_config(1)),
+            ("optimization_sessions", f"/api/v1/scenario-matrices/{matrix_key}/optimizations",
+             {"objective": "minimize_risk", "min_expected_moic": 1.2}),
         ]
         failures = []
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:

@@ -231,12 +231,9 @@ pub async fn get_optimization(
     caller: Caller,
     path: web::Path<OptimizationPath>,
 ) -> Result<HttpResponse, Error> {
-    let session = optimizations::get_optimization(
-        caller.service(),
-        &caller.principal,
-        path.optimization_id,
-    )
-    .await?;
+    let session =
+        optimizations::get_optimization(caller.service(), &caller.principal, path.optimization_id)
+            .await?;
     Ok(session_response(&session))
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::record::{Entry, MatrixRecord};
 use super::stats::{ServedFrom, Stats};
-use super::tiers::Matrices;
 use super::store::{self, Payload};
+use super::tiers::Matrices;
 use super::{INLINE_MAX_CELLS, MatrixConfig, canonical_config, codec, from_canonical, generate};
 use crate::auth::Principal;
 use crate::canonical::canonical_sha256;

@@ -14,7 +14,9 @@ use entity::job_outbox;
 use entity::optimization_session::{self, OptimizationStatus};
 use entity::scenario_matrix::MatrixStatus;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -126,9 +128,11 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
             "/risk_aversion",
             "is required by the objective risk_adjusted",
         )),
-        (Some(ObjectiveName::RiskAdjusted), Some(l)) => {
-            p.check(l.is_finite() && l >= 0.0, "/risk_aversion", "must be 0 or more")
-        }
+        (Some(ObjectiveName::RiskAdjusted), Some(l)) => p.check(
+            l.is_finite() && l >= 0.0,
+            "/risk_aversion",
+            "must be 0 or more",
+        ),
         (_, Some(_)) => p.push(FieldError::new(
             "/risk_aversion",
             "applies only to the objective risk_adjusted",
@@ -148,7 +152,10 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
         if !buckets.contains(name) {
             p.push(FieldError::new(
                 at,
-                format!("the matrix has no bucket {name:?} (its buckets: {})", buckets.join(", ")),
+                format!(
+                    "the matrix has no bucket {name:?} (its buckets: {})",
+                    buckets.join(", ")
+                ),
             ));
             continue;
         }
@@ -156,10 +163,7 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
             [lo, hi] if (0.0..=1.0).contains(lo) && (0.0..=1.0).contains(hi) && lo <= hi => {
                 bounds.insert(name.clone(), [*lo, *hi]);
             }
-            _ => p.push(FieldError::new(
-                at,
-                "must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 1",
-            )),
+            _ => p.push(FieldError::new(at, "must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 1")),
         }
     }
     for b in &buckets {
@@ -180,7 +184,9 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
         "must be a finite number",
     );
     p.check(
-        input.min_expected_moic.is_none_or(|m| m.is_finite() && m >= 0.0),
+        input
+            .min_expected_moic
+            .is_none_or(|m| m.is_finite() && m >= 0.0),
         "/min_expected_moic",
         "must be 0 or more",
     );

@@ -13,8 +13,8 @@
 
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{
-    DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus, SupportedConeT,
-    ZeroConeT,
+    DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus,
+    SupportedConeT, ZeroConeT,
 };
 
 /// What pass 1 optimises.
@@ -23,7 +23,9 @@ pub enum Objective {
     MaximizeReturn,
     MinimizeRisk,
     /// Maximise `E − λ·CVaR`.
-    RiskAdjusted { risk_aversion: f64 },
+    RiskAdjusted {
+        risk_aversion: f64,
+    },
 }
 
 /// A validated optimization config, bounds in the matrix's column order.
@@ -67,7 +69,12 @@ impl Scenarios<'_> {
     pub fn returns(&self, weights: &[f64]) -> Vec<f64> {
         self.values
             .chunks_exact(self.buckets)
-            .map(|row| row.iter().zip(weights).map(|(v, w)| f64::from(*v) * w).sum())
+            .map(|row| {
+                row.iter()
+                    .zip(weights)
+                    .map(|(v, w)| f64::from(*v) * w)
+                    .sum()
+            })
             .collect()
     }
 }
@@ -238,7 +245,8 @@ impl Layout {
 fn base_lp(m: &Scenarios, model: &Model, layout: &Layout, means: &[f64]) -> Lp {
     let b = layout.buckets;
     let mut lp = Lp::new(layout.variables());
-    lp.equalities.push(((0..b).map(|j| (j, 1.0)).collect(), 1.0));
+    lp.equalities
+        .push(((0..b).map(|j| (j, 1.0)).collect(), 1.0));
     for (j, &(lo, hi)) in model.bounds.iter().enumerate() {
         lp.inequalities.push((vec![(j, 1.0)], hi));
         lp.inequalities.push((vec![(j, -1.0)], -lo));
@@ -262,8 +270,10 @@ fn base_lp(m: &Scenarios, model: &Model, layout: &Layout, means: &[f64]) -> Lp {
         }
     }
     if let Some(min) = model.min_expected_moic {
-        lp.inequalities
-            .push((means.iter().enumerate().map(|(j, m)| (j, -m)).collect(), -min));
+        lp.inequalities.push((
+            means.iter().enumerate().map(|(j, m)| (j, -m)).collect(),
+            -min,
+        ));
     }
     lp
 }
@@ -354,7 +364,10 @@ pub fn solve(m: &Scenarios, model: &Model) -> Result<Solution, SolveError> {
         .epsilon
         .unwrap_or_else(|| (1e-6 * pass1_optimum.abs()).max(1e-9));
 
-    let layout = Layout { l1: true, ..pass1_layout };
+    let layout = Layout {
+        l1: true,
+        ..pass1_layout
+    };
     let objective = objective_terms(model, &layout, &means);
     let mut lp = base_lp(m, model, &layout, &means);
     // Keep pass 1's optimum within ε: the minimised terms stay ≤ their minimum + ε.

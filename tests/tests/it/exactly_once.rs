@@ -19,6 +19,8 @@ async fn creating_routes(app: &TestApp) -> Vec<Route> {
     let fund = app.fund("Fund I").await;
     let company = app.company(fund, "Acme").await;
     let investment = app.investment(fund, company).await;
+    let (_, matrix) = crate::matrices::create(app, fund, &crate::matrices::config(77)).await;
+    let matrix_key = matrix["matrix_key"].as_str().unwrap().to_owned();
     let route = |path: String, body: Value, table| Route { path, body, table };
     vec![
         route(
@@ -60,6 +62,11 @@ async fn creating_routes(app: &TestApp) -> Vec<Route> {
                    "buckets": [{"name": "seed", "capital_allocation_pct": "100", "moic_median": "1.5", "moic_p90": "5"}],
                    "correlation_weights": {"macro": "0.2", "systematic": "0.3", "idiosyncratic": "0.5"}}),
             "scenario_matrices",
+        ),
+        route(
+            format!("/api/v1/scenario-matrices/{matrix_key}/optimizations"),
+            json!({"objective": "minimize_risk", "min_expected_moic": 1.2}),
+            "optimization_sessions",
         ),
         route(
             "/api/v1/api-keys".into(),

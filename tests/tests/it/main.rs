@@ -10,6 +10,7 @@ mod matrix_faults;
 mod metrics;
 mod migrations;
 mod openapi;
+mod optimizations;
 mod resources;
 mod schema;
 mod server;

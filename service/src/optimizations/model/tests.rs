@@ -20,7 +20,11 @@ fn model(objective: Objective, buckets: usize) -> Model {
 fn assert_certified(m: &Scenarios, model: &Model, s: &Solution) {
     let again = evaluate(m, model, &s.weights);
     assert_eq!(again, s.metrics, "the stored metrics are the weights' own");
-    assert!(again.max_violation <= 1e-6, "violation {}", again.max_violation);
+    assert!(
+        again.max_violation <= 1e-6,
+        "violation {}",
+        again.max_violation
+    );
     if model.objective == Objective::MaximizeReturn {
         assert!(
             again.expected_moic >= s.pass1_optimum - s.epsilon - 1e-9,
@@ -36,10 +40,17 @@ fn assert_certified(m: &Scenarios, model: &Model, s: &Solution) {
 fn one_dominant_bucket_takes_all_the_weight() {
     // Bucket 0 returns 3x in every scenario, bucket 1 returns 1x.
     let values: Vec<f32> = (0..100).flat_map(|_| [3.0f32, 1.0]).collect();
-    let m = Scenarios { buckets: 2, values: &values };
+    let m = Scenarios {
+        buckets: 2,
+        values: &values,
+    };
     let model = model(Objective::MaximizeReturn, 2);
     let s = solve(&m, &model).unwrap();
-    assert!((s.weights[0] - 1.0).abs() < WEIGHT_TOLERANCE, "{:?}", s.weights);
+    assert!(
+        (s.weights[0] - 1.0).abs() < WEIGHT_TOLERANCE,
+        "{:?}",
+        s.weights
+    );
     assert!((s.pass1_optimum - 3.0).abs() < 1e-6);
     assert!((s.metrics.expected_moic - 3.0).abs() <= s.epsilon + 1e-7);
     assert_eq!(s.pass1.status, "solved");
@@ -55,14 +66,21 @@ fn risky_and_safe() -> Vec<f32> {
 #[test]
 fn a_binding_cvar_limit_gives_the_mix_computed_by_hand() {
     let values = risky_and_safe();
-    let m = Scenarios { buckets: 2, values: &values };
+    let m = Scenarios {
+        buckets: 2,
+        values: &values,
+    };
     let model = Model {
         cvar_confidence: 0.5,
         cvar_limit: Some(0.25),
         ..model(Objective::MaximizeReturn, 2)
     };
     let s = solve(&m, &model).unwrap();
-    assert!((s.weights[0] - 0.25).abs() < WEIGHT_TOLERANCE, "{:?}", s.weights);
+    assert!(
+        (s.weights[0] - 0.25).abs() < WEIGHT_TOLERANCE,
+        "{:?}",
+        s.weights
+    );
     assert!((s.pass1_optimum - 1.25).abs() < 1e-6);
     assert!((s.metrics.cvar - 0.25).abs() < WEIGHT_TOLERANCE);
     // VaR is the loss's α-quantile, inf{l : P(loss ≤ l) ≥ α}: of the losses {−3w, w} at α = 0.5, −3w.
@@ -74,14 +92,21 @@ fn a_binding_cvar_limit_gives_the_mix_computed_by_hand() {
 #[test]
 fn minimize_risk_and_risk_adjusted_find_their_hand_computed_optima() {
     let values = risky_and_safe();
-    let m = Scenarios { buckets: 2, values: &values };
+    let m = Scenarios {
+        buckets: 2,
+        values: &values,
+    };
     let least_risk = Model {
         cvar_confidence: 0.5,
         min_expected_moic: Some(1.5),
         ..model(Objective::MinimizeRisk, 2)
     };
     let s = solve(&m, &least_risk).unwrap();
-    assert!((s.weights[0] - 0.5).abs() < WEIGHT_TOLERANCE, "{:?}", s.weights);
+    assert!(
+        (s.weights[0] - 0.5).abs() < WEIGHT_TOLERANCE,
+        "{:?}",
+        s.weights
+    );
     assert!((s.pass1_optimum - 0.5).abs() < 1e-6);
     assert_certified(&m, &least_risk, &s);
 
@@ -89,7 +114,12 @@ fn minimize_risk_and_risk_adjusted_find_their_hand_computed_optima() {
     for (lambda, expected_a) in [(0.5, 1.0), (2.0, 0.0)] {
         let adjusted = Model {
             cvar_confidence: 0.5,
-            ..model(Objective::RiskAdjusted { risk_aversion: lambda }, 2)
+            ..model(
+                Objective::RiskAdjusted {
+                    risk_aversion: lambda,
+                },
+                2,
+            )
         };
         let s = solve(&m, &adjusted).unwrap();
         assert!(
@@ -109,7 +139,10 @@ fn equal_buckets_get_uniform_weights_from_pass_two() {
             [v, v, v]
         })
         .collect();
-    let m = Scenarios { buckets: 3, values: &values };
+    let m = Scenarios {
+        buckets: 3,
+        values: &values,
+    };
     for objective in [
         Objective::MaximizeReturn,
         Objective::MinimizeRisk,
@@ -118,7 +151,11 @@ fn equal_buckets_get_uniform_weights_from_pass_two() {
         let model = model(objective, 3);
         let s = solve(&m, &model).unwrap();
         for w in &s.weights {
-            assert!((w - 1.0 / 3.0).abs() < 1e-6, "{objective:?}: {:?}", s.weights);
+            assert!(
+                (w - 1.0 / 3.0).abs() < 1e-6,
+                "{objective:?}: {:?}",
+                s.weights
+            );
         }
         assert_certified(&m, &model, &s);
     }
@@ -127,7 +164,10 @@ fn equal_buckets_get_uniform_weights_from_pass_two() {
 #[test]
 fn bounds_are_kept() {
     let values: Vec<f32> = (0..20).flat_map(|_| [3.0f32, 1.0, 2.0]).collect();
-    let m = Scenarios { buckets: 3, values: &values };
+    let m = Scenarios {
+        buckets: 3,
+        values: &values,
+    };
     let model = Model {
         bounds: vec![(0.0, 0.6), (0.1, 1.0), (0.0, 1.0)],
         ..model(Objective::MaximizeReturn, 3)
@@ -143,7 +183,10 @@ fn bounds_are_kept() {
 #[test]
 fn an_unreachable_limit_is_infeasible_with_a_sentence_naming_it() {
     let values = risky_and_safe();
-    let m = Scenarios { buckets: 2, values: &values };
+    let m = Scenarios {
+        buckets: 2,
+        values: &values,
+    };
     let impossible = Model {
         cvar_confidence: 0.5,
         cvar_limit: Some(0.1),
@@ -167,7 +210,10 @@ fn the_same_matrix_and_config_give_the_same_weights() {
             [x, 4.0 - x * 0.5, 1.0 + (s % 3) as f32 * 0.1]
         })
         .collect();
-    let m = Scenarios { buckets: 3, values: &values };
+    let m = Scenarios {
+        buckets: 3,
+        values: &values,
+    };
     let model = Model {
         cvar_limit: Some(0.4),
         ..model(Objective::MaximizeReturn, 3)
