@@ -47,9 +47,9 @@ fn main() {
     };
     let cases = [
         (
-            "maximize_return, CVaR_0.95 <= 0.6",
+            "maximize_return, CVaR_0.95 <= -0.05 (binding)",
             Model {
-                cvar_limit: Some(0.6),
+                cvar_limit: Some(-0.05),
                 ..base.clone()
             },
         ),
