@@ -73,14 +73,21 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` workers on `db` running `handlers`.
-    pub fn spawn(db: &Database, count: usize, handlers: &service::outbox::Handlers) -> Self {
+    /// Starts `count` workers on `db` running `handlers`; a job claimed longer than `lease` ago is
+    /// returned to the queue by their reaper.
+    pub fn spawn(
+        db: &Database,
+        count: usize,
+        handlers: &service::outbox::Handlers,
+        lease: Duration,
+    ) -> Self {
         let (stop, _) = tokio::sync::watch::channel(false);
         let running = (0..count)
             .map(|_| {
                 tokio::spawn(service::outbox::run_worker(
                     db.clone(),
                     handlers.clone(),
+                    lease,
                     stop.subscribe(),
                 ))
             })
@@ -136,7 +143,12 @@ impl Application {
             config.idempotency_ttl_hours,
             first_tier(redis.as_ref(), config),
         );
-        let workers = Workers::spawn(&db, config.workers, &job_handlers(&service.matrices));
+        let workers = Workers::spawn(
+            &db,
+            config.workers,
+            &job_handlers(&service.matrices),
+            Duration::from_secs(config.job_lease_secs),
+        );
 
         let listener = TcpListener::bind(config.bind).map_err(|source| Error::Bind {
             addr: config.bind.to_string(),
@@ -276,7 +288,31 @@ async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
-    let response = next.call(req).instrument(span.clone()).await?;
+    let db = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.service.db.clone());
+    // While the database is known to be down, API requests are answered at once (SPEC §17); the
+    // liveness, readiness and documentation routes still run.
+    let fail_fast = req.path().starts_with("/api/") && db.as_ref().is_some_and(|db| db.is_down());
+    let response = if fail_fast {
+        use actix_web::ResponseError;
+        req.into_response(Error::DatabaseDown.error_response())
+            .map_into_boxed_body()
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
+    if let Some(db) = &db
+        && response
+            .response()
+            .extensions()
+            .get::<crate::error::DatabaseUnreachable>()
+            .is_some()
+    {
+        db.report_unavailable();
+    }
     let mut response = problem_for_framework_errors(response);
     let status = response.status().as_u16();
     span.in_scope(|| {

@@ -33,6 +33,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Bound of the in-process matrix cache (used when `REDIS_URL` is unset), bytes.
     pub matrix_cache_bytes: u64,
+    /// How long a claimed job may run before another worker may take it over, seconds.
+    pub job_lease_secs: u64,
     /// Prefix of this deployment's Redis keys, for deployments (or test databases) sharing one Redis.
     pub cache_namespace: Option<String>,
 }
@@ -127,6 +129,11 @@ impl Config {
         let matrix_cache_bytes =
             number("UPDOG_MATRIX_CACHE_MB", 1..=65_536, 256)? as u64 * 1024 * 1024;
 
+        let job_lease_secs = number(
+            "UPDOG_JOB_LEASE_S",
+            5..=3600,
+            service::outbox::DEFAULT_LEASE.as_secs() as i64,
+        )? as u64;
         let cache_namespace = get("UPDOG_CACHE_NAMESPACE");
         if let Some(ns) = &cache_namespace
             && (ns.len() > 64
@@ -151,6 +158,7 @@ impl Config {
             idempotency_ttl_hours,
             shutdown_grace_secs,
             matrix_cache_bytes,
+            job_lease_secs,
             cache_namespace,
         })
     }

@@ -68,9 +68,18 @@ pub enum Error {
     #[error("the database is unavailable")]
     DatabaseUnavailable { redis: &'static str },
 
+    /// The database is known to be down (an earlier request met it so, and it has not answered since):
+    /// answered at once, without waiting for the pool.
+    #[error("the database is known to be down")]
+    DatabaseDown,
+
     #[error(transparent)]
     Service(#[from] service::Error),
 }
+
+/// Set on a response whose request found the database unreachable.
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseUnreachable;
 
 /// The path of an existing resource, for `Location`.
 pub fn location_of(resource: ResourceRef) -> String {
@@ -138,7 +147,7 @@ impl Error {
                 redis: Some((*redis).to_owned()),
                 ..unavailable()
             },
-            Error::Service(S::DatabaseUnavailable(_)) => unavailable(),
+            Error::Service(S::DatabaseUnavailable(_)) | Error::DatabaseDown => unavailable(),
             Error::Service(S::Validation(errors)) => Problem {
                 errors: field_errors(errors),
                 ..Problem::new(
@@ -244,9 +253,13 @@ impl ResponseError for Error {
                     headers.insert(header::ALLOW, value);
                 }
             }
-            Error::DatabaseUnavailable { .. }
-            | Error::Service(service::Error::DatabaseUnavailable(_)) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Error::DatabaseUnavailable { .. } | Error::DatabaseDown => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Error::Service(service::Error::DatabaseUnavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                // Tells the request middleware to mark the database down (`Database::report_unavailable`).
+                response.extensions_mut().insert(DatabaseUnreachable);
             }
             Error::Service(service::Error::Unauthenticated) => {
                 headers.insert(

@@ -101,7 +101,12 @@ fn worker() -> ExitCode {
             &config,
         )));
         let count = config.workers.max(1);
-        let workers = api::app::Workers::spawn(&db, count, &api::app::job_handlers(&matrices));
+        let workers = api::app::Workers::spawn(
+            &db,
+            count,
+            &api::app::job_handlers(&matrices),
+            std::time::Duration::from_secs(config.job_lease_secs),
+        );
         tracing::info!(
             workers = count,
             "updog worker running; stop with SIGTERM or SIGINT"

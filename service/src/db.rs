@@ -4,6 +4,8 @@
 //! nothing installed. Both are opened here with the settings each needs.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -48,10 +50,25 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a SQLite writer waits for the lock held by another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often, while the database is known to be down, a fresh connection is tried.
+const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+/// How long one probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Whether the database is known to be down (SPEC §17: fail fast with 503 while it is, recover within
+/// a second of its return). Set by whoever meets an unreachable database; cleared by a prober that
+/// opens fresh connections outside the pool until one answers.
+#[derive(Debug, Default)]
+struct Health {
+    down: AtomicBool,
+    probing: AtomicBool,
+}
+
 /// A pooled database handle. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Database {
     conn: DatabaseConnection,
+    health: Arc<Health>,
     backend: Backend,
     /// The URL it was opened with (the migration lock opens its own connection from it).
     url: String,
@@ -88,9 +105,48 @@ impl Database {
             .map_err(Error::DatabaseUnavailable)?;
         Ok(Self {
             conn,
+            health: Arc::default(),
             backend,
             url: url.to_owned(),
         })
+    }
+
+    /// Whether the database is known to be down: requests are answered 503 at once instead of each
+    /// waiting for the pool's acquire timeout.
+    pub fn is_down(&self) -> bool {
+        self.health.down.load(Ordering::Relaxed)
+    }
+
+    /// Records that a query found the database unreachable, and starts the one prober that clears the
+    /// mark when a fresh connection answers (PostgreSQL only: an embedded SQLite file is not "down").
+    pub fn report_unavailable(&self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        if !self.health.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!("the database is unreachable: answering 503 until it is back");
+        }
+        if self.health.probing.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let (health, url) = (self.health.clone(), self.url.clone());
+        tokio::spawn(async move {
+            use sea_orm::sqlx::Connection;
+            loop {
+                tokio::time::sleep(PROBE_INTERVAL).await;
+                let probe = async {
+                    let mut conn = sea_orm::sqlx::PgConnection::connect(&url).await?;
+                    sea_orm::sqlx::query("SELECT 1").execute(&mut conn).await?;
+                    conn.close().await
+                };
+                if let Ok(Ok(())) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                    health.down.store(false, Ordering::Relaxed);
+                    health.probing.store(false, Ordering::Relaxed);
+                    tracing::info!("the database answers again");
+                    return;
+                }
+            }
+        });
     }
 
     pub fn backend(&self) -> Backend {

@@ -248,6 +248,7 @@ pub async fn reap_expired_leases(
 pub async fn run_worker(
     db: Database,
     handlers: Handlers,
+    lease: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let worker = format!("{}:{}", std::process::id(), Uuid::now_v7());
@@ -258,7 +259,7 @@ pub async fn run_worker(
         }
         let at = now();
         if idle_rounds.is_multiple_of(50)
-            && let Err(e) = reap_expired_leases(&db, &handlers, DEFAULT_LEASE, at).await
+            && let Err(e) = reap_expired_leases(&db, &handlers, lease, at).await
         {
             tracing::warn!(error = %e, "lease reaper failed");
         }
@@ -272,6 +273,9 @@ pub async fn run_worker(
                 }
             }
             Err(e) => {
+                if matches!(e, Error::DatabaseUnavailable(_)) {
+                    db.report_unavailable();
+                }
                 tracing::warn!(error = %e, "worker could not claim a job; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}

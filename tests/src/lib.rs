@@ -355,6 +355,7 @@ impl TestApp {
             idempotency_ttl_hours: 24,
             shutdown_grace_secs: 1,
             matrix_cache_bytes: 64 * 1024 * 1024,
+            job_lease_secs: 300,
             // Every test's database is its own deployment: its Redis entries are its own too.
             cache_namespace: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
         };

@@ -65,6 +65,12 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    if state.service.db.is_down() {
+        let redis = service::cache::redis_state(state.redis.as_ref()).await;
+        return Err(Error::DatabaseUnavailable {
+            redis: redis_label(redis),
+        });
+    }
     let (database, redis) = tokio::join!(
         state.service.db.ping(),
         service::cache::redis_state(state.redis.as_ref())
@@ -77,6 +83,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
             redis,
         })),
         Err(e) => {
+            if matches!(e, service::Error::DatabaseUnavailable(_)) {
+                state.service.db.report_unavailable();
+            }
             tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");
             Err(Error::DatabaseUnavailable { redis })
         }

@@ -254,7 +254,8 @@ async fn draining_the_workers_lets_a_running_job_finish() {
             finished: AtomicU32::new(0),
         });
         let handlers = Handlers::default().with("test.slow", slow.clone());
-        let workers = api::app::Workers::spawn(&db.db, 1, &handlers);
+        let workers =
+            api::app::Workers::spawn(&db.db, 1, &handlers, service::outbox::DEFAULT_LEASE);
         tokio::time::timeout(Duration::from_secs(10), slow.started.notified())
             .await
             .expect("the worker started the job");
