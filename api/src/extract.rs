@@ -367,4 +367,79 @@ mod tests {
         );
         assert_eq!(json_pointer("."), "");
     }
+
+    mod fuzz {
+        use actix_web::ResponseError;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::super::*;
+        use crate::routes::{
+            lots::CreateLot, matrices::CreateScenarioMatrix, optimizations::CreateOptimization,
+        };
+
+        /// Decodes `body` as each of several request types: an answer or a 4xx, never a panic or a 5xx.
+        fn decode_all(body: &[u8]) -> std::result::Result<(), String> {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .to_http_request();
+            let outcomes = [
+                json_body::<CreateLot>(&req, body).map(|_| ()),
+                json_body::<CreateScenarioMatrix>(&req, body).map(|_| ()),
+                json_body::<CreateOptimization>(&req, body).map(|_| ()),
+            ];
+            for outcome in outcomes {
+                if let Err(e) = outcome {
+                    let status = e.status_code();
+                    if !status.is_client_error() {
+                        return Err(format!("{status} for {:?}", String::from_utf8_lossy(body)));
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                "\\PC{0,10}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 32, 6, |inner| {
+                let names = prop_oneof![
+                    Just("lot_type".to_owned()),
+                    Just("share_price_cents".to_owned()),
+                    Just("buckets".to_owned()),
+                    Just("seed".to_owned()),
+                    Just("objective".to_owned()),
+                    Just("weight_bounds".to_owned()),
+                    "\\PC{0,6}",
+                ];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                    prop::collection::vec((names, inner), 0..6)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+
+            #[test]
+            fn any_bytes_are_decoded_or_refused_with_a_4xx(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                prop_assert_eq!(decode_all(&body), Ok(()));
+            }
+
+            #[test]
+            fn any_json_is_decoded_or_refused_with_a_4xx(value in json()) {
+                prop_assert_eq!(decode_all(value.to_string().as_bytes()), Ok(()));
+            }
+        }
+    }
 }

@@ -85,3 +85,64 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// Arbitrary JSON: nulls, booleans, integers, finite floats, strings (any Unicode), arrays, objects.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::vec(("\\PC{0,8}", inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// The same value with every object's members inserted in reverse order.
+    fn reordered(v: &Value) -> Value {
+        match v {
+            Value::Array(items) => Value::Array(items.iter().map(reordered).collect()),
+            Value::Object(members) => {
+                let mut out = Map::new();
+                for (k, v) in members.iter().rev() {
+                    out.insert(k.clone(), reordered(v));
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any JSON value has one canonical form and fingerprint, whatever its members' order, and its
+        /// canonical text parses back to the same value.
+        #[test]
+        fn any_json_has_one_fingerprint(value in json()) {
+            let text = to_canonical_string(&value).unwrap();
+            prop_assert_eq!(to_canonical_string(&reordered(&value)).unwrap(), text.clone());
+            prop_assert_eq!(
+                canonical_sha256(&reordered(&value)).unwrap(),
+                canonical_sha256(&value).unwrap()
+            );
+            let back: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(to_canonical_string(&back).unwrap(), text);
+        }
+    }
+}

@@ -246,4 +246,41 @@ mod tests {
         assert!(PageRequest::new(Some(101), None).is_err());
         assert_eq!(PageRequest::new(Some(100), None).unwrap().limit, 100);
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Any text is a cursor or an `InvalidCursor`, never a panic; a cursor decodes to itself
+            /// and encodes to the text it came from (one position, one text).
+            #[test]
+            fn any_text_decodes_to_a_cursor_or_invalid_cursor(text in "\\PC{0,40}") {
+                match Cursor::decode(&text) {
+                    Ok(c) => {
+                        let again = Cursor::decode(&c.encode()).unwrap();
+                        prop_assert_eq!(again, c);
+                    }
+                    Err(e) => prop_assert!(matches!(e, Error::InvalidCursor)),
+                }
+            }
+
+            #[test]
+            fn base64url_texts_of_any_length_never_panic(text in "[A-Za-z0-9_-]{0,48}") {
+                let _ = Cursor::decode(&text);
+            }
+
+            #[test]
+            fn every_position_round_trips(id in any::<i64>(), micros in any::<i64>(), uuid in any::<u128>()) {
+                let c = Cursor::Id(id);
+                prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+                let time = DateTime::from_timestamp_micros(micros.clamp(EARLIEST, LATEST)).unwrap();
+                let c = Cursor::TimeUuid(time, Uuid::from_u128(uuid));
+                prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+            }
+        }
+    }
 }

@@ -15,47 +15,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+from harness import psql, request, wait_healthy
 
 REQUESTS = 64
 PROCESSES = 3
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def request(base, method, path, key, body=None, idempotency_key=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {key}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if idempotency_key:
-        req.add_header("Idempotency-Key", idempotency_key)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
-
-
-def wait_healthy(base, proc, log):
-    for _ in range(150):
-        if proc.poll() is not None:
-            sys.exit(f"a server exited at start:\n{open(log).read()}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.2)
-    sys.exit(f"a server did not become healthy:\n{open(log).read()}")
 
 
 def matrix_config(seed):

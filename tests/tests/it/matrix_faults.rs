@@ -241,6 +241,26 @@ async fn a_redis_stopped_mid_test_costs_no_answer_and_is_used_again_once_back() 
     assert_eq!(values_of(&got), expected_values(fund, 6, 2000));
     let (status, other) = create(&app, fund, &config(8)).await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
+    // A burst of 24 concurrent reads and creates while Redis is down: every answer correct.
+    let expected = expected_values(fund, 6, 2000);
+    let burst = (0..24u64).map(|i| {
+        let (app, key, expected) = (&app, &key, &expected);
+        async move {
+            if i % 3 == 0 {
+                let (status, body) = create(app, fund, &config(100 + i)).await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                assert_eq!(body["config"]["seed"], (100 + i).to_string());
+            } else {
+                let (status, body) = read(app, key, i % 3 == 1).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                if i % 3 == 1 {
+                    assert_eq!(&values_of(&body), expected);
+                }
+            }
+        }
+    });
+    futures::future::join_all(burst).await;
+    println!("24 concurrent reads and creates answered correctly while Redis was down");
     let (status, invalidated) = invalidate(&app, json!({"matrix_key": key})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(invalidated["first_tier_cleared"], false, "{invalidated}");
