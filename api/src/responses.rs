@@ -264,3 +264,8 @@ error_bundle! {
     /// The errors of a cancellation (`DELETE` of a queued job's resource, refused once it has started).
     CancelErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, SERVICE_UNAVAILABLE]
 }
+
+error_bundle! {
+    /// The errors of a delete that needs no `If-Match` (an immutable row: a lot, a distribution).
+    RemoveErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
+}

@@ -111,3 +111,25 @@ pub async fn list_distributions(
     let query = distribution::Entity::find().filter(distribution::Column::FundId.eq(fund_id));
     pagination::by_id(query, distribution::Column::Id, &page, conn, |d| d.id).await
 }
+
+/// Deletes a mistyped distribution (distributions are immutable: a correction deletes and re-enters).
+/// Snapshots keep what they captured.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, distribution_id = id))]
+pub async fn delete_distribution(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: i64,
+) -> Result<()> {
+    principal.require_write(fund_id)?;
+    let result = distribution::Entity::delete_many()
+        .filter(distribution::Column::Id.eq(id))
+        .filter(distribution::Column::FundId.eq(fund_id))
+        .exec(svc.db.connection())
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(Error::not_found("distribution", id))
+    }
+}

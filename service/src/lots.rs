@@ -173,3 +173,25 @@ pub async fn list_lots(
     )
     .await
 }
+
+/// Deletes a mistyped lot (lots are immutable: a correction deletes and re-enters, SPEC §12). Snapshots
+/// keep what they captured.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id, lot_id = %id))]
+pub async fn delete_lot(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    id: Uuid,
+) -> Result<()> {
+    principal.require_write(fund_id)?;
+    let result = investment_lot::Entity::delete_many()
+        .filter(investment_lot::Column::Id.eq(id))
+        .filter(investment_lot::Column::FundId.eq(fund_id))
+        .exec(svc.db.connection())
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(Error::not_found("lot", id))
+    }
+}

@@ -1,6 +1,6 @@
 //! `/api/v1/funds/{fund_id}/distributions`: realized proceeds from a fund's companies.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::distributions::{self, NewDistribution};
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::Error;
 use crate::extract::{Caller, Creation, rendered};
-use crate::responses::{CreateErrors, Created, ReadErrors};
+use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
 use crate::wire::{
     DecimalText, DistributionKind, DistributionPath, FundPath, IdempotencyKeyHeader, PageQuery,
     page_of,
@@ -136,4 +136,25 @@ pub async fn get_distribution(
     let distribution =
         distributions::get_distribution(caller.service(), &caller.principal, fund_id, id).await?;
     Ok(HttpResponse::Ok().json(Distribution::from(&distribution)))
+}
+
+/// Delete a mistyped distribution (distributions are immutable: delete and re-enter); snapshots keep
+/// what they captured.
+#[utoipa::path(
+    tag = "distributions", operation_id = "delete_distribution", params(DistributionPath),
+    responses((status = 204, description = "Deleted."), RemoveErrors)
+)]
+#[delete("/api/v1/funds/{fund_id}/distributions/{distribution_id}")]
+pub async fn delete_distribution(
+    caller: Caller,
+    path: web::Path<DistributionPath>,
+) -> Result<HttpResponse, Error> {
+    distributions::delete_distribution(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        path.distribution_id.0,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,16 +1,18 @@
 //! `/api/v1/funds/{fund_id}/investments`: a fund's investments in its companies.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment;
-use service::investments::{self, NewInvestment};
+use service::investments::{self, InvestmentChanges, NewInvestment};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, rendered, with_etag};
-use crate::responses::{CreateErrors, Created, ReadErrors, Versioned};
-use crate::wire::{FundPath, IdempotencyKeyHeader, InvestmentPath, PageQuery, page_of};
+use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
+use crate::wire::{
+    FundPath, IdempotencyKeyHeader, IfMatchHeader, InvestmentPath, PageQuery, page_of,
+};
 
 /// A fund's investment in a company in one round.
 #[derive(Serialize, ToSchema)]
@@ -126,4 +128,81 @@ pub async fn get_investment(
     let inv =
         investments::get_investment(caller.service(), &caller.principal, fund_id.0, id.0).await?;
     Ok(with_etag(&Investment::from(&inv), inv.version))
+}
+
+/// A correction of an investment: the fields to change (at least one).
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+pub struct UpdateInvestment {
+    /// Another company of the same fund; the investment's lots follow it.
+    #[schema(minimum = 1, nullable = false)]
+    pub company_id: Option<i64>,
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S", nullable = false)]
+    pub round_name: Option<String>,
+    #[schema(nullable = false)]
+    pub invested_on: Option<NaiveDate>,
+}
+
+/// Correct an investment (requires `If-Match`); MOIC and rankings reflect it at once, snapshots keep
+/// what they captured.
+#[utoipa::path(
+    tag = "investments", operation_id = "update_investment", request_body = UpdateInvestment, params(InvestmentPath, IfMatchHeader),
+    responses(Versioned<Investment>, UpdateErrors)
+)]
+#[patch("/api/v1/funds/{fund_id}/investments/{investment_id}")]
+pub async fn update_investment(
+    caller: Caller,
+    path: web::Path<InvestmentPath>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let version = if_match(&req)?;
+    let (input, raw) = json_body::<UpdateInvestment>(&req, &body)?;
+    if let Some((name, _)) = raw
+        .as_object()
+        .and_then(|m| m.iter().find(|(_, v)| v.is_null()))
+    {
+        return Err(service::Error::invalid(&format!("/{name}"), "must not be null").into());
+    }
+    let investment = investments::update_investment(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        path.investment_id.0,
+        version,
+        InvestmentChanges {
+            company_id: input.company_id,
+            round_name: input.round_name,
+            invested_on: input.invested_on,
+        },
+    )
+    .await?;
+    Ok(with_etag(
+        &Investment::from(&investment),
+        investment.version,
+    ))
+}
+
+/// Delete an investment with its lots (requires `If-Match`); snapshots keep what they captured.
+#[utoipa::path(
+    tag = "investments", operation_id = "delete_investment", params(InvestmentPath, IfMatchHeader),
+    responses((status = 204, description = "Deleted."), DeleteErrors)
+)]
+#[delete("/api/v1/funds/{fund_id}/investments/{investment_id}")]
+pub async fn delete_investment(
+    caller: Caller,
+    path: web::Path<InvestmentPath>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let version = if_match(&req)?;
+    investments::delete_investment(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        path.investment_id.0,
+        version,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,7 +1,7 @@
 //! Purchase lots: `/api/v1/funds/{fund_id}/investments/{investment_id}/lots` (create) and
 //! `/api/v1/funds/{fund_id}/lots` (read, list).
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment_lot;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::extract::{Caller, Creation, rendered};
-use crate::responses::{CreateErrors, Created, ReadErrors};
+use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
 use crate::wire::{
     DecimalText, FundPath, Id, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
     page_request,
@@ -161,4 +161,21 @@ pub async fn get_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpRes
     let (fund_id, lot_id) = (path.fund_id, path.lot_id);
     let lot = lots::get_lot(caller.service(), &caller.principal, fund_id.0, lot_id).await?;
     Ok(HttpResponse::Ok().json(Lot::from(&lot)))
+}
+
+/// Delete a mistyped lot (lots are immutable: delete and re-enter); snapshots keep what they captured.
+#[utoipa::path(
+    tag = "lots", operation_id = "delete_lot", params(LotPath),
+    responses((status = 204, description = "Deleted."), RemoveErrors)
+)]
+#[delete("/api/v1/funds/{fund_id}/lots/{lot_id}")]
+pub async fn delete_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpResponse, Error> {
+    lots::delete_lot(
+        caller.service(),
+        &caller.principal,
+        path.fund_id.0,
+        path.lot_id,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

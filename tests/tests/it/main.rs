@@ -2,6 +2,7 @@
 //! Each test runs on SQLite, and on PostgreSQL too when `TEST_DATABASE_URL` is set.
 
 mod bad_input;
+mod corrections;
 mod exactly_once;
 mod fixtures;
 mod idempotency;
