@@ -163,6 +163,7 @@ impl Application {
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
 
+        let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -173,10 +174,16 @@ impl Application {
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .split_for_parts();
-            app.wrap(from_fn(request_context))
-                .route("/docs", web::get().to(docs_redirect))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
-                .default_service(web::to(fallback))
+            // CORS inside the request context, so that its answers get a request id and the problem
+            // envelope like any other.
+            app.wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
+            .wrap(from_fn(request_context))
+            .route("/docs", web::get().to(docs_redirect))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+            .default_service(web::to(fallback))
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         // Signals are handled in `run_until_stopped`, so that SIGINT is as graceful as SIGTERM.
@@ -293,7 +300,9 @@ async fn request_context(
         .map(|state| state.service.db.clone());
     // While the database is known to be down, API requests are answered at once (SPEC §17); the
     // liveness, readiness and documentation routes still run.
-    let fail_fast = req.path().starts_with("/api/") && db.as_ref().is_some_and(|db| db.is_down());
+    let fail_fast = req.path().starts_with("/api/")
+        && method != actix_web::http::Method::OPTIONS
+        && db.as_ref().is_some_and(|db| db.is_down());
     let response = if fail_fast {
         use actix_web::ResponseError;
         req.into_response(Error::DatabaseDown.error_response())
@@ -314,6 +323,15 @@ async fn request_context(
         db.report_unavailable();
     }
     let mut response = problem_for_framework_errors(response);
+    // A CORS pre-flight is answered 204 No Content (SPEC §14); actix-cors answers 200 with no body.
+    if method == actix_web::http::Method::OPTIONS
+        && response.status() == actix_web::http::StatusCode::OK
+        && response
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        *response.response_mut().status_mut() = actix_web::http::StatusCode::NO_CONTENT;
+    }
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
@@ -326,6 +344,33 @@ async fn request_context(
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     Ok(response)
+}
+
+/// CORS for browser front-ends on `origins` (SPEC §14): pre-flights allow the headers a client sends
+/// (`Authorization`, `Content-Type`, `Idempotency-Key`, `If-Match`), responses expose the ones it reads;
+/// another origin gets no CORS headers (its requests run as for any non-browser client).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
+            REQUEST_ID.clone(),
+        ])
+        .max_age(600)
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// actix's own error responses (a payload over the limit, an unreadable body) are plain text; give them

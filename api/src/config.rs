@@ -33,6 +33,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Bound of the in-process matrix cache (used when `REDIS_URL` is unset), bytes.
     pub matrix_cache_bytes: u64,
+    /// Origins allowed to call the API from a browser (`UPDOG_CORS_ORIGINS`); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
     /// How long a claimed job may run before another worker may take it over, seconds.
     pub job_lease_secs: u64,
     /// Prefix of this deployment's Redis keys, for deployments (or test databases) sharing one Redis.
@@ -129,6 +131,22 @@ impl Config {
         let matrix_cache_bytes =
             number("UPDOG_MATRIX_CACHE_MB", 1..=65_536, 256)? as u64 * 1024 * 1024;
 
+        let cors_origins = match get("UPDOG_CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    origin_ok(o).then(|| o.to_owned()).ok_or_else(|| Error::Config {
+                        var: "UPDOG_CORS_ORIGINS",
+                        message: format!(
+                            "expected origins such as https://app.example.com:8443 separated by commas, got {o:?}"
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let job_lease_secs = number(
             "UPDOG_JOB_LEASE_S",
             5..=3600,
@@ -158,10 +176,23 @@ impl Config {
             idempotency_ttl_hours,
             shutdown_grace_secs,
             matrix_cache_bytes,
+            cors_origins,
             job_lease_secs,
             cache_namespace,
         })
     }
+}
+
+/// `scheme://host[:port]`, nothing after: what a browser sends as `Origin`.
+fn origin_ok(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -175,6 +206,16 @@ fn parse_bool(v: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_only() {
+        for ok in ["https://app.example.com", "http://localhost:5173", "http://[::1]:8080"] {
+            assert!(origin_ok(ok), "{ok}");
+        }
+        for bad in ["app.example.com", "https://", "https://a.com/path", "ftp://a.com", "*"] {
+            assert!(!origin_ok(bad), "{bad}");
+        }
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
         Config::from_lookup(|name| {

@@ -356,6 +356,7 @@ impl TestApp {
             shutdown_grace_secs: 1,
             matrix_cache_bytes: 64 * 1024 * 1024,
             job_lease_secs: 300,
+            cors_origins: vec!["https://app.example.com".to_owned()],
             // Every test's database is its own deployment: its Redis entries are its own too.
             cache_namespace: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
         };

@@ -247,3 +247,108 @@ async fn the_server_refuses_to_start_on_an_unreachable_database_or_pending_migra
     );
     assert!(message.contains("UPDOG_MIGRATE_ON_START"), "{message}");
 }
+
+#[tokio::test]
+async fn a_browser_app_on_an_allowed_origin_can_create_a_lot_and_read_its_headers() {
+    let app = TestApp::spawn(service::Backend::Sqlite).await;
+    let fund = app.fund("Fund I").await;
+    let company = app.company(fund, "Acme").await;
+    let investment = app.investment(fund, company).await;
+    let lots = app.url(&format!(
+        "/api/v1/funds/{fund}/investments/{investment}/lots"
+    ));
+    let origin = "https://app.example.com";
+
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &lots)
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, idempotency-key, if-match",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), reqwest::StatusCode::NO_CONTENT);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], origin);
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "if-match",
+    ] {
+        assert!(allowed.contains(name), "{name} in {allowed}");
+    }
+
+    let created = app
+        .client
+        .post(&lots)
+        .header("Origin", origin)
+        .header("Idempotency-Key", "browser-1")
+        .bearer_auth(&app.admin)
+        .json(&serde_json::json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "5", "acquired_on": "2024-02-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let h = created.headers();
+    assert_eq!(h["access-control-allow-origin"], origin);
+    let exposed = h["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for name in [
+        "etag",
+        "location",
+        "retry-after",
+        "idempotent-replayed",
+        "x-request-id",
+    ] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
+    assert!(h.contains_key("location"));
+
+    // Another origin: no CORS headers, and never a 5xx.
+    let evil = "https://evil.example";
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &lots)
+        .header("Origin", evil)
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight.status().is_client_error(),
+        "{}",
+        preflight.status()
+    );
+    assert!(
+        !preflight
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    let read = app
+        .client
+        .get(app.url(&format!("/api/v1/funds/{fund}")))
+        .header("Origin", evil)
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), reqwest::StatusCode::OK);
+    assert!(!read.headers().contains_key("access-control-allow-origin"));
+}
