@@ -159,7 +159,11 @@ impl Application {
             source,
         })?;
 
-        let state = web::Data::new(AppState { service, redis });
+        let state = web::Data::new(AppState {
+            service,
+            redis,
+            metrics: crate::observability::Metrics::new(),
+        });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));
 
@@ -295,9 +299,11 @@ async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
-    let db = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.service.db.clone());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let db = state.as_ref().map(|state| state.service.db.clone());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     // While the database is known to be down, API requests are answered at once (SPEC §17); the
     // liveness, readiness and documentation routes still run.
     let fail_fast = req.path().starts_with("/api/")
@@ -333,6 +339,14 @@ async fn request_context(
         *response.response_mut().status_mut() = actix_web::http::StatusCode::NO_CONTENT;
     }
     let status = response.status().as_u16();
+    if let Some(state) = &state {
+        state.metrics.observe(
+            &route,
+            method.as_str(),
+            status,
+            started.elapsed().as_secs_f64(),
+        );
+    }
     span.in_scope(|| {
         tracing::info!(
             status,

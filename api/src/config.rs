@@ -209,10 +209,20 @@ mod tests {
 
     #[test]
     fn cors_origins_are_scheme_host_and_port_only() {
-        for ok in ["https://app.example.com", "http://localhost:5173", "http://[::1]:8080"] {
+        for ok in [
+            "https://app.example.com",
+            "http://localhost:5173",
+            "http://[::1]:8080",
+        ] {
             assert!(origin_ok(ok), "{ok}");
         }
-        for bad in ["app.example.com", "https://", "https://a.com/path", "ftp://a.com", "*"] {
+        for bad in [
+            "app.example.com",
+            "https://",
+            "https://a.com/path",
+            "ftp://a.com",
+            "*",
+        ] {
             assert!(!origin_ok(bad), "{bad}");
         }
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod observability;
 pub mod openapi;
 pub mod problem;
 pub mod responses;

@@ -7,4 +7,5 @@ use service::cache::Redis;
 pub struct AppState {
     pub service: Service,
     pub redis: Option<Redis>,
+    pub metrics: crate::observability::Metrics,
 }

@@ -111,6 +111,20 @@ impl Database {
         })
     }
 
+    /// The pool's size and idle connections, for `/metrics`.
+    pub fn pool_use(&self) -> (u32, usize) {
+        match self.backend {
+            Backend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Backend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
     /// Whether the database is known to be down: requests are answered 503 at once instead of each
     /// waiting for the pool's acquire timeout.
     pub fn is_down(&self) -> bool {

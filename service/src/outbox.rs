@@ -299,3 +299,19 @@ mod tests {
         assert_eq!(backoff(40).num_seconds(), 300);
     }
 }
+
+/// Jobs by type and status: the outbox's depth and outcomes, for `/metrics`.
+pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let rows = job_outbox::Entity::find()
+        .select_only()
+        .column(job_outbox::Column::JobType)
+        .column(job_outbox::Column::Status)
+        .column_as(Expr::cust("COUNT(*)"), "jobs")
+        .group_by(job_outbox::Column::JobType)
+        .group_by(job_outbox::Column::Status)
+        .into_tuple::<(String, String, i64)>()
+        .all(db.connection())
+        .await?;
+    Ok(rows)
+}

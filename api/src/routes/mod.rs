@@ -21,6 +21,7 @@ pub mod snapshots;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
+        .service(ops::metrics)
         .service(funds::create_fund)
         .service(funds::list_funds)
         .service(funds::get_fund)

@@ -91,3 +91,25 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
         }
     }
 }
+
+/// Prometheus metrics in the text exposition format: requests and latency by route and status, database
+/// pool use, outbox jobs by type and status, matrix-cache lookups per tier. For scrapers on the
+/// operators' network: it needs no key, like `/healthz`, and shows no fund data.
+#[utoipa::path(
+    tag = "ops",
+    operation_id = "get_metrics",
+    responses(
+        (status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "The database is unreachable.", body = Problem,
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ),
+    security(()),
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let text = state.metrics.render(&state.service).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}

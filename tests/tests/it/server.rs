@@ -352,3 +352,69 @@ async fn a_browser_app_on_an_allowed_origin_can_create_a_lot_and_read_its_header
     assert_eq!(read.status(), reqwest::StatusCode::OK);
     assert!(!read.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn prometheus_scrapes_requests_pool_outbox_and_cache_figures_at_metrics() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        for _ in 0..3 {
+            let r = app
+                .get_as(&format!("/api/v1/funds/{fund}"), &app.admin)
+                .await;
+            assert_eq!(r.status(), reqwest::StatusCode::OK);
+        }
+        let missing = app.get_as("/api/v1/funds/999999", &app.admin).await;
+        assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+        app.post(
+            &format!("/api/v1/funds/{fund}/snapshots"),
+            &app.admin,
+            &serde_json::json!({"name": "Q1"}),
+            None,
+        )
+        .await;
+
+        let scraped = app.get("/metrics").await;
+        assert_eq!(scraped.status(), reqwest::StatusCode::OK);
+        assert!(
+            scraped.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let text = scraped.text().await.unwrap();
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("[{backend:?}] no line {prefix} in\n{text}"))
+                .to_owned()
+        };
+        let value = |l: String| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+        assert_eq!(
+            value(line(
+                r#"updog_http_requests_total{method="GET",route="/api/v1/funds/{fund_id}",status="200"}"#
+            )),
+            3.0
+        );
+        assert_eq!(
+            value(line(
+                r#"updog_http_requests_total{method="GET",route="/api/v1/funds/{fund_id}",status="404"}"#
+            )),
+            1.0
+        );
+        assert!(
+            value(line(
+                r#"updog_http_request_duration_seconds_count{method="GET",route="/api/v1/funds/{fund_id}"}"#
+            )) >= 4.0
+        );
+        assert!(value(line(r#"updog_db_pool_connections{state="open"}"#)) >= 1.0);
+        assert_eq!(
+            value(line(
+                r#"updog_outbox_jobs{job_type="snapshot.calculate",status="pending"}"#
+            )),
+            1.0,
+            "[{backend:?}]"
+        );
+        line(r#"updog_matrix_cache_lookups{outcome="hit",tier="database"}"#);
+    }
+}
