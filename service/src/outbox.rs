@@ -286,20 +286,6 @@ pub async fn run_worker(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_stops_at_five_minutes() {
-        assert_eq!(backoff(1).num_seconds(), 2);
-        assert_eq!(backoff(2).num_seconds(), 4);
-        assert_eq!(backoff(8).num_seconds(), 256);
-        assert_eq!(backoff(9).num_seconds(), 300);
-        assert_eq!(backoff(40).num_seconds(), 300);
-    }
-}
-
 /// Jobs by type and status: the outbox's depth and outcomes, for `/metrics`.
 pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>> {
     use sea_orm::{EntityTrait, QuerySelect};
@@ -314,4 +300,18 @@ pub async fn counts(db: &Database) -> Result<Vec<(String, String, i64)>> {
         .all(db.connection())
         .await?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stops_at_five_minutes() {
+        assert_eq!(backoff(1).num_seconds(), 2);
+        assert_eq!(backoff(2).num_seconds(), 4);
+        assert_eq!(backoff(8).num_seconds(), 256);
+        assert_eq!(backoff(9).num_seconds(), 300);
+        assert_eq!(backoff(40).num_seconds(), 300);
+    }
 }

@@ -125,7 +125,7 @@ async fn readyz_answers_503_problem_when_the_database_is_gone() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(content_type(&response), "application/problem+json");
-    assert_eq!(response.headers()["retry-after"], "2");
+    assert_eq!(response.headers()["retry-after"], "1");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "service_unavailable");
     assert_eq!(body["status"], 503);
