@@ -68,6 +68,10 @@ pub enum Error {
     #[error("the database is unavailable")]
     DatabaseUnavailable { redis: &'static str },
 
+    /// The `Accept` header admits none of the formats the resource has.
+    #[error("not acceptable; available: {available}")]
+    NotAcceptable { available: &'static str },
+
     /// The database is known to be down (an earlier request met it so, and it has not answered since):
     /// answered at once, without waiting for the pool.
     #[error("the database is known to be down")]
@@ -148,6 +152,10 @@ impl Error {
                 ..unavailable()
             },
             Error::Service(S::DatabaseUnavailable(_)) | Error::DatabaseDown => unavailable(),
+            Error::NotAcceptable { available } => Problem::new(
+                ProblemCode::NotAcceptable,
+                format!("This resource is available as {available}; the Accept header admits neither."),
+            ),
             Error::Service(S::Validation(errors)) => Problem {
                 errors: field_errors(errors),
                 ..Problem::new(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod negotiate;
 pub mod observability;
 pub mod openapi;
 pub mod problem;

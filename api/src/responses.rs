@@ -80,6 +80,12 @@ const UNSUPPORTED_MEDIA_TYPE: Shared = Shared {
     description: "The body is not JSON (`unsupported_media_type`).",
     headers: &[],
 };
+const NOT_ACCEPTABLE: Shared = Shared {
+    name: "NotAcceptable",
+    status: 406,
+    description: "The `Accept` header admits none of the resource's formats (`not_acceptable`).",
+    headers: &[],
+};
 const UNPROCESSABLE: Shared = Shared {
     name: "UnprocessableEntity",
     status: 422,
@@ -102,7 +108,7 @@ const SERVICE_UNAVAILABLE: Shared = Shared {
     headers: &[("Retry-After", "Seconds to wait before retrying.")],
 };
 
-const ALL: [Shared; 11] = [
+const ALL: [Shared; 12] = [
     BAD_REQUEST,
     UNAUTHORIZED,
     FORBIDDEN,
@@ -111,6 +117,7 @@ const ALL: [Shared; 11] = [
     PRECONDITION_FAILED,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
+    NOT_ACCEPTABLE,
     UNPROCESSABLE,
     PRECONDITION_REQUIRED,
     SERVICE_UNAVAILABLE,
@@ -268,4 +275,9 @@ error_bundle! {
 error_bundle! {
     /// The errors of a delete that needs no `If-Match` (an immutable row: a lot, a distribution).
     RemoveErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
+}
+
+error_bundle! {
+    /// The errors of a read that answers JSON or CSV by `Accept`.
+    TableErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ACCEPTABLE, SERVICE_UNAVAILABLE]
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/funds/{fund_id}/moic`: lot-level MOIC, company MOIC variants and gross fund metrics.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use service::metrics::{self as domain, PARALLEL_THRESHOLD_LOTS, PortfolioMetrics};
@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::extract::Caller;
 use crate::json::{JsonOut, WriteJson};
-use crate::responses::ReadErrors;
+use crate::negotiate::{Format, csv_response, negotiate};
+use crate::responses::TableErrors;
 use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis};
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
@@ -281,22 +282,48 @@ impl WriteJson for LotMetrics {
 pub struct MoicQuery {
     /// Valuation date (`YYYY-MM-DD`); default today (UTC).
     pub as_of: Option<NaiveDate>,
+    /// With `Accept: text/csv`: which rows the table holds (default `companies`). JSON always holds
+    /// all of them.
+    pub rows: Option<MoicRows>,
 }
 
-/// Lot-level MOIC, company MOIC variants and gross fund metrics.
+/// The rows of the MOIC table in CSV.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MoicRows {
+    Companies,
+    Lots,
+}
+
+/// Lot-level MOIC, company MOIC variants and gross fund metrics; with `Accept: text/csv`, the company
+/// or lot rows as a table for spreadsheets.
 #[utoipa::path(
     tag = "metrics", operation_id = "get_fund_moic", params(FundPath, MoicQuery),
-    responses((status = 200, description = "The metrics.", body = FundMoic), ReadErrors)
+    responses((status = 200, description = "The metrics (JSON), or one table of them (CSV: a header line of the field names, one line per company or lot).", content(
+        (FundMoic = "application/json"),
+        (String = "text/csv"),
+    )), TableErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/moic")]
 pub async fn get_fund_moic(
     caller: Caller,
     path: web::Path<FundPath>,
     query: web::Query<MoicQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
+    let format = negotiate(&req)?;
     let metrics =
         domain::fund_moic(caller.service(), &caller.principal, fund_id, query.as_of).await?;
+    if format == Format::Csv {
+        let doc = FundMoic::new(fund_id, &metrics);
+        return match query.rows.unwrap_or(MoicRows::Companies) {
+            MoicRows::Companies => {
+                csv_response(&doc.companies, &format!("fund-{fund_id}-companies.csv"))
+            }
+            MoicRows::Lots => csv_response(&doc.lots, &format!("fund-{fund_id}-lots.csv")),
+        };
+    }
     // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
     let body = web::block(move || FundMoic::new(fund_id, &metrics).to_json())
         .await

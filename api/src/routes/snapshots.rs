@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
-use crate::responses::{CreateErrors, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
+use crate::responses::{
+    CreateErrors, DeleteErrors, ReadErrors, TableErrors, UpdateErrors, Versioned,
+};
 use crate::routes::metrics::{CompanyMetrics, FundMetrics, LotMetrics};
 use crate::routes::reserves::ReservePlan;
 use crate::wire::{
@@ -323,18 +325,27 @@ pub struct AllocationList {
     pub data: Vec<Allocation>,
 }
 
-/// A snapshot's allocations, by priority.
+/// A snapshot's allocations, by priority; with `Accept: text/csv`, as a table for spreadsheets.
 #[utoipa::path(
     tag = "snapshots", operation_id = "list_snapshot_allocations", params(SnapshotPath),
-    responses((status = 200, description = "The allocations (empty until an engine snapshot is complete).", body = AllocationList), ReadErrors)
+    responses((status = 200, description = "The allocations (empty until an engine snapshot is complete); CSV: a header line of the field names, one line per allocation.", content(
+        (AllocationList = "application/json"),
+        (String = "text/csv"),
+    )), TableErrors)
 )]
 #[get("/api/v1/snapshots/{snapshot_id}/allocations")]
 pub async fn list_snapshot_allocations(
     caller: Caller,
     path: web::Path<SnapshotPath>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let id = path.snapshot_id;
+    let format = crate::negotiate::negotiate(&req)?;
     let rows = snapshots::allocations(caller.service(), &caller.principal, id).await?;
+    if format == crate::negotiate::Format::Csv {
+        let table: Vec<Allocation> = rows.iter().map(Allocation::from).collect();
+        return crate::negotiate::csv_response(&table, &format!("snapshot-{id}-allocations.csv"));
+    }
     Ok(HttpResponse::Ok().json(AllocationList {
         snapshot_id: id,
         data: rows.iter().map(Allocation::from).collect(),

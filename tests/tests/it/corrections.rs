@@ -199,3 +199,124 @@ async fn corrections_show_at_once_in_moic_and_rankings_and_never_in_a_captured_s
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_406() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        let acme = app.company(fund, "Acme, Inc.").await;
+        let investment = app.investment(fund, acme).await;
+        let lots = format!("/api/v1/funds/{fund}/investments/{investment}/lots");
+        let body = json!({"lot_type": "initial", "share_price_cents": 250, "shares_acquired": "40", "acquired_on": "2024-02-01"});
+        let lot: Value = app
+            .post(&lots, &app.admin, &body, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let get_with = |path: String, accept: &'static str| {
+            app.client
+                .get(app.url(&path))
+                .bearer_auth(&app.admin)
+                .header("Accept", accept)
+                .send()
+        };
+
+        let companies = get_with(format!("/api/v1/funds/{fund}/moic"), "text/csv")
+            .await
+            .unwrap();
+        assert_eq!(companies.status(), StatusCode::OK, "[{backend:?}]");
+        assert!(
+            companies.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let text = companies.text().await.unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(&header[..3], ["company_id", "name", "status"]);
+        let row = lines.next().unwrap();
+        // A name with a comma is quoted, as spreadsheets expect.
+        assert!(row.starts_with(&format!("{acme},\"Acme, Inc.\",")), "{row}");
+        let invested = header.iter().position(|h| *h == "invested_cents").unwrap();
+        let cells: Vec<&str> = row
+            .rsplit(',')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert_eq!(cells[invested + 1], "10000", "{row}"); // +1: the quoted name holds a comma
+        assert_eq!(lines.next(), None);
+
+        let lots_csv = get_with(
+            format!("/api/v1/funds/{fund}/moic?rows=lots"),
+            "text/csv;q=0.9, application/xml",
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        let mut lines = lots_csv.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("lot_id,company_id,investment_id,lot_type,cost_basis_cents")
+        );
+        let row = lines.next().unwrap();
+        assert!(
+            row.starts_with(&format!(
+                "{},{acme},{investment},initial,10000,",
+                lot["id"].as_str().unwrap()
+            )),
+            "{row}"
+        );
+
+        // JSON stays the default, and */* is JSON.
+        let json_answer = get_with(format!("/api/v1/funds/{fund}/moic"), "*/*")
+            .await
+            .unwrap();
+        assert_eq!(json_answer.headers()["content-type"], "application/json");
+
+        let refused = get_with(format!("/api/v1/funds/{fund}/moic"), "application/xml")
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "not_acceptable");
+
+        // A snapshot's allocations as a table.
+        let snapshot: Value = app
+            .post(&format!("/api/v1/funds/{fund}/snapshots"), &app.admin, &json!({"name": "Q1", "allocations": [{"company_id": acme, "planned_reserve_cents": 0, "rationale": "hold"}]}), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let handlers = job_handlers();
+        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
+            .await
+            .unwrap()
+        {}
+        let table = get_with(
+            format!(
+                "/api/v1/snapshots/{}/allocations",
+                snapshot["id"].as_str().unwrap()
+            ),
+            "text/csv",
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        let mut lines = table.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "company_id,planned_reserve_cents,allocation_score,priority,rationale,source"
+        );
+        assert_eq!(lines.next().unwrap(), format!("{acme},0,,1,hold,manual"));
+    }
+}
