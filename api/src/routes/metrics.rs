@@ -284,6 +284,7 @@ pub struct MoicQuery {
     pub as_of: Option<NaiveDate>,
     /// With `Accept: text/csv`: which rows the table holds (default `companies`). JSON always holds
     /// all of them.
+    #[param(inline)]
     pub rows: Option<MoicRows>,
 }
 
