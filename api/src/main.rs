@@ -30,6 +30,9 @@ enum Command {
     Openapi,
     /// Run outbox workers only (no HTTP), for scale-out: UPDOG_WORKERS of them (at least one).
     Worker,
+    /// Seed a demo fund (companies, rounds, lots, marks, a sale, a dividend, an exit, a calculated
+    /// snapshot) on the configured database; running it again adds nothing.
+    Demo,
     /// Manage API keys on the configured database (DATABASE_URL).
     Keys {
         #[command(subcommand)]
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(),
         Command::Keys { command } => keys(command),
         Command::Worker => worker(),
+        Command::Demo => demo(),
     }
 }
 
@@ -117,6 +121,44 @@ fn worker() -> ExitCode {
             .await;
         ExitCode::SUCCESS
     })
+}
+
+fn demo() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let (config, runtime) = match configured() {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    let result: Result<service::demo::Demo, api::Error> = runtime.block_on(async {
+        let db = service::Database::connect(&config.database_url).await?;
+        if config.migrate_on_start {
+            db.migrate().await?;
+        }
+        let svc = service::Service::new(
+            db.clone(),
+            config.idempotency_ttl_hours,
+            service::matrices::FirstTier::memory(config.matrix_cache_bytes),
+        );
+        let demo = service::demo::seed(&svc).await?;
+        // Calculate the snapshot now, so that the first look at /docs shows numbers.
+        let handlers = api::app::job_handlers(&svc.matrices);
+        while service::outbox::run_once(&db, &handlers, "demo", service::now()).await? {}
+        Ok(demo)
+    });
+    match result {
+        Ok(demo) => {
+            println!(
+                "demo fund {}: {} companies, {} lots, snapshot {} calculated",
+                demo.fund_id, demo.companies, demo.lots, demo.snapshot_id
+            );
+            println!(
+                "see it at GET /api/v1/funds/{}/moic (and /reserves/rankings, /snapshots) in /docs",
+                demo.fund_id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 fn keys(command: KeysCommand) -> ExitCode {

@@ -13,6 +13,7 @@ pub mod canonical;
 pub mod companies;
 pub mod context;
 pub mod db;
+pub mod demo;
 pub mod distributions;
 pub mod error;
 pub mod fields;

@@ -320,3 +320,51 @@ async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_4
         assert_eq!(lines.next().unwrap(), format!("{acme},0,,1,hold,manual"));
     }
 }
+
+#[tokio::test]
+async fn the_demo_fund_is_seeded_once_with_real_numbers_whatever_the_runs() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let svc = service::Service::new(
+            app.db.db.clone(),
+            24,
+            service::matrices::FirstTier::memory(1 << 20),
+        );
+        let first = service::demo::seed(&svc).await.unwrap();
+        let tables = [
+            "funds",
+            "portfolio_companies",
+            "investments",
+            "investment_lots",
+            "distributions",
+            "forecast_snapshots",
+        ];
+        let mut counts = Vec::new();
+        for t in tables {
+            counts.push(app.db.count(t).await);
+        }
+        assert_eq!(counts, vec![1, 6, 8, 9, 3, 1], "[{backend:?}]");
+        let again = service::demo::seed(&svc).await.unwrap();
+        assert_eq!(again, first, "[{backend:?}] the same fund, the same rows");
+        for (t, before) in tables.iter().zip(&counts) {
+            assert_eq!(app.db.count(t).await, *before, "[{backend:?}] {t}");
+        }
+        let handlers = job_handlers();
+        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
+            .await
+            .unwrap()
+        {}
+        let fund = first.fund_id;
+        let moic = get(&app, &format!("/api/v1/funds/{fund}/moic")).await;
+        assert_eq!(
+            moic["fund"]["invested_cents"], 1_760_000_000,
+            "[{backend:?}]"
+        );
+        assert_eq!(moic["fund"]["realized_cents"], 1_375_000_000);
+        assert!(moic["fund"]["gross_moic"].as_str().is_some());
+        let snapshot = get(&app, &format!("/api/v1/snapshots/{}", first.snapshot_id)).await;
+        assert_eq!(snapshot["status"], "complete");
+        let ranked = get(&app, &format!("/api/v1/funds/{fund}/reserves/rankings")).await;
+        assert!(ranked["data"].as_array().unwrap().len() >= 4);
+    }
+}
