@@ -237,7 +237,7 @@ pub async fn delete_fund(
         .exec(conn)
         .await?;
     if result.rows_affected == 1 {
-        return crate::matrices::forget_fund(svc, matrix_keys).await;
+        return crate::matrices::clearing::forget_fund(svc, matrix_keys).await;
     }
     let current = fund::Entity::find_by_id(id).one(conn).await?;
     Err(Error::missing_or_stale(

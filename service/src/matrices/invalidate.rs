@@ -5,27 +5,15 @@
 //! cannot be reached, the clearing is queued as an outbox job that retries until it can (a restarted
 //! Redis must not serve what was invalidated while it was down).
 
-use std::sync::Arc;
-
-use entity::job_outbox;
 use sea_orm::ActiveModelTrait;
-use sea_orm::ActiveValue::Set;
-use serde_json::json;
-use uuid::Uuid;
 
+use super::clearing::clearing_job;
 use super::stats::StatsSnapshot;
 use super::store::{self, Scope};
 use super::tier::FirstTier;
 use crate::auth::Principal;
 use crate::context::Service;
-use crate::db::{Database, now};
 use crate::error::{Error, Result};
-use crate::outbox::{Handler, HandlerFuture};
-
-/// The job that clears first-tier entries that could not be cleared at once.
-pub const JOB_CLEAR: &str = "clear_matrix_cache";
-/// Attempts of a queued clearing: with back-off capped at 5 minutes, a day — the first tier's TTL.
-const CLEAR_ATTEMPTS: i32 = 300;
 
 /// What an invalidation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,78 +73,6 @@ pub async fn invalidate(
         rows,
         first_tier_cleared: cleared,
     })
-}
-
-/// Clears the first-tier entries of a deleted fund (its rows went with it, by cascade).
-pub async fn forget_fund(svc: &Service, keys: Vec<String>) -> Result<()> {
-    if keys.is_empty() || svc.matrices.first.remove(&keys).await {
-        return Ok(());
-    }
-    clearing_job(&Scope::Fund(0), &keys)
-        .insert(svc.db.connection())
-        .await?;
-    Ok(())
-}
-
-fn clearing_job(scope: &Scope, keys: &[String]) -> job_outbox::ActiveModel {
-    let at = now();
-    let payload = match scope {
-        Scope::All => json!({"all": true}),
-        _ => json!({"keys": keys}),
-    };
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(JOB_CLEAR.to_owned()),
-        fund_id: Set(None),
-        dedupe_key: Set(None),
-        payload: Set(payload),
-        status: Set(job_outbox::JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(CLEAR_ATTEMPTS),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
-}
-
-/// Runs queued clearings against the first tier.
-pub struct Clearer {
-    first: FirstTier,
-}
-
-impl Clearer {
-    pub fn handler(first: FirstTier) -> Arc<dyn Handler> {
-        Arc::new(Self { first })
-    }
-}
-
-impl Handler for Clearer {
-    fn run<'a>(&'a self, _db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let all = job.payload.get("all").and_then(|v| v.as_bool()) == Some(true);
-            let keys: Vec<String> = job
-                .payload
-                .get("keys")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default();
-            let done = if all {
-                self.first.clear().await
-            } else {
-                self.first.remove(&keys).await
-            };
-            if done {
-                Ok(())
-            } else {
-                Err("the first tier is unreachable".to_owned())
-            }
-        })
-    }
 }
 
 /// The statistics and what is stored.

@@ -5,6 +5,7 @@
 //! Floats are allowed here (SPEC §1): the generator's output is `f32` by design; it is deterministic on
 //! every platform (a ChaCha stream, `libm` for `exp`/`ln`/`cos`).
 
+pub mod clearing;
 pub mod codec;
 mod flight;
 mod generator;
@@ -18,10 +19,9 @@ pub mod store;
 pub mod tier;
 mod tiers;
 
+pub use clearing::{Clearer, JOB_CLEAR};
 pub use generator::{GeneratedMatrix, generate};
-pub use invalidate::{
-    CacheStats, Clearer, Invalidation, JOB_CLEAR, cache_stats, forget_fund, invalidate,
-};
+pub use invalidate::{CacheStats, Invalidation, cache_stats, invalidate};
 pub use job::Generator;
 pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
 pub use lookup::{Created, MatrixView, create_matrix, get_matrix, load};
