@@ -10,6 +10,8 @@ pub struct Service {
     pub keys: KeyCache,
     /// How long idempotency records are kept (SPEC §4.7).
     pub idempotency_ttl: chrono::Duration,
+    /// Computed fund metrics, reused while the fund's rows are unchanged (`metrics::reuse`).
+    pub metrics: crate::metrics::MetricsCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
     pub matrices: std::sync::Arc<Matrices>,
 }
@@ -20,6 +22,7 @@ impl Service {
             db,
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
+            metrics: crate::metrics::MetricsCache::default(),
             matrices: std::sync::Arc::new(Matrices::new(first_tier)),
         }
     }

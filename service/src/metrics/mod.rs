@@ -5,10 +5,12 @@
 pub mod xirr;
 
 mod moic;
+mod reuse;
 
 use chrono::NaiveDate;
 
 pub use moic::*;
+pub use reuse::MetricsCache;
 
 use crate::auth::Principal;
 use crate::context::Service;
@@ -23,11 +25,21 @@ pub async fn fund_moic(
     principal: &Principal,
     fund_id: i64,
     as_of: Option<NaiveDate>,
-) -> Result<PortfolioMetrics> {
+) -> Result<std::sync::Arc<PortfolioMetrics>> {
     principal.require_read(fund_id)?;
-    let state = load_state_for_reading(&svc.db, fund_id).await?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
-    off_the_async_workers(move || compute(&state, as_of)).await
+    // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
+    let Some(fingerprint) = reuse::fingerprint(&svc.db, fund_id).await? else {
+        return Err(Error::not_found("fund", fund_id));
+    };
+    if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
+        return Ok(hit);
+    }
+    let state = load_state_for_reading(&svc.db, fund_id).await?;
+    let metrics = std::sync::Arc::new(off_the_async_workers(move || compute(&state, as_of)).await?);
+    svc.metrics
+        .insert(fund_id, as_of, fingerprint, metrics.clone());
+    Ok(metrics)
 }
 
 /// Runs a CPU-bound calculation on tokio's blocking pool, so that it does not hold up the async

@@ -459,3 +459,97 @@ async fn the_fast_reader_and_the_transactional_reader_load_the_same_state() {
         ));
     }
 }
+
+#[tokio::test]
+async fn computed_metrics_are_reused_while_the_fund_is_unchanged_and_recomputed_after_any_write() {
+    use std::sync::Arc;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let svc = service::Service::new(
+            app.db.db.clone(),
+            24,
+            service::matrices::FirstTier::memory(1 << 20),
+        );
+        let admin = service::auth::Principal {
+            key_id: uuid::Uuid::now_v7(),
+            role: service::entity::api_key::Role::Admin,
+            funds: Vec::new(),
+        };
+        let fund = app.fund("Fund I").await;
+        let company = app.company(fund, "Acme").await;
+        let investment = app.investment(fund, company).await;
+        let lots = format!("/api/v1/funds/{fund}/investments/{investment}/lots");
+        let lot = json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": "2024-02-01"});
+        app.post(&lots, &app.admin, &lot, None).await;
+        let moic = || service::metrics::fund_moic(&svc, &admin, fund, None);
+        let first = moic().await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &moic().await.unwrap()),
+            "[{backend:?}] reused"
+        );
+
+        // Every kind of write is seen: a lot, a company's mark, an investment, a distribution, the fund.
+        let writes: Vec<(&str, reqwest::Method, String, Value, Option<&str>)> = vec![
+            (
+                "a lot",
+                reqwest::Method::POST,
+                lots.clone(),
+                lot.clone(),
+                None,
+            ),
+            (
+                "a mark",
+                reqwest::Method::PATCH,
+                format!("/api/v1/funds/{fund}/companies/{company}"),
+                json!({"current_share_price_cents": 250}),
+                Some("\"1\""),
+            ),
+            (
+                "an investment",
+                reqwest::Method::PATCH,
+                format!("/api/v1/funds/{fund}/investments/{investment}"),
+                json!({"round_name": "Seed II"}),
+                Some("\"1\""),
+            ),
+            (
+                "a distribution",
+                reqwest::Method::POST,
+                format!("/api/v1/funds/{fund}/distributions"),
+                json!({"company_id": company, "distributed_on": "2024-06-01", "amount_cents": 100, "kind": "dividend"}),
+                None,
+            ),
+            (
+                "the fund",
+                reqwest::Method::PATCH,
+                format!("/api/v1/funds/{fund}"),
+                json!({"name": "Fund I bis"}),
+                Some("\"1\""),
+            ),
+        ];
+        let mut before = first;
+        for (what, method, path, body, if_match) in writes {
+            let mut request = app
+                .client
+                .request(method, app.url(&path))
+                .bearer_auth(&app.admin)
+                .json(&body);
+            if let Some(v) = if_match {
+                request = request.header("If-Match", v);
+            }
+            let status = request.send().await.unwrap().status();
+            assert!(status.is_success(), "[{backend:?}] {what}: {status}");
+            let after = moic().await.unwrap();
+            assert!(
+                !Arc::ptr_eq(&before, &after),
+                "[{backend:?}] {what} is seen"
+            );
+            assert!(
+                Arc::ptr_eq(&after, &moic().await.unwrap()),
+                "[{backend:?}] then reused"
+            );
+            before = after;
+        }
+        assert_eq!(before.fund.invested_cents, 2_000);
+        assert_eq!(before.fund.realized_cents, 100);
+    }
+}

@@ -1,0 +1,110 @@
+//! Reusing a fund's computed metrics while its data is unchanged (issue #14): a fingerprint of the
+//! fund's rows, read in one query before anything else, keys an in-process cache of the computed
+//! metrics. Any write that can change a figure changes the fingerprint: lots and distributions are
+//! immutable (an insert raises the count and the newest `created_at` or id, a delete lowers the count),
+//! companies and investments carry a version that every update raises, and the fund its own. The
+//! fingerprint is read *before* the rows, so an entry never holds data older than its key; a write
+//! after the read only makes a newer entry under a key nobody asks for again. Consistent across
+//! processes: the key comes from the database on every request.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use moka::sync::Cache;
+use sea_orm::{ConnectionTrait, Statement};
+
+use super::PortfolioMetrics;
+use crate::db::{Backend, Database};
+use crate::error::Result;
+
+/// How many lot-and-company units the cache holds (each unit a few hundred bytes of metrics).
+const CAPACITY_UNITS: u64 = 500_000;
+
+/// Computed metrics by fund, valuation date and fingerprint.
+#[derive(Clone)]
+pub struct MetricsCache {
+    entries: Cache<(i64, NaiveDate, String), Arc<PortfolioMetrics>>,
+}
+
+impl Default for MetricsCache {
+    fn default() -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(CAPACITY_UNITS)
+                .weigher(|_, m: &Arc<PortfolioMetrics>| {
+                    u32::try_from(m.lots.len() + m.companies.len() + 1).unwrap_or(u32::MAX)
+                })
+                .build(),
+        }
+    }
+}
+
+impl MetricsCache {
+    pub fn get(
+        &self,
+        fund_id: i64,
+        as_of: NaiveDate,
+        fingerprint: &str,
+    ) -> Option<Arc<PortfolioMetrics>> {
+        self.entries.get(&(fund_id, as_of, fingerprint.to_owned()))
+    }
+
+    pub fn insert(
+        &self,
+        fund_id: i64,
+        as_of: NaiveDate,
+        fingerprint: String,
+        m: Arc<PortfolioMetrics>,
+    ) {
+        self.entries.insert((fund_id, as_of, fingerprint), m);
+    }
+}
+
+const FINGERPRINT: &str = "SELECT \
+    (SELECT version FROM funds WHERE id = $1), \
+    (SELECT COUNT(*) FROM portfolio_companies WHERE fund_id = $1), \
+    (SELECT COALESCE(MAX(id), 0) FROM portfolio_companies WHERE fund_id = $1), \
+    (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM portfolio_companies WHERE fund_id = $1), \
+    (SELECT COUNT(*) FROM investments WHERE fund_id = $1), \
+    (SELECT COALESCE(MAX(id), 0) FROM investments WHERE fund_id = $1), \
+    (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM investments WHERE fund_id = $1), \
+    (SELECT COUNT(*) FROM investment_lots WHERE fund_id = $1), \
+    (SELECT CAST(COALESCE(SUM(cost_basis_cents), 0) AS BIGINT) FROM investment_lots WHERE fund_id = $1), \
+    (SELECT CAST(MAX(created_at) AS TEXT) FROM investment_lots WHERE fund_id = $1), \
+    (SELECT COUNT(*) FROM distributions WHERE fund_id = $1), \
+    (SELECT COALESCE(MAX(id), 0) FROM distributions WHERE fund_id = $1), \
+    (SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM distributions WHERE fund_id = $1)";
+
+/// The fingerprint of a fund's rows; `None` if the fund does not exist.
+pub async fn fingerprint(db: &Database, fund_id: i64) -> Result<Option<String>> {
+    let (backend, sql) = match db.backend() {
+        Backend::Postgres => (sea_orm::DbBackend::Postgres, FINGERPRINT.to_owned()),
+        // SQLite numbers its parameters `?1`.
+        Backend::Sqlite => (sea_orm::DbBackend::Sqlite, FINGERPRINT.replace("$1", "?1")),
+    };
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [fund_id.into()],
+        ))
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(fund_version) = row.try_get_by_index::<Option<i64>>(0)? else {
+        return Ok(None);
+    };
+    let mut parts = vec![fund_version.to_string()];
+    for i in 1..13 {
+        let part = if i == 9 {
+            row.try_get_by_index::<Option<String>>(i)?
+                .unwrap_or_default()
+        } else {
+            row.try_get_by_index::<Option<i64>>(i)?
+                .unwrap_or_default()
+                .to_string()
+        };
+        parts.push(part);
+    }
+    Ok(Some(parts.join(":")))
+}
