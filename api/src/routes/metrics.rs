@@ -314,10 +314,10 @@ pub async fn get_fund_moic(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let format = negotiate(&req)?;
-    let metrics =
+    let computed =
         domain::fund_moic(caller.service(), &caller.principal, fund_id, query.as_of).await?;
     if format == Format::Csv {
-        let doc = FundMoic::new(fund_id, &metrics);
+        let doc = FundMoic::new(fund_id, &computed.metrics);
         return match query.rows.unwrap_or(MoicRows::Companies) {
             MoicRows::Companies => {
                 csv_response(&doc.companies, &format!("fund-{fund_id}-companies.csv"))
@@ -325,10 +325,22 @@ pub async fn get_fund_moic(
             MoicRows::Lots => csv_response(&doc.lots, &format!("fund-{fund_id}-lots.csv")),
         };
     }
-    // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
-    let body = web::block(move || FundMoic::new(fund_id, &metrics).to_json())
-        .await
-        .map_err(|e| service::Error::Invariant(format!("writing the MOIC response: {e}")))?;
+    // Rendered once per computed result: an unchanged fund is answered with the same bytes.
+    let body = match computed.rendered.get() {
+        Some(body) => body.clone(),
+        None => {
+            let source = computed.clone();
+            // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
+            let body = web::block(move || FundMoic::new(fund_id, &source.metrics).to_json())
+                .await
+                .map_err(|e| {
+                    service::Error::Invariant(format!("writing the MOIC response: {e}"))
+                })?;
+            let body = web::Bytes::from(body);
+            let _ = computed.rendered.set(body.clone());
+            body
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))

@@ -10,7 +10,7 @@ mod reuse;
 use chrono::NaiveDate;
 
 pub use moic::*;
-pub use reuse::MetricsCache;
+pub use reuse::{Computed, MetricsCache};
 
 use crate::auth::Principal;
 use crate::context::Service;
@@ -25,7 +25,7 @@ pub async fn fund_moic(
     principal: &Principal,
     fund_id: i64,
     as_of: Option<NaiveDate>,
-) -> Result<std::sync::Arc<PortfolioMetrics>> {
+) -> Result<std::sync::Arc<Computed>> {
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
@@ -36,10 +36,11 @@ pub async fn fund_moic(
         return Ok(hit);
     }
     let state = load_state_for_reading(&svc.db, fund_id).await?;
-    let metrics = std::sync::Arc::new(off_the_async_workers(move || compute(&state, as_of)).await?);
+    let metrics = off_the_async_workers(move || compute(&state, as_of)).await?;
+    let computed = std::sync::Arc::new(Computed::new(metrics));
     svc.metrics
-        .insert(fund_id, as_of, fingerprint, metrics.clone());
-    Ok(metrics)
+        .insert(fund_id, as_of, fingerprint, computed.clone());
+    Ok(computed)
 }
 
 /// Runs a CPU-bound calculation on tokio's blocking pool, so that it does not hold up the async

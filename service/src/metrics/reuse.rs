@@ -20,10 +20,26 @@ use crate::error::Result;
 /// How many lot-and-company units the cache holds (each unit a few hundred bytes of metrics).
 const CAPACITY_UNITS: u64 = 500_000;
 
+/// A fund's computed metrics, and a slot for the answer rendered from them (filled by the API on first
+/// use, so that an unchanged fund is not even serialised again).
+pub struct Computed {
+    pub metrics: PortfolioMetrics,
+    pub rendered: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl Computed {
+    pub fn new(metrics: PortfolioMetrics) -> Self {
+        Self {
+            metrics,
+            rendered: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 /// Computed metrics by fund, valuation date and fingerprint.
 #[derive(Clone)]
 pub struct MetricsCache {
-    entries: Cache<(i64, NaiveDate, String), Arc<PortfolioMetrics>>,
+    entries: Cache<(i64, NaiveDate, String), Arc<Computed>>,
 }
 
 impl Default for MetricsCache {
@@ -31,7 +47,8 @@ impl Default for MetricsCache {
         Self {
             entries: Cache::builder()
                 .max_capacity(CAPACITY_UNITS)
-                .weigher(|_, m: &Arc<PortfolioMetrics>| {
+                .weigher(|_, c: &Arc<Computed>| {
+                    let m = &c.metrics;
                     u32::try_from(m.lots.len() + m.companies.len() + 1).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -40,23 +57,12 @@ impl Default for MetricsCache {
 }
 
 impl MetricsCache {
-    pub fn get(
-        &self,
-        fund_id: i64,
-        as_of: NaiveDate,
-        fingerprint: &str,
-    ) -> Option<Arc<PortfolioMetrics>> {
+    pub fn get(&self, fund_id: i64, as_of: NaiveDate, fingerprint: &str) -> Option<Arc<Computed>> {
         self.entries.get(&(fund_id, as_of, fingerprint.to_owned()))
     }
 
-    pub fn insert(
-        &self,
-        fund_id: i64,
-        as_of: NaiveDate,
-        fingerprint: String,
-        m: Arc<PortfolioMetrics>,
-    ) {
-        self.entries.insert((fund_id, as_of, fingerprint), m);
+    pub fn insert(&self, fund_id: i64, as_of: NaiveDate, fingerprint: String, c: Arc<Computed>) {
+        self.entries.insert((fund_id, as_of, fingerprint), c);
     }
 }
 

@@ -549,7 +549,7 @@ async fn computed_metrics_are_reused_while_the_fund_is_unchanged_and_recomputed_
             );
             before = after;
         }
-        assert_eq!(before.fund.invested_cents, 2_000);
-        assert_eq!(before.fund.realized_cents, 100);
+        assert_eq!(before.metrics.fund.invested_cents, 2_000);
+        assert_eq!(before.metrics.fund.realized_cents, 100);
     }
 }
