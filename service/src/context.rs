@@ -11,7 +11,7 @@ pub struct Service {
     /// How long idempotency records are kept (SPEC §4.7).
     pub idempotency_ttl: chrono::Duration,
     /// Computed fund metrics, reused while the fund's rows are unchanged (`metrics::reuse`).
-    pub metrics: crate::metrics::MetricsCache,
+    pub metrics: crate::metrics::reuse::MetricsCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
     pub matrices: std::sync::Arc<Matrices>,
 }
@@ -22,7 +22,7 @@ impl Service {
             db,
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
-            metrics: crate::metrics::MetricsCache::default(),
+            metrics: crate::metrics::reuse::MetricsCache::default(),
             matrices: std::sync::Arc::new(Matrices::new(first_tier)),
         }
     }

@@ -5,7 +5,7 @@
 pub mod xirr;
 
 mod moic;
-mod reuse;
+pub mod reuse;
 
 use chrono::NaiveDate;
 

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use moka::sync::Cache;
 use sea_orm::{ConnectionTrait, Statement};
 
-use super::PortfolioMetrics;
+use super::moic::PortfolioMetrics;
 use crate::db::{Backend, Database};
 use crate::error::Result;
 
