@@ -26,6 +26,8 @@ fn metric<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry,
 }
 
 impl Metrics {
+    /// Built once per application at start. The `expect`s below cannot fire: the names, prefix and
+    /// label sets are constants that Prometheus accepts (a test scrapes every metric).
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("updog".into()), None).expect("a valid prefix");
         let requests = metric(

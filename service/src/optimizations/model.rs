@@ -174,11 +174,7 @@ impl Lp {
             ZeroConeT(self.equalities.len()),
             NonnegativeConeT(self.inequalities.len()),
         ];
-        let settings = DefaultSettingsBuilder::default()
-            .verbose(false)
-            .max_iter(200)
-            .build()
-            .expect("valid solver settings");
+
         let failed = |status| {
             (
                 status,
@@ -190,6 +186,11 @@ impl Lp {
                 },
             )
         };
+        let settings = DefaultSettingsBuilder::default()
+            .verbose(false)
+            .max_iter(200)
+            .build()
+            .map_err(|_| failed(SolverStatus::NumericalError))?;
         let mut solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
             .map_err(|_| failed(SolverStatus::NumericalError))?;
         solver.solve();
