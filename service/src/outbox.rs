@@ -70,6 +70,39 @@ impl Handlers {
     }
 }
 
+/// A new pending job of `job_type`, due at `at` (SPEC §8): the row every queueing site inserts in the
+/// transaction of the rows that need it. `dedupe_key` makes a second queueing of the same work a
+/// unique violation instead of a second job.
+pub fn pending_job(
+    job_type: &str,
+    fund_id: Option<i64>,
+    dedupe_key: Option<String>,
+    payload: serde_json::Value,
+    max_attempts: i32,
+    at: DateTime<Utc>,
+) -> job_outbox::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    job_outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        job_type: Set(job_type.to_owned()),
+        fund_id: Set(fund_id),
+        dedupe_key: Set(dedupe_key),
+        payload: Set(payload),
+        status: Set(JobStatus::Pending),
+        priority: Set(0),
+        attempt_count: Set(0),
+        max_attempts: Set(max_attempts),
+        next_run_at: Set(at),
+        locked_by: Set(None),
+        locked_at: Set(None),
+        completed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+    }
+}
+
 /// Claims the next due job for `worker`, or `None`.
 #[tracing::instrument(skip_all)]
 pub async fn claim(

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use entity::job_outbox;
 use sea_orm::ActiveModelTrait;
-use sea_orm::ActiveValue::Set;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::store::Scope;
 use super::tier::FirstTier;
@@ -36,30 +34,11 @@ pub async fn forget_fund(svc: &Service, keys: Vec<String>) -> Result<()> {
 
 /// The outbox row that clears `keys` (or everything, for `Scope::All`) from the first tier.
 pub fn clearing_job(scope: &Scope, keys: &[String]) -> job_outbox::ActiveModel {
-    let at = now();
     let payload = match scope {
         Scope::All => json!({"all": true}),
         _ => json!({"keys": keys}),
     };
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(JOB_CLEAR.to_owned()),
-        fund_id: Set(None),
-        dedupe_key: Set(None),
-        payload: Set(payload),
-        status: Set(job_outbox::JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(CLEAR_ATTEMPTS),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
+    crate::outbox::pending_job(JOB_CLEAR, None, None, payload, CLEAR_ATTEMPTS, now())
 }
 
 /// Runs queued clearings against the first tier.

@@ -257,23 +257,12 @@ pub async fn bytes_stored<C: ConnectionTrait>(conn: &C) -> Result<(i64, i64)> {
 
 /// The outbox row that has a queued matrix generated (SPEC §8), deduplicated by key and row version.
 pub fn generation_job(row: &scenario_matrix::Model, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(JOB_GENERATE.to_owned()),
-        fund_id: Set(Some(row.fund_id)),
-        dedupe_key: Set(Some(format!("{}:{}", row.matrix_key, row.version))),
-        payload: Set(json!({"matrix_key": row.matrix_key})),
-        status: Set(job_outbox::JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(5),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
+    crate::outbox::pending_job(
+        JOB_GENERATE,
+        Some(row.fund_id),
+        Some(format!("{}:{}", row.matrix_key, row.version)),
+        json!({"matrix_key": row.matrix_key}),
+        5,
+        at,
+    )
 }

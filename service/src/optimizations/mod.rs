@@ -279,25 +279,14 @@ async fn insert(
 
 /// The outbox row that solves a session (SPEC §10): deduplicated by the session's id.
 fn job(session: &optimization_session::Model, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(JOB_OPTIMIZE.to_owned()),
-        fund_id: Set(Some(session.fund_id)),
-        dedupe_key: Set(Some(session.id.to_string())),
-        payload: Set(serde_json::json!({"session_id": session.id})),
-        status: Set(job_outbox::JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(3),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
+    crate::outbox::pending_job(
+        JOB_OPTIMIZE,
+        Some(session.fund_id),
+        Some(session.id.to_string()),
+        serde_json::json!({"session_id": session.id}),
+        3,
+        at,
+    )
 }
 
 /// A session the caller may read; another fund's is not found (SPEC §13).

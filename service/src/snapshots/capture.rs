@@ -199,23 +199,12 @@ async fn capture(
 
 /// The outbox row that has the snapshot calculated (SPEC §8): deduplicated by the snapshot's id.
 fn calculation_job(fund_id: i64, snapshot_id: Uuid, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(JOB_CALCULATE.to_owned()),
-        fund_id: Set(Some(fund_id)),
-        dedupe_key: Set(Some(snapshot_id.to_string())),
-        payload: Set(serde_json::json!({"snapshot_id": snapshot_id})),
-        status: Set(job_outbox::JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(5),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
+    crate::outbox::pending_job(
+        JOB_CALCULATE,
+        Some(fund_id),
+        Some(snapshot_id.to_string()),
+        serde_json::json!({"snapshot_id": snapshot_id}),
+        5,
+        at,
+    )
 }
