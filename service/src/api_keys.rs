@@ -205,29 +205,28 @@ pub async fn create_api_key(
     principal: &Principal,
     new: NewKey,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&MintedKey) -> Result<Rendered> + Send,
+    render: impl Fn(&MintedKey) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_admin()?;
     new.validate()?;
-    idempotency::create(
+    let (row, secret) = new_key_model(&new, idem.as_ref().map(|i| i.key.as_str()))?;
+    idempotency::create_row(
         svc,
         idem,
-        Some(KeyedBy::<api_key::Entity> {
+        KeyedBy::<api_key::Entity> {
             index: unique::API_KEY_KEY,
             key_column: api_key::Column::IdempotencyKey,
             parent: None,
             locate: |k| ResourceRef::ApiKey(k.id),
-        }),
-        move |txn, key| {
-            Box::pin(async move {
-                let (model, secret) = new_key_model(&new, key.as_deref())?;
-                Ok(MintedKey {
-                    key: model.insert(txn).await?,
-                    secret,
-                })
+        },
+        row,
+        |_| Box::pin(async { Ok(()) }),
+        move |key| {
+            render(&MintedKey {
+                key: key.clone(),
+                secret: secret.clone(),
             })
         },
-        render,
     )
     .await
 }

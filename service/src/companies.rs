@@ -6,8 +6,8 @@ use entity::ExactDecimal;
 use entity::portfolio_company::{self, CompanyStatus, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    ExprTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr,
+    EntityTrait, ExprTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::auth::Principal;
@@ -130,7 +130,7 @@ pub async fn create_company(
     fund_id: i64,
     fields: CompanyFields,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&portfolio_company::Model) -> Result<Rendered> + Send,
+    render: impl Fn(&portfolio_company::Model) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
@@ -138,46 +138,69 @@ pub async fn create_company(
     p.check(fields.stage.is_some(), "/stage", "is required");
     p.finish()?;
     let name = fields.name.clone();
-    let mut model = fields.into_active()?;
-    idempotency::create(
-        svc,
-        idem,
-        Some(KeyedBy::<portfolio_company::Entity> {
-            index: unique::COMPANY_KEY,
-            key_column: portfolio_company::Column::IdempotencyKey,
-            parent: Some((portfolio_company::Column::FundId, fund_id.into())),
-            locate: |c| ResourceRef::Company {
-                fund_id: c.fund_id,
-                id: c.id,
-            },
-        }),
-        move |txn, key| {
-            Box::pin(async move {
-                funds::require(txn, fund_id).await?;
-                let at = now();
-                model.fund_id = Set(fund_id);
-                if model.status.is_not_set() {
-                    model.status = Set(CompanyStatus::Active);
-                }
-                if model.planned_reserves_cents.is_not_set() {
-                    model.planned_reserves_cents = Set(0);
-                }
-                model.idempotency_key = Set(key);
-                model.created_at = Set(at);
-                model.updated_at = Set(at);
-                model.version = Set(1);
-                let company = model.insert(txn).await?;
-                if in_the_plan(&company) {
+    let mut row = fields.into_active()?;
+    let at = now();
+    row.fund_id = Set(fund_id);
+    if row.status.is_not_set() {
+        row.status = Set(CompanyStatus::Active);
+    }
+    if row.planned_reserves_cents.is_not_set() {
+        row.planned_reserves_cents = Set(0);
+    }
+    // An optional field not sent is null: the whole row is known before it is written.
+    row.sector = Set(row.sector.take().flatten());
+    row.current_share_price_cents = Set(row.current_share_price_cents.take().flatten());
+    row.marked_at = Set(row.marked_at.take().flatten());
+    row.exit_moic_bps = Set(row.exit_moic_bps.take().flatten());
+    row.exit_probability = Set(row.exit_probability.take().flatten());
+    row.reserve_exit_moic_bps = Set(row.reserve_exit_moic_bps.take().flatten());
+    row.allocation_cap_cents = Set(row.allocation_cap_cents.take().flatten());
+    row.idempotency_key = Set(idem.as_ref().map(|i| i.key.as_str().to_owned()));
+    row.created_at = Set(at);
+    row.updated_at = Set(at);
+    row.version = Set(1);
+    let keyed_by = KeyedBy::<portfolio_company::Entity> {
+        index: unique::COMPANY_KEY,
+        key_column: portfolio_company::Column::IdempotencyKey,
+        parent: Some((portfolio_company::Column::FundId, fund_id.into())),
+        locate: |c| ResourceRef::Company {
+            fund_id: c.fund_id,
+            id: c.id,
+        },
+    };
+    // The same test as `in_the_plan`, on the row before it is written.
+    let planned = matches!(&row.planned_reserves_cents, ActiveValue::Set(cents) if *cents != 0)
+        || matches!(&row.allocation_cap_cents, ActiveValue::Set(Some(_)));
+    let outcome = if planned {
+        // A company in the reserve plan moves the plan's version in the same transaction.
+        idempotency::create(
+            svc,
+            idem,
+            Some(keyed_by),
+            move |txn, _key| {
+                Box::pin(async move {
+                    funds::require(txn, fund_id).await?;
+                    let company = row.insert(txn).await?;
                     reserves::check_cap(&company, "/allocation_cap_cents")?;
                     reserves::bump_version(txn, fund_id).await?;
-                }
-                Ok(company)
-            })
-        },
-        render,
-    )
-    .await
-    .map_err(|e| name_taken(e, name.as_deref()))
+                    Ok(company)
+                })
+            },
+            render,
+        )
+        .await
+    } else {
+        idempotency::create_row(
+            svc,
+            idem,
+            keyed_by,
+            row,
+            move |txn| Box::pin(async move { funds::require(txn, fund_id).await.map(drop) }),
+            render,
+        )
+        .await
+    };
+    outcome.map_err(|e| name_taken(e, name.as_deref()))
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use entity::ExactDecimal;
 use entity::distribution::{self, DistributionKind};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Principal;
 use crate::companies;
@@ -33,7 +33,7 @@ pub async fn create_distribution(
     fund_id: i64,
     input: NewDistribution,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&distribution::Model) -> Result<Rendered> + Send,
+    render: impl Fn(&distribution::Model) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
@@ -48,10 +48,21 @@ pub async fn create_distribution(
         None => None,
     };
     p.finish()?;
-    idempotency::create(
+    let row = distribution::ActiveModel {
+        fund_id: Set(fund_id),
+        company_id: Set(input.company_id),
+        distributed_on: Set(input.distributed_on),
+        amount_cents: Set(input.amount_cents),
+        kind: Set(input.kind),
+        shares_sold: Set(shares_sold.map(ExactDecimal)),
+        idempotency_key: Set(idem.as_ref().map(|i| i.key.as_str().to_owned())),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    idempotency::create_row(
         svc,
         idem,
-        Some(KeyedBy::<distribution::Entity> {
+        KeyedBy::<distribution::Entity> {
             index: unique::DISTRIBUTION_KEY,
             key_column: distribution::Column::IdempotencyKey,
             parent: Some((distribution::Column::FundId, fund_id.into())),
@@ -59,23 +70,13 @@ pub async fn create_distribution(
                 fund_id: d.fund_id,
                 id: d.id,
             },
-        }),
-        move |txn, key| {
+        },
+        row,
+        move |txn| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;
                 companies::require_named(txn, fund_id, input.company_id).await?;
-                let model = distribution::ActiveModel {
-                    fund_id: Set(fund_id),
-                    company_id: Set(input.company_id),
-                    distributed_on: Set(input.distributed_on),
-                    amount_cents: Set(input.amount_cents),
-                    kind: Set(input.kind),
-                    shares_sold: Set(shares_sold.map(ExactDecimal)),
-                    idempotency_key: Set(key),
-                    created_at: Set(now()),
-                    ..Default::default()
-                };
-                Ok(model.insert(txn).await?)
+                Ok(())
             })
         },
         render,

@@ -3,8 +3,7 @@
 use entity::fund::{self, FundStatus};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
 };
 
 use crate::auth::Principal;
@@ -131,32 +130,29 @@ pub async fn create_fund(
     principal: &Principal,
     input: NewFund,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&fund::Model) -> Result<Rendered> + Send,
+    render: impl Fn(&fund::Model) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_admin()?;
     let fields = FundPatch::from(input);
     fields.validate()?;
-    let mut model = fields.into_active();
-    idempotency::create(
+    let mut row = fields.into_active();
+    let at = now();
+    row.reserve_plan_version = Set(1);
+    row.idempotency_key = Set(idem.as_ref().map(|i| i.key.as_str().to_owned()));
+    row.created_at = Set(at);
+    row.updated_at = Set(at);
+    row.version = Set(1);
+    idempotency::create_row(
         svc,
         idem,
-        Some(KeyedBy::<fund::Entity> {
+        KeyedBy::<fund::Entity> {
             index: unique::FUND_KEY,
             key_column: fund::Column::IdempotencyKey,
             parent: None,
             locate: |f| ResourceRef::Fund(f.id),
-        }),
-        move |txn, key| {
-            Box::pin(async move {
-                let at = now();
-                model.reserve_plan_version = Set(1);
-                model.idempotency_key = Set(key);
-                model.created_at = Set(at);
-                model.updated_at = Set(at);
-                model.version = Set(1);
-                Ok(model.insert(txn).await?)
-            })
         },
+        row,
+        |_| Box::pin(async { Ok(()) }),
         render,
     )
     .await

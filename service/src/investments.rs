@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use entity::investment;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Principal;
 use crate::companies;
@@ -28,7 +28,7 @@ pub async fn create_investment(
     fund_id: i64,
     input: NewInvestment,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&investment::Model) -> Result<Rendered> + Send,
+    render: impl Fn(&investment::Model) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
@@ -39,10 +39,22 @@ pub async fn create_investment(
     );
     p.check(input.company_id > 0, "/company_id", "must be a positive id");
     p.finish()?;
-    idempotency::create(
+    let at = now();
+    let row = investment::ActiveModel {
+        fund_id: Set(fund_id),
+        company_id: Set(input.company_id),
+        round_name: Set(input.round_name.trim().to_owned()),
+        invested_on: Set(input.invested_on),
+        idempotency_key: Set(idem.as_ref().map(|i| i.key.as_str().to_owned())),
+        created_at: Set(at),
+        updated_at: Set(at),
+        version: Set(1),
+        ..Default::default()
+    };
+    idempotency::create_row(
         svc,
         idem,
-        Some(KeyedBy::<investment::Entity> {
+        KeyedBy::<investment::Entity> {
             index: unique::INVESTMENT_KEY,
             key_column: investment::Column::IdempotencyKey,
             parent: Some((investment::Column::FundId, fund_id.into())),
@@ -50,24 +62,13 @@ pub async fn create_investment(
                 fund_id: m.fund_id,
                 id: m.id,
             },
-        }),
-        move |txn, key| {
+        },
+        row,
+        move |txn| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;
                 companies::require_named(txn, fund_id, input.company_id).await?;
-                let at = now();
-                let model = investment::ActiveModel {
-                    fund_id: Set(fund_id),
-                    company_id: Set(input.company_id),
-                    round_name: Set(input.round_name.trim().to_owned()),
-                    invested_on: Set(input.invested_on),
-                    idempotency_key: Set(key),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                    version: Set(1),
-                    ..Default::default()
-                };
-                Ok(model.insert(txn).await?)
+                Ok(())
             })
         },
         render,

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use entity::ExactDecimal;
 use entity::investment;
 use entity::investment_lot::{self, LotType};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -74,15 +74,27 @@ pub async fn create_lot(
     investment_id: i64,
     input: NewLot,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&investment_lot::Model) -> Result<Rendered> + Send,
+    render: impl Fn(&investment_lot::Model) -> Result<Rendered> + Send + Sync,
 ) -> Result<Outcome> {
     principal.require_write(fund_id)?;
     let (shares, cost) = shares_and_cost(&input)?;
-    let fingerprint = idem.as_ref().map(|i| i.fingerprint.clone());
-    idempotency::create(
+    let row = investment_lot::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        fund_id: Set(fund_id),
+        investment_id: Set(investment_id),
+        lot_type: Set(input.lot_type),
+        share_price_cents: Set(input.share_price_cents),
+        shares_acquired: Set(ExactDecimal(shares)),
+        cost_basis_cents: Set(cost),
+        acquired_on: Set(input.acquired_on),
+        idempotency_key: Set(idem.as_ref().map(|i| i.key.as_str().to_owned())),
+        request_fingerprint: Set(idem.as_ref().map(|i| i.fingerprint.clone())),
+        created_at: Set(now()),
+    };
+    idempotency::create_row(
         svc,
         idem,
-        Some(KeyedBy::<investment_lot::Entity> {
+        KeyedBy::<investment_lot::Entity> {
             index: unique::LOT_KEY,
             key_column: investment_lot::Column::IdempotencyKey,
             parent: Some((investment_lot::Column::InvestmentId, investment_id.into())),
@@ -90,29 +102,18 @@ pub async fn create_lot(
                 fund_id: l.fund_id,
                 id: l.id,
             },
-        }),
-        move |txn, key| {
+        },
+        row,
+        // The investment must be this fund's: another fund's investment is simply not found here. (The
+        // composite foreign key refuses it too; this check names it for the answer.)
+        move |txn| {
             Box::pin(async move {
-                // The investment must be this fund's: another fund's investment is simply not found here.
                 investment::Entity::find_by_id(investment_id)
                     .filter(investment::Column::FundId.eq(fund_id))
                     .one(txn)
                     .await?
                     .ok_or_else(|| Error::not_found("investment", investment_id))?;
-                let model = investment_lot::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    fund_id: Set(fund_id),
-                    investment_id: Set(investment_id),
-                    lot_type: Set(input.lot_type),
-                    share_price_cents: Set(input.share_price_cents),
-                    shares_acquired: Set(ExactDecimal(shares)),
-                    cost_basis_cents: Set(cost),
-                    acquired_on: Set(input.acquired_on),
-                    idempotency_key: Set(key),
-                    request_fingerprint: Set(fingerprint),
-                    created_at: Set(now()),
-                };
-                Ok(model.insert(txn).await?)
+                Ok(())
             })
         },
         render,

@@ -273,3 +273,86 @@ async fn malformed_idempotency_keys_are_400_and_write_nothing() {
         assert_eq!(app.db.count("investment_lots").await, 0, "[{backend:?}]");
     }
 }
+
+#[tokio::test]
+async fn a_deleted_lots_key_still_replays_its_creation_and_makes_no_second_lot() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (fund, _, lots) = setup(&app).await;
+        let first = app
+            .post(&lots, &app.admin, &lot_body("1000"), Some("lot-gone"))
+            .await;
+        assert_eq!(first.status(), StatusCode::CREATED, "[{backend:?}]");
+        let first_body = first.bytes().await.unwrap();
+        let lot: Value = serde_json::from_slice(&first_body).unwrap();
+        let deleted = app
+            .client
+            .delete(app.url(&format!(
+                "/api/v1/funds/{fund}/lots/{}",
+                lot["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT, "[{backend:?}]");
+
+        // The record outlives the row: the retry is the recorded answer, not a new lot.
+        let retry = app
+            .post(&lots, &app.admin, &lot_body("1000"), Some("lot-gone"))
+            .await;
+        assert_eq!(retry.status(), StatusCode::CREATED, "[{backend:?}]");
+        assert_eq!(retry.headers()["idempotent-replayed"], "true");
+        assert_eq!(retry.bytes().await.unwrap(), first_body, "[{backend:?}]");
+        assert_eq!(app.db.count("investment_lots").await, 0, "[{backend:?}]");
+        assert_eq!(
+            app.db.count("idempotency_records").await,
+            1,
+            "[{backend:?}]"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_keyed_create_stopped_by_another_unique_index_is_named_and_recorded_nowhere() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        let companies = format!("/api/v1/funds/{fund}/companies");
+        let body = json!({"name": "Acme", "stage": "seed"});
+        let first = app.post(&companies, &app.admin, &body, Some("c-1")).await;
+        assert_eq!(first.status(), StatusCode::CREATED, "[{backend:?}]");
+        let records = app.db.count("idempotency_records").await;
+
+        let taken = app.post(&companies, &app.admin, &body, Some("c-2")).await;
+        assert_eq!(taken.status(), StatusCode::CONFLICT, "[{backend:?}]");
+        let problem: Value = taken.json().await.unwrap();
+        assert_eq!(problem["code"], "company_name_taken", "[{backend:?}]");
+        assert_eq!(
+            app.db.count("portfolio_companies").await,
+            1,
+            "[{backend:?}]"
+        );
+        assert_eq!(
+            app.db.count("idempotency_records").await,
+            records,
+            "[{backend:?}] the refusal is not recorded"
+        );
+
+        // A company of a fund that does not exist: the foreign key refuses it, the answer names the fund.
+        let missing = app
+            .post(
+                "/api/v1/funds/999999/companies",
+                &app.admin,
+                &body,
+                Some("c-3"),
+            )
+            .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "[{backend:?}]");
+        assert_eq!(
+            app.db.count("idempotency_records").await,
+            records,
+            "[{backend:?}]"
+        );
+    }
+}

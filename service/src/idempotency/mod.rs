@@ -33,6 +33,9 @@ use crate::context::Service;
 use crate::db::{Database, now};
 use crate::error::{Error, ResourceRef, Result, UniqueIndex, is_unique_violation, unique};
 
+mod one_statement;
+pub use one_statement::create_row;
+
 /// An `Idempotency-Key` header value: 1..255 visible ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
@@ -229,20 +232,39 @@ async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
             .await?;
         return Ok(None);
     }
-    if record.fingerprint != idem.fingerprint {
+    outcome_of_record(
+        idem,
+        &record.fingerprint,
+        record.status_code,
+        record.response_body,
+        record.location,
+    )
+    .map(Some)
+}
+
+/// The replay of a live record: its response if the request is the recorded one, `IdempotencyKeyReused`
+/// if the key was used for a different request.
+fn outcome_of_record(
+    idem: &Idempotency,
+    fingerprint: &str,
+    status_code: i16,
+    body: Vec<u8>,
+    location: Option<String>,
+) -> Result<Outcome> {
+    if fingerprint != idem.fingerprint {
         return Err(Error::IdempotencyKeyReused);
     }
-    let status = u16::try_from(record.status_code)
-        .map_err(|_| Error::Invariant(format!("stored status code {}", record.status_code)))?;
-    Ok(Some(Outcome {
+    let status = u16::try_from(status_code)
+        .map_err(|_| Error::Invariant(format!("stored status code {status_code}")))?;
+    Ok(Outcome {
         response: Rendered {
             status,
-            body: record.response_body,
-            location: record.location,
+            body,
+            location,
             recorded_body: None,
         },
         replayed: true,
-    }))
+    })
 }
 
 async fn record(
