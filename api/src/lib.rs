@@ -7,7 +7,6 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
-pub mod json;
 pub mod negotiate;
 pub mod observability;
 pub mod openapi;

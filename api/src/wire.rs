@@ -94,12 +94,8 @@ impl DecimalText {
 
 impl Serialize for DecimalText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // At most 29 digits, a sign and a point; written without an intermediate `String` (a fund's
-        // MOIC holds tens of thousands of them).
-        let mut text = Vec::with_capacity(32);
-        crate::json::push_decimal(&mut text, self.0);
-        let text = std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?;
-        serializer.serialize_str(text)
+        // `Decimal`'s `Display` is plain notation with the value's own scale, which `new` has fixed.
+        serializer.collect_str(&self.0)
     }
 }
 
@@ -372,3 +368,25 @@ macro_rules! page_of {
     };
 }
 pub(crate) use page_of;
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn text(value: &str, dp: u32) -> String {
+        serde_json::to_string(&DecimalText::new(Decimal::from_str(value).unwrap(), dp)).unwrap()
+    }
+
+    #[test]
+    fn decimals_are_strings_in_plain_notation_with_exactly_their_places() {
+        assert_eq!(text("1.8", 6), "\"1.800000\"");
+        assert_eq!(text("0", 6), "\"0.000000\"");
+        assert_eq!(text("-1.0000015", 6), "\"-1.000002\"");
+        assert_eq!(text("123456789.1234567", 6), "\"123456789.123457\"");
+        assert_eq!(text("0.00000001", 8), "\"0.00000001\"");
+        assert_eq!(text("1000.5", 8), "\"1000.50000000\"");
+        assert_eq!(text("0.0000005", 6), "\"0.000001\"");
+    }
+}

@@ -29,6 +29,8 @@ pub enum Cursor {
     Id(i64),
     /// Lists ordered by `(created_at DESC, id DESC)` with UUID ids.
     TimeUuid(DateTime<Utc>, Uuid),
+    /// Lists ordered by a UUID, ascending (computed lists, such as a fund's lot figures).
+    Uuid(Uuid),
 }
 
 /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds since the Unix epoch.
@@ -40,6 +42,8 @@ const LATEST: i64 = 253_402_300_799_999_999;
 pub const ID_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$";
 /// The pattern of a cursor over (time, UUID) (24 bytes: 32 characters, no padding bits).
 pub const TIME_UUID_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{32}$";
+/// The pattern of a cursor over a UUID (16 bytes: 22 characters, the last carrying 4 bits of padding).
+pub const UUID_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{21}[AQgw]$";
 
 impl Cursor {
     pub fn encode(&self) -> String {
@@ -50,6 +54,7 @@ impl Cursor {
                 raw.extend_from_slice(&t.timestamp_micros().to_be_bytes());
                 raw.extend_from_slice(id.as_bytes());
             }
+            Cursor::Uuid(id) => raw.extend_from_slice(id.as_bytes()),
         }
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -76,6 +81,9 @@ impl Cursor {
                 let id = Uuid::from_slice(id).map_err(|_| Error::InvalidCursor)?;
                 Ok(Cursor::TimeUuid(time, id))
             }
+            16 => Ok(Cursor::Uuid(
+                Uuid::from_slice(&bytes).map_err(|_| Error::InvalidCursor)?,
+            )),
             _ => Err(Error::InvalidCursor),
         }
     }
@@ -83,14 +91,21 @@ impl Cursor {
     pub fn as_id(&self) -> Result<i64> {
         match self {
             Cursor::Id(id) => Ok(*id),
-            Cursor::TimeUuid(..) => Err(Error::InvalidCursor),
+            Cursor::TimeUuid(..) | Cursor::Uuid(_) => Err(Error::InvalidCursor),
         }
     }
 
     pub fn as_time_uuid(&self) -> Result<(DateTime<Utc>, Uuid)> {
         match self {
             Cursor::TimeUuid(t, id) => Ok((*t, *id)),
-            Cursor::Id(_) => Err(Error::InvalidCursor),
+            Cursor::Id(_) | Cursor::Uuid(_) => Err(Error::InvalidCursor),
+        }
+    }
+
+    pub fn as_uuid(&self) -> Result<Uuid> {
+        match self {
+            Cursor::Uuid(id) => Ok(*id),
+            Cursor::Id(_) | Cursor::TimeUuid(..) => Err(Error::InvalidCursor),
         }
     }
 }
@@ -212,6 +227,9 @@ mod tests {
         let t = DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap();
         let tu = Cursor::TimeUuid(t, Uuid::now_v7());
         assert_eq!(Cursor::decode(&tu.encode()).unwrap(), tu);
+        let u = Cursor::Uuid(Uuid::now_v7());
+        assert_eq!(u.encode().len(), 22);
+        assert_eq!(Cursor::decode(&u.encode()).unwrap(), u);
         for bad in ["", "!!!", "aGVsbG8", "aTp4", "dDoxOjI", "AAAAAAAAAAB"] {
             assert!(
                 matches!(Cursor::decode(bad), Err(Error::InvalidCursor)),
@@ -226,6 +244,13 @@ mod tests {
         for last in "AEIMQUYcgkosw048".chars() {
             let text = format!("Zz-_09aZz-{last}");
             assert!(matches!(Cursor::decode(&text), Ok(Cursor::Id(_))), "{text}");
+        }
+        for last in "AQgw".chars() {
+            let text = format!("{}{last}", "Zz-_09aZz-Zz-_09aZz-_");
+            assert!(
+                matches!(Cursor::decode(&text), Ok(Cursor::Uuid(_))),
+                "{text}"
+            );
         }
         let far = "_".repeat(32);
         assert!(matches!(Cursor::decode(&far), Ok(Cursor::TimeUuid(..))));
@@ -279,6 +304,8 @@ mod tests {
                 prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
                 let time = DateTime::from_timestamp_micros(micros.clamp(EARLIEST, LATEST)).unwrap();
                 let c = Cursor::TimeUuid(time, Uuid::from_u128(uuid));
+                prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+                let c = Cursor::Uuid(Uuid::from_u128(uuid));
                 prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
             }
         }

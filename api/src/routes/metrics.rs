@@ -3,15 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use service::metrics::{self as domain, PARALLEL_THRESHOLD_LOTS, PortfolioMetrics};
+use service::metrics::{self as domain, PortfolioMetrics};
+use service::pagination::PageRequest;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::extract::Caller;
-use crate::json::{JsonOut, WriteJson};
 use crate::negotiate::{Format, csv_response, negotiate};
-use crate::responses::TableErrors;
+use crate::responses::{ReadErrors, TableErrors};
 use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis};
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
@@ -159,7 +159,8 @@ pub struct FundMoic {
     pub as_of: NaiveDate,
     pub fund: FundMetrics,
     pub companies: Vec<CompanyMetrics>,
-    pub lots: Vec<LotMetrics>,
+    /// How many lots the fund has; their figures are at `/funds/{fund_id}/moic/lots`, a page at a time.
+    pub lot_count: u64,
 }
 
 impl FundMoic {
@@ -169,110 +170,8 @@ impl FundMoic {
             as_of: m.as_of,
             fund: FundMetrics::from(&m.fund),
             companies: m.companies.iter().map(CompanyMetrics::from).collect(),
-            lots: m.lots.iter().map(LotMetrics::from).collect(),
+            lot_count: m.lots.len() as u64,
         }
-    }
-}
-
-impl FundMoic {
-    /// The response body: the same document as its `Serialize` derive, written by hand (see
-    /// [`crate::json`]) because it holds every lot of the fund.
-    pub fn to_json(&self) -> Vec<u8> {
-        // About 300 bytes a lot and 600 a company.
-        let mut out =
-            JsonOut::with_capacity(1024 + self.lots.len() * 320 + self.companies.len() * 640);
-        out.raw("{\"fund_id\":");
-        out.int(self.fund_id);
-        out.raw(",\"as_of\":");
-        out.serde(&self.as_of);
-        out.raw(",\"fund\":");
-        out.serde(&self.fund);
-        out.raw(",\"companies\":");
-        out.array(&self.companies);
-        out.raw(",\"lots\":");
-        if self.lots.len() >= PARALLEL_THRESHOLD_LOTS {
-            out.array_in_parallel(&self.lots);
-        } else {
-            out.array(&self.lots);
-        }
-        out.raw("}");
-        out.into_bytes()
-    }
-}
-
-fn opt_decimal(out: &mut JsonOut, value: Option<DecimalText>) {
-    match value {
-        Some(v) => out.decimal(v.value()),
-        None => out.raw("null"),
-    }
-}
-
-impl WriteJson for CompanyMetrics {
-    fn write_json(&self, out: &mut JsonOut) {
-        out.raw("{\"company_id\":");
-        out.int(self.company_id);
-        out.raw(",\"name\":");
-        out.serde(&self.name);
-        out.raw(",\"status\":");
-        out.serde(&self.status);
-        out.raw(",\"valuation_basis\":");
-        out.serde(&self.valuation_basis);
-        out.raw(",\"shares_held\":");
-        out.decimal(self.shares_held.value());
-        out.raw(",\"invested_cents\":");
-        out.int(self.invested_cents);
-        out.raw(",\"realized_cents\":");
-        out.int(self.realized_cents);
-        out.raw(",\"unrealized_cents\":");
-        out.int(self.unrealized_cents);
-        out.raw(",\"total_value_cents\":");
-        out.int(self.total_value_cents);
-        out.raw(",\"planned_reserves_cents\":");
-        out.int(self.planned_reserves_cents);
-        out.raw(",\"current_moic\":");
-        opt_decimal(out, self.current_moic);
-        out.raw(",\"current_moic_initial\":");
-        opt_decimal(out, self.current_moic_initial);
-        out.raw(",\"current_moic_follow_on\":");
-        opt_decimal(out, self.current_moic_follow_on);
-        out.raw(",\"exit_moic\":");
-        opt_decimal(out, self.exit_moic);
-        out.raw(",\"expected_exit_moic\":");
-        opt_decimal(out, self.expected_exit_moic);
-        out.raw(",\"exit_moic_on_planned_reserves\":");
-        opt_decimal(out, self.exit_moic_on_planned_reserves);
-        out.raw("}");
-    }
-}
-
-impl WriteJson for LotMetrics {
-    fn write_json(&self, out: &mut JsonOut) {
-        out.raw("{\"lot_id\":");
-        out.uuid(self.lot_id);
-        out.raw(",\"company_id\":");
-        out.int(self.company_id);
-        out.raw(",\"investment_id\":");
-        out.int(self.investment_id);
-        out.raw(",\"lot_type\":");
-        out.raw(match self.lot_type {
-            LotType::Initial => "\"initial\"",
-            LotType::FollowOn => "\"follow_on\"",
-            LotType::Secondary => "\"secondary\"",
-            LotType::Conversion => "\"conversion\"",
-        });
-        out.raw(",\"cost_basis_cents\":");
-        out.int(self.cost_basis_cents);
-        out.raw(",\"shares_acquired\":");
-        out.decimal(self.shares_acquired.value());
-        out.raw(",\"shares_held\":");
-        out.decimal(self.shares_held.value());
-        out.raw(",\"realized_cents\":");
-        out.int(self.realized_cents);
-        out.raw(",\"unrealized_cents\":");
-        out.int(self.unrealized_cents);
-        out.raw(",\"moic\":");
-        opt_decimal(out, self.moic);
-        out.raw("}");
     }
 }
 
@@ -322,18 +221,19 @@ pub async fn get_fund_moic(
             MoicRows::Companies => {
                 csv_response(&doc.companies, &format!("fund-{fund_id}-companies.csv"))
             }
-            MoicRows::Lots => csv_response(&doc.lots, &format!("fund-{fund_id}-lots.csv")),
+            MoicRows::Lots => {
+                let lots: Vec<LotMetrics> =
+                    computed.metrics.lots.iter().map(LotMetrics::from).collect();
+                csv_response(&lots, &format!("fund-{fund_id}-lots.csv"))
+            }
         };
     }
     // Rendered once per computed result: an unchanged fund is answered with the same bytes.
     let body = match computed.rendered.get() {
         Some(body) => body.clone(),
         None => {
-            let source = computed.clone();
-            // Tens of thousands of lots are a few megabytes of JSON: written off the async workers.
-            let body = web::block(move || FundMoic::new(fund_id, &source.metrics).to_json())
-                .await
-                .map_err(|e| {
+            let body =
+                serde_json::to_vec(&FundMoic::new(fund_id, &computed.metrics)).map_err(|e| {
                     service::Error::Invariant(format!("writing the MOIC response: {e}"))
                 })?;
             let body = web::Bytes::from(body);
@@ -346,206 +246,59 @@ pub async fn get_fund_moic(
         .body(body))
 }
 
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
+/// Which lots, as of when.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LotMoicQuery {
+    /// Valuation date (`YYYY-MM-DD`); default today (UTC).
+    pub as_of: Option<NaiveDate>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page (opaque; anything not of this pattern is a 400
+    /// `invalid_cursor`).
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
+    pub cursor: Option<String>,
+}
 
-    use chrono::NaiveDate;
-    use rust_decimal::Decimal;
-    use service::entity::investment_lot::LotType;
-    use service::entity::portfolio_company::CompanyStatus;
-    use service::metrics::{
-        CompanyMetrics, FundMetrics, LotMetrics, PortfolioMetrics, ValuationBasis,
-    };
+/// A page of lot figures, in lot id order.
+#[derive(Serialize, ToSchema)]
+pub struct LotMoicPage {
+    pub fund_id: i64,
+    /// The valuation date of every figure on the page.
+    pub as_of: NaiveDate,
+    pub items: Vec<LotMetrics>,
+    /// The cursor of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
 
-    use super::*;
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    fn company(
-        id: i64,
-        name: &str,
-        status: CompanyStatus,
-        basis: ValuationBasis,
-        moic: Option<Decimal>,
-    ) -> CompanyMetrics {
-        CompanyMetrics {
-            company_id: id,
-            name: name.to_owned(),
-            status,
-            valuation_basis: basis,
-            shares_held: dec("1000.5"),
-            invested_cents: 1_000_000,
-            realized_cents: -3,
-            unrealized_cents: i64::MAX,
-            total_value_cents: 0,
-            planned_reserves_cents: 250_000,
-            current_moic: moic,
-            current_moic_initial: moic.map(|m| -m),
-            current_moic_follow_on: None,
-            exit_moic: Some(dec("4")),
-            expected_exit_moic: Some(dec("3.2")),
-            exit_moic_on_planned_reserves: Some(dec("0.0000005")),
-        }
-    }
-
-    fn lot(n: u128, lot_type: LotType, moic: Option<&str>) -> LotMetrics {
-        LotMetrics {
-            lot_id: Uuid::from_u128(n << 64 | n),
-            company_id: 7,
-            investment_id: 70,
-            lot_type,
-            cost_basis_cents: 100_050,
-            shares_acquired: dec("1000.50000000"),
-            shares_held: dec("0.00000001"),
-            realized_cents: 12,
-            unrealized_cents: -1,
-            moic: moic.map(dec),
-        }
-    }
-
-    #[test]
-    fn the_hand_written_moic_body_is_byte_for_byte_what_serde_writes() {
-        let metrics = PortfolioMetrics {
-            as_of: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
-            fund: FundMetrics {
-                invested_cents: 2_000_000,
-                realized_cents: 0,
-                unrealized_cents: 3_600_000,
-                total_value_cents: 3_600_000,
-                gross_moic: Some(dec("1.8")),
-                realized_multiple: Some(dec("0")),
-                unrealized_multiple: Some(dec("1.800000")),
-                gross_irr: None,
-                planned_reserves_cents: 0,
-                projected_value_cents: 1,
-                projected_moic: Some(dec("-0.25")),
-            },
-            companies: vec![
-                company(
-                    1,
-                    "Plain",
-                    CompanyStatus::Active,
-                    ValuationBasis::Mark,
-                    Some(dec("2.000000")),
-                ),
-                company(
-                    2,
-                    "Quote \" back\\slash \u{1F680} \n tab\t",
-                    CompanyStatus::Exited,
-                    ValuationBasis::Cost,
-                    None,
-                ),
-                company(
-                    3,
-                    "",
-                    CompanyStatus::WrittenOff,
-                    ValuationBasis::Cost,
-                    Some(dec("123456789.1234567")),
-                ),
-            ],
-            lots: vec![
-                lot(1, LotType::Initial, Some("2.5")),
-                lot(2, LotType::FollowOn, None),
-                lot(3, LotType::Secondary, Some("0.000000")),
-                lot(
-                    u128::from(u64::MAX),
-                    LotType::Conversion,
-                    Some("-1.0000015"),
-                ),
-            ],
-        };
-        let dto = FundMoic::new(9, &metrics);
-        let by_hand = String::from_utf8(dto.to_json()).unwrap();
-        let by_serde = serde_json::to_string(&dto).unwrap();
-        assert_eq!(by_hand, by_serde);
-        // And it is the document the DTO describes: spot-check a few values.
-        let v: serde_json::Value = serde_json::from_str(&by_hand).unwrap();
-        assert_eq!(
-            v["companies"][1]["name"],
-            "Quote \" back\\slash \u{1F680} \n tab\t"
-        );
-        assert_eq!(v["companies"][2]["current_moic"], "123456789.123457");
-        assert_eq!(
-            v["companies"][0]["exit_moic_on_planned_reserves"],
-            "0.000001"
-        );
-        assert_eq!(v["lots"][3]["moic"], "-1.000002");
-        assert_eq!(v["lots"][0]["shares_held"], "0.00000001");
-        assert_eq!(v["fund"]["gross_moic"], "1.800000");
-        assert_eq!(v["lots"].as_array().unwrap().len(), 4);
-    }
-
-    #[test]
-    fn a_body_written_on_two_threads_is_the_same_document() {
-        for n in [PARALLEL_THRESHOLD_LOTS, PARALLEL_THRESHOLD_LOTS + 1] {
-            let metrics = PortfolioMetrics {
-                as_of: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
-                fund: FundMetrics {
-                    invested_cents: 1,
-                    realized_cents: 2,
-                    unrealized_cents: 3,
-                    total_value_cents: 5,
-                    gross_moic: None,
-                    realized_multiple: None,
-                    unrealized_multiple: None,
-                    gross_irr: Some(dec("0.1")),
-                    planned_reserves_cents: 0,
-                    projected_value_cents: 0,
-                    projected_moic: None,
-                },
-                companies: vec![company(
-                    1,
-                    "One",
-                    CompanyStatus::Active,
-                    ValuationBasis::Mark,
-                    None,
-                )],
-                lots: (0..n as u128)
-                    .map(|i| {
-                        lot(
-                            i,
-                            if i % 2 == 0 {
-                                LotType::Initial
-                            } else {
-                                LotType::FollowOn
-                            },
-                            Some("1.25"),
-                        )
-                    })
-                    .collect(),
-            };
-            let dto = FundMoic::new(3, &metrics);
-            assert_eq!(
-                String::from_utf8(dto.to_json()).unwrap(),
-                serde_json::to_string(&dto).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn an_empty_fund_has_empty_lists() {
-        let metrics = PortfolioMetrics {
-            as_of: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
-            fund: FundMetrics {
-                invested_cents: 0,
-                realized_cents: 0,
-                unrealized_cents: 0,
-                total_value_cents: 0,
-                gross_moic: None,
-                realized_multiple: None,
-                unrealized_multiple: None,
-                gross_irr: None,
-                planned_reserves_cents: 0,
-                projected_value_cents: 0,
-                projected_moic: None,
-            },
-            companies: vec![],
-            lots: vec![],
-        };
-        let dto = FundMoic::new(1, &metrics);
-        assert_eq!(dto.to_json(), serde_json::to_vec(&dto).unwrap());
-    }
+/// A fund's lot-level MOIC, a page at a time, in lot id order (the order lots were recorded). Computed
+/// from the same figures as `/moic`, reused while the fund's data is unchanged.
+#[utoipa::path(
+    tag = "metrics", operation_id = "list_lot_moic", params(FundPath, LotMoicQuery),
+    responses((status = 200, description = "A page of lot figures.", body = LotMoicPage), ReadErrors)
+)]
+#[get("/api/v1/funds/{fund_id}/moic/lots")]
+pub async fn list_lot_moic(
+    caller: Caller,
+    path: web::Path<FundPath>,
+    query: web::Query<LotMoicQuery>,
+) -> Result<HttpResponse, Error> {
+    let fund_id = path.fund_id.0;
+    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let (as_of, page) = domain::lot_page(
+        caller.service(),
+        &caller.principal,
+        fund_id,
+        query.as_of,
+        request,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(LotMoicPage {
+        fund_id,
+        as_of,
+        items: page.items.iter().map(LotMetrics::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }

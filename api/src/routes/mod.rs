@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(distributions::get_distribution)
         .service(distributions::delete_distribution)
         .service(metrics::get_fund_moic)
+        .service(metrics::list_lot_moic)
         .service(reserves::get_reserve_rankings)
         .service(reserves::get_reserve_plan)
         .service(reserves::update_reserve_plan)

@@ -17,6 +17,7 @@ use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, Result};
 use crate::fund_state::load_state_for_reading;
+use crate::pagination::{Cursor, Page, PageRequest};
 
 /// Lot, company and fund metrics of a fund as of a date (default: today, UTC).
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
@@ -36,11 +37,44 @@ pub async fn fund_moic(
         return Ok(hit);
     }
     let state = load_state_for_reading(&svc.db, fund_id).await?;
-    let metrics = off_the_async_workers(move || compute(&state, as_of)).await?;
+    let metrics = off_the_async_workers(move || {
+        let mut metrics = compute(&state, as_of);
+        // In id order, the order of the lot pages (`lot_page`).
+        metrics.lots.sort_unstable_by_key(|l| l.lot_id);
+        metrics
+    })
+    .await?;
     let computed = std::sync::Arc::new(Computed::new(metrics));
     svc.metrics
         .insert(fund_id, as_of, fingerprint, computed.clone());
     Ok(computed)
+}
+
+/// One page of a fund's lot figures, in lot id order (UUID v7: the order the lots were recorded), from
+/// the same computed metrics as [`fund_moic`]: the fund and company figures stay small at `/moic` while
+/// a front-end pages through the lots.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn lot_page(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    as_of: Option<NaiveDate>,
+    page: PageRequest,
+) -> Result<(NaiveDate, Page<LotMetrics>)> {
+    let after = page.after.map(|c| c.as_uuid()).transpose()?;
+    let computed = fund_moic(svc, principal, fund_id, as_of).await?;
+    let lots = &computed.metrics.lots;
+    let start = after.map_or(0, |id| lots.partition_point(|l| l.lot_id <= id));
+    let rows = lots
+        .iter()
+        .skip(start)
+        .take(page.limit as usize + 1)
+        .cloned()
+        .collect();
+    Ok((
+        computed.metrics.as_of,
+        Page::from_rows(rows, page.limit, |l| Cursor::Uuid(l.lot_id)),
+    ))
 }
 
 /// Runs a CPU-bound calculation on tokio's blocking pool, so that it does not hold up the async

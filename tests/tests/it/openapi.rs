@@ -58,13 +58,15 @@ fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
 /// position, so a client (or a fuzzer) that follows the schema is never refused.
 #[test]
 fn the_cursor_patterns_are_the_servers() {
-    use service::pagination::{ID_CURSOR_PATTERN, TIME_UUID_CURSOR_PATTERN};
+    use service::pagination::{ID_CURSOR_PATTERN, TIME_UUID_CURSOR_PATTERN, UUID_CURSOR_PATTERN};
     let spec = serde_json::to_value(api::openapi::openapi()).expect("the document as JSON");
     let mut seen = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for parameter in item["get"]["parameters"].as_array().into_iter().flatten() {
             if parameter["name"] == "cursor" {
-                let expected = if path.ends_with("/lots") || path.ends_with("/snapshots") {
+                let expected = if path.ends_with("/moic/lots") {
+                    UUID_CURSOR_PATTERN
+                } else if path.ends_with("/lots") || path.ends_with("/snapshots") {
                     TIME_UUID_CURSOR_PATTERN
                 } else {
                     ID_CURSOR_PATTERN
@@ -74,5 +76,5 @@ fn the_cursor_patterns_are_the_servers() {
             }
         }
     }
-    assert_eq!(seen, 6, "every list has a cursor");
+    assert_eq!(seen, 7, "every list has a cursor");
 }
