@@ -12,6 +12,8 @@ pub struct Service {
     pub idempotency_ttl: chrono::Duration,
     /// Computed fund metrics, reused while the fund's rows are unchanged (`metrics::reuse`).
     pub metrics: crate::metrics::reuse::MetricsCache,
+    /// Recorded responses replayed lately (`idempotency::recorded`).
+    pub replays: crate::idempotency::RecordCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
     pub matrices: std::sync::Arc<Matrices>,
 }
@@ -23,6 +25,7 @@ impl Service {
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
             metrics: crate::metrics::reuse::MetricsCache::default(),
+            replays: crate::idempotency::RecordCache::default(),
             matrices: std::sync::Arc::new(Matrices::new(first_tier)),
         }
     }

@@ -34,7 +34,9 @@ use crate::db::{Database, now};
 use crate::error::{Error, ResourceRef, Result, UniqueIndex, is_unique_violation, unique};
 
 mod one_statement;
+mod recorded;
 pub use one_statement::create_row;
+pub use recorded::{RecordCache, Recorded};
 
 /// An `Idempotency-Key` header value: 1..255 visible ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -148,7 +150,7 @@ where
 {
     let db = &svc.db;
     if let Some(idem) = &idempotency
-        && let Some(outcome) = replay(db, idem).await?
+        && let Some(outcome) = replay(svc, idem).await?
     {
         return Ok(outcome);
     }
@@ -187,7 +189,7 @@ where
     // A unique index stopped this request. If a request with the same key committed first, whichever
     // index stopped us (the key's own, the record's, or another that the first request's rows took,
     // such as a company's name), its response is the answer (SPEC §4.8).
-    if let Some(outcome) = replay(db, &idem).await? {
+    if let Some(outcome) = replay(svc, &idem).await? {
         return Ok(outcome);
     }
     let by_key = keyed_by
@@ -217,7 +219,11 @@ impl<E: EntityTrait> KeyedBy<E> {
 
 /// The recorded response for this request, if a live record exists; `IdempotencyKeyReused` if the key
 /// was used for a different request.
-async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
+async fn replay(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome>> {
+    if let Some(hit) = replay_kept(svc, idem) {
+        return hit.map(Some);
+    }
+    let db = &svc.db;
     let found = idempotency_record::Entity::find()
         .filter(idempotency_record::Column::Scope.eq(&idem.scope))
         .filter(idempotency_record::Column::IdempotencyKey.eq(idem.key.as_str()))
@@ -232,14 +238,43 @@ async fn replay(db: &Database, idem: &Idempotency) -> Result<Option<Outcome>> {
             .await?;
         return Ok(None);
     }
-    outcome_of_record(
+    replay_live(
+        svc,
+        idem,
+        Recorded {
+            fingerprint: record.fingerprint,
+            status_code: record.status_code,
+            body: record.response_body,
+            location: record.location,
+            expires_at: record.expires_at,
+        },
+    )
+    .map(Some)
+}
+
+/// The replay of a record kept in process after an earlier replay, if there is one.
+fn replay_kept(svc: &Service, idem: &Idempotency) -> Option<Result<Outcome>> {
+    let kept = svc.replays.get(idem)?;
+    Some(outcome_of_record(
+        idem,
+        &kept.fingerprint,
+        kept.status_code,
+        kept.body.clone(),
+        kept.location.clone(),
+    ))
+}
+
+/// The replay of a live record read from the database; kept in process for the next retry.
+fn replay_live(svc: &Service, idem: &Idempotency, record: Recorded) -> Result<Outcome> {
+    let outcome = outcome_of_record(
         idem,
         &record.fingerprint,
         record.status_code,
-        record.response_body,
-        record.location,
-    )
-    .map(Some)
+        record.body.clone(),
+        record.location.clone(),
+    )?;
+    svc.replays.put(idem, record);
+    Ok(outcome)
 }
 
 /// The replay of a live record: its response if the request is the recorded one, `IdempotencyKeyReused`

@@ -40,7 +40,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Idempotency, KeyedBy, Outcome, Rendered, TxFuture, create, outcome_of_record};
+use super::{
+    Idempotency, KeyedBy, Outcome, Recorded, Rendered, TxFuture, create, replay_kept, replay_live,
+};
 use crate::context::Service;
 use crate::db::{Backend, now};
 use crate::error::{Error, Result};
@@ -74,6 +76,11 @@ where
     C: for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, ()> + Send + 'static,
     R: Fn(&E::Model) -> Result<Rendered> + Send + Sync,
 {
+    if let Some(idem) = &idempotency
+        && let Some(hit) = replay_kept(svc, idem)
+    {
+        return hit;
+    }
     if svc.db.backend() == Backend::Postgres {
         draw_id::<E>(svc, &mut row).await?;
         if let Some(outcome) =
@@ -206,12 +213,16 @@ where
     if expires_at <= now() {
         return Ok(None);
     }
-    outcome_of_record(
+    replay_live(
+        svc,
         idem,
-        &fingerprint,
-        answer.try_get_by_index(2)?,
-        answer.try_get_by_index(3)?,
-        answer.try_get_by_index(4)?,
+        Recorded {
+            fingerprint,
+            status_code: answer.try_get_by_index(2)?,
+            body: answer.try_get_by_index(3)?,
+            location: answer.try_get_by_index(4)?,
+            expires_at,
+        },
     )
     .map(Some)
 }
