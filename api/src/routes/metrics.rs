@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use service::metrics::{self as domain, PortfolioMetrics};
-use service::pagination::PageRequest;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -12,7 +11,7 @@ use crate::error::Error;
 use crate::extract::Caller;
 use crate::negotiate::{Format, csv_response, negotiate};
 use crate::responses::{ReadErrors, TableErrors};
-use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis};
+use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis, page_request};
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
 /// or no IRR exists).
@@ -286,7 +285,7 @@ pub async fn list_lot_moic(
     query: web::Query<LotMoicQuery>,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
-    let request = PageRequest::new(query.limit, query.cursor.as_deref())?;
+    let request = page_request(query.limit, query.cursor.as_deref())?;
     let (as_of, page) = domain::lot_page(
         caller.service(),
         &caller.principal,

@@ -134,6 +134,13 @@ async fn the_moic_endpoint_reports_lot_company_and_fund_figures() {
         );
         let bad_cursor = app.get_as(&format!("{lots}&cursor=nope"), &app.admin).await;
         assert_eq!(bad_cursor.status(), StatusCode::BAD_REQUEST);
+        let bad_limit = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/moic/lots?limit=0"),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(bad_limit.status(), StatusCode::BAD_REQUEST, "as every list");
         assert!(
             f["gross_irr"].as_str().is_some(),
             "an IRR exists for these flows"
