@@ -220,7 +220,7 @@ pub async fn create_api_key(
             locate: |k| ResourceRef::ApiKey(k.id),
         },
         row,
-        |_| Box::pin(async { Ok(()) }),
+        idempotency::no_checks,
         move |key| {
             render(&MintedKey {
                 key: key.clone(),

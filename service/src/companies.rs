@@ -6,8 +6,8 @@ use entity::ExactDecimal;
 use entity::portfolio_company::{self, CompanyStatus, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr,
-    EntityTrait, ExprTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    ExprTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::auth::Principal;
@@ -105,8 +105,8 @@ impl CompanyFields {
 
 /// Whether a company carries reserve-plan figures (planned reserves or a cap): creating or deleting such
 /// a company changes the plan, and so moves its version (SPEC §7.5), as changing either figure does.
-fn in_the_plan(company: &portfolio_company::Model) -> bool {
-    company.planned_reserves_cents != 0 || company.allocation_cap_cents.is_some()
+fn in_the_plan(planned_reserves_cents: i64, allocation_cap_cents: Option<i64>) -> bool {
+    planned_reserves_cents != 0 || allocation_cap_cents.is_some()
 }
 
 /// A violation of the company-name index becomes `company_name_taken`; any other error passes.
@@ -144,17 +144,17 @@ pub async fn create_company(
     if row.status.is_not_set() {
         row.status = Set(CompanyStatus::Active);
     }
-    if row.planned_reserves_cents.is_not_set() {
-        row.planned_reserves_cents = Set(0);
-    }
+    let planned_reserves_cents = row.planned_reserves_cents.take().unwrap_or(0);
+    row.planned_reserves_cents = Set(planned_reserves_cents);
     // An optional field not sent is null: the whole row is known before it is written.
+    let allocation_cap_cents = row.allocation_cap_cents.take().flatten();
+    row.allocation_cap_cents = Set(allocation_cap_cents);
     row.sector = Set(row.sector.take().flatten());
     row.current_share_price_cents = Set(row.current_share_price_cents.take().flatten());
     row.marked_at = Set(row.marked_at.take().flatten());
     row.exit_moic_bps = Set(row.exit_moic_bps.take().flatten());
     row.exit_probability = Set(row.exit_probability.take().flatten());
     row.reserve_exit_moic_bps = Set(row.reserve_exit_moic_bps.take().flatten());
-    row.allocation_cap_cents = Set(row.allocation_cap_cents.take().flatten());
     row.idempotency_key = Set(idem.as_ref().map(|i| i.key.as_str().to_owned()));
     row.created_at = Set(at);
     row.updated_at = Set(at);
@@ -168,10 +168,7 @@ pub async fn create_company(
             id: c.id,
         },
     };
-    // The same test as `in_the_plan`, on the row before it is written.
-    let planned = matches!(&row.planned_reserves_cents, ActiveValue::Set(cents) if *cents != 0)
-        || matches!(&row.allocation_cap_cents, ActiveValue::Set(Some(_)));
-    let outcome = if planned {
+    let outcome = if in_the_plan(planned_reserves_cents, allocation_cap_cents) {
         // A company in the reserve plan moves the plan's version in the same transaction.
         idempotency::create(
             svc,
@@ -321,7 +318,7 @@ pub async fn delete_company(
     let txn = svc.db.connection().begin().await?;
     let planned = find(&txn, fund_id, id)
         .await?
-        .is_some_and(|c| in_the_plan(&c));
+        .is_some_and(|c| in_the_plan(c.planned_reserves_cents, c.allocation_cap_cents));
     let result = portfolio_company::Entity::delete_many()
         .filter(portfolio_company::Column::Id.eq(id))
         .filter(portfolio_company::Column::FundId.eq(fund_id))

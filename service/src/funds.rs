@@ -152,7 +152,7 @@ pub async fn create_fund(
             locate: |f| ResourceRef::Fund(f.id),
         },
         row,
-        |_| Box::pin(async { Ok(()) }),
+        idempotency::no_checks,
         render,
     )
     .await

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use entity::idempotency_record;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionTrait,
 };
 use serde_json::{Value, json};
@@ -254,52 +254,60 @@ async fn replay(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome>> {
 
 /// The replay of a record kept in process after an earlier replay, if there is one.
 fn replay_kept(svc: &Service, idem: &Idempotency) -> Option<Result<Outcome>> {
-    let kept = svc.replays.get(idem)?;
-    Some(outcome_of_record(
-        idem,
-        &kept.fingerprint,
-        kept.status_code,
-        kept.body.clone(),
-        kept.location.clone(),
-    ))
+    svc.replays
+        .get(idem)
+        .map(|kept| outcome_of_record(idem, &kept))
 }
 
 /// The replay of a live record read from the database; kept in process for the next retry.
 fn replay_live(svc: &Service, idem: &Idempotency, record: Recorded) -> Result<Outcome> {
-    let outcome = outcome_of_record(
-        idem,
-        &record.fingerprint,
-        record.status_code,
-        record.body.clone(),
-        record.location.clone(),
-    )?;
+    let outcome = outcome_of_record(idem, &record)?;
     svc.replays.put(idem, record);
     Ok(outcome)
 }
 
 /// The replay of a live record: its response if the request is the recorded one, `IdempotencyKeyReused`
 /// if the key was used for a different request.
-fn outcome_of_record(
-    idem: &Idempotency,
-    fingerprint: &str,
-    status_code: i16,
-    body: Vec<u8>,
-    location: Option<String>,
-) -> Result<Outcome> {
-    if fingerprint != idem.fingerprint {
+fn outcome_of_record(idem: &Idempotency, record: &Recorded) -> Result<Outcome> {
+    if record.fingerprint != idem.fingerprint {
         return Err(Error::IdempotencyKeyReused);
     }
-    let status = u16::try_from(status_code)
-        .map_err(|_| Error::Invariant(format!("stored status code {status_code}")))?;
+    let status = u16::try_from(record.status_code)
+        .map_err(|_| Error::Invariant(format!("stored status code {}", record.status_code)))?;
     Ok(Outcome {
         response: Rendered {
             status,
-            body,
-            location,
+            body: record.body.clone(),
+            location: record.location.clone(),
             recorded_body: None,
         },
         replayed: true,
     })
+}
+
+/// The record of a rendered response, as both create paths write it: the body without any secret
+/// (`recorded_body`), kept for `ttl`.
+fn new_record(
+    idem: &Idempotency,
+    rendered: &Rendered,
+    ttl: chrono::Duration,
+) -> idempotency_record::Model {
+    let created_at = now();
+    idempotency_record::Model {
+        id: Uuid::now_v7(),
+        scope: idem.scope.clone(),
+        idempotency_key: idem.key.as_str().to_owned(),
+        fingerprint: idem.fingerprint.clone(),
+        principal_id: idem.principal,
+        status_code: rendered.status as i16,
+        response_body: rendered
+            .recorded_body
+            .clone()
+            .unwrap_or_else(|| rendered.body.clone()),
+        location: rendered.location.clone(),
+        expires_at: created_at + ttl,
+        created_at,
+    }
 }
 
 async fn record(
@@ -308,25 +316,16 @@ async fn record(
     rendered: &Rendered,
     ttl: chrono::Duration,
 ) -> Result<()> {
-    let created_at = now();
-    idempotency_record::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        scope: Set(idem.scope.clone()),
-        idempotency_key: Set(idem.key.as_str().to_owned()),
-        fingerprint: Set(idem.fingerprint.clone()),
-        principal_id: Set(idem.principal),
-        status_code: Set(rendered.status as i16),
-        response_body: Set(rendered
-            .recorded_body
-            .clone()
-            .unwrap_or_else(|| rendered.body.clone())),
-        location: Set(rendered.location.clone()),
-        expires_at: Set(created_at + ttl),
-        created_at: Set(created_at),
-    }
-    .insert(txn)
-    .await?;
+    new_record(idem, rendered, ttl)
+        .into_active_model()
+        .insert(txn)
+        .await?;
     Ok(())
+}
+
+/// A create with nothing to check before its insert (no parent whose absence needs naming).
+pub fn no_checks(_: &DatabaseTransaction) -> TxFuture<'_, ()> {
+    Box::pin(async { Ok(()) })
 }
 
 /// Deletes records that expired before `at`; returns how many.

@@ -32,16 +32,17 @@
 //! SQLite cannot write from a `WITH` clause; there every create goes the transaction path.
 
 use chrono::{DateTime, Utc};
+use entity::idempotency_record;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
     EntityTrait, IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryTrait, Statement,
     TryIntoModel, Value,
 };
-use uuid::Uuid;
 
 use super::{
-    Idempotency, KeyedBy, Outcome, Recorded, Rendered, TxFuture, create, replay_kept, replay_live,
+    Idempotency, KeyedBy, Outcome, Recorded, Rendered, TxFuture, create, new_record, replay_kept,
+    replay_live,
 };
 use crate::context::Service;
 use crate::db::{Backend, now};
@@ -76,12 +77,14 @@ where
     C: for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, ()> + Send + 'static,
     R: Fn(&E::Model) -> Result<Rendered> + Send + Sync,
 {
-    if let Some(idem) = &idempotency
-        && let Some(hit) = replay_kept(svc, idem)
-    {
-        return hit;
-    }
     if svc.db.backend() == Backend::Postgres {
+        // A key replayed lately is answered before anything is drawn or sent (the transaction path
+        // looks there first too).
+        if let Some(idem) = &idempotency
+            && let Some(hit) = replay_kept(svc, idem)
+        {
+            return hit;
+        }
         draw_id::<E>(svc, &mut row).await?;
         if let Some(outcome) =
             one_statement::<E, R>(svc, idempotency.as_ref(), &row, &render).await?
@@ -165,13 +168,11 @@ where
         .build(DbBackend::Postgres);
     let mut values = insert.values.map(|v| v.0).unwrap_or_default();
     let base = values.len();
-    let created_at = now();
-    values.extend(record_values(
+    values.extend(record_values(new_record(
         idem,
         &rendered,
-        created_at,
-        created_at + svc.idempotency_ttl,
-    ));
+        svc.idempotency_ttl,
+    )));
     let p = |i: usize| format!("${}", base + i);
     let sql = format!(
         "WITH new_row AS ({insert} RETURNING 1), \
@@ -228,26 +229,17 @@ where
 }
 
 /// The record's values in the order of [`RECORD_COLUMNS`].
-fn record_values(
-    idem: &Idempotency,
-    rendered: &Rendered,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> [Value; 10] {
-    let body = rendered
-        .recorded_body
-        .clone()
-        .unwrap_or_else(|| rendered.body.clone());
+fn record_values(r: idempotency_record::Model) -> [Value; 10] {
     [
-        Value::from(Uuid::now_v7()),
-        Value::from(idem.scope.clone()),
-        Value::from(idem.key.as_str().to_owned()),
-        Value::from(idem.fingerprint.clone()),
-        Value::from(idem.principal),
-        Value::from(rendered.status as i16),
-        Value::from(body),
-        Value::from(rendered.location.clone()),
-        Value::from(expires_at),
-        Value::from(created_at),
+        Value::from(r.id),
+        Value::from(r.scope),
+        Value::from(r.idempotency_key),
+        Value::from(r.fingerprint),
+        Value::from(r.principal_id),
+        Value::from(r.status_code),
+        Value::from(r.response_body),
+        Value::from(r.location),
+        Value::from(r.expires_at),
+        Value::from(r.created_at),
     ]
 }
