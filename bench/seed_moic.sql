@@ -1,5 +1,10 @@
 -- A fund of 1,000 companies and 10,000 lots (10 per company), 1,000 distributions, half the companies
 -- marked. Run against a freshly migrated database: psql "$DATABASE_URL" -f bench/seed_moic.sql
+-- `-v lots=100000` seeds that many lots instead (spread over the same 1,000 companies).
+\if :{?lots}
+\else
+\set lots 10000
+\endif
 BEGIN;
 INSERT INTO funds (id, name, size_cents, vintage_year, reserve_ratio_bps) VALUES (1, 'Bench Fund', 50000000000, 2020, 4000);
 INSERT INTO portfolio_companies (id, fund_id, name, stage, current_share_price_cents, exit_moic_bps, exit_probability,
@@ -16,7 +21,7 @@ INSERT INTO investment_lots (id, fund_id, investment_id, lot_type, share_price_c
 SELECT gen_random_uuid(), 1, 1 + (n % 1000), (ARRAY['initial','follow_on','secondary','conversion'])[1 + (n / 1000) % 4],
        100 + n % 500, 1000.5, round((100 + n % 500) * 1000.5), DATE '2020-01-01' + (n % 2000),
        now() - (n || ' seconds')::interval
-FROM generate_series(0, 9999) AS n;
+FROM generate_series(0, :lots - 1) AS n;
 INSERT INTO distributions (fund_id, company_id, distributed_on, amount_cents, kind, shares_sold)
 SELECT 1, 1 + (d % 1000), DATE '2024-01-01' + (d % 600), 50000 + d,
        CASE WHEN d % 2 = 0 THEN 'partial_sale' ELSE 'dividend' END, CASE WHEN d % 2 = 0 THEN 250 END

@@ -8,12 +8,14 @@ use entity::forecast_snapshot::{self, SnapshotStatus};
 use entity::job_outbox;
 use entity::reserve_allocation::AllocationSource;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use super::model::{CalculatedMetrics, SnapshotInputs, allocation_model, can_transition};
+use serde::Deserialize;
+
+use super::model::{
+    CalculatedMetrics, SnapshotInputs, allocation_model, can_transition, insert_allocations,
+};
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::{compute, off_the_async_workers};
@@ -74,7 +76,8 @@ impl Calculator {
             )
             .await?;
         }
-        let inputs: SnapshotInputs = serde_json::from_value(snapshot.inputs.clone())
+        // Read from the stored document in place (no copy of megabytes of inputs first).
+        let inputs = SnapshotInputs::deserialize(&snapshot.inputs)
             .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
         let snapshot_time = snapshot.snapshot_time;
         let calculated = off_the_async_workers(move || calculate(&inputs, snapshot_time)).await?;
@@ -86,21 +89,24 @@ impl Calculator {
         let txn = conn.begin().await?;
         if let Some(plan) = &calculated.reserve_plan {
             let at = now();
-            for a in &plan.allocations {
-                allocation_model(
-                    id,
-                    snapshot.fund_id,
-                    a.company_id,
-                    a.planned_reserve_cents,
-                    a.allocation_score,
-                    a.priority as usize,
-                    Some(a.rationale.clone()),
-                    AllocationSource::Engine,
-                    at,
-                )
-                .insert(&txn)
-                .await?;
-            }
+            let rows: Vec<_> = plan
+                .allocations
+                .iter()
+                .map(|a| {
+                    allocation_model(
+                        id,
+                        snapshot.fund_id,
+                        a.company_id,
+                        a.planned_reserve_cents,
+                        a.allocation_score,
+                        a.priority as usize,
+                        Some(a.rationale.clone()),
+                        AllocationSource::Engine,
+                        at,
+                    )
+                })
+                .collect();
+            insert_allocations(&txn, rows).await?;
         }
         let done = forecast_snapshot::Entity::update_many()
             .col_expr(

@@ -8,11 +8,13 @@ use entity::forecast_snapshot::{self, SnapshotStatus};
 use entity::job_outbox;
 use entity::reserve_allocation::AllocationSource;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
 };
 use uuid::Uuid;
 
-use super::model::{JOB_CALCULATE, ManualAllocation, SnapshotInputs, allocation_model};
+use super::model::{
+    JOB_CALCULATE, ManualAllocation, SnapshotInputs, allocation_model, insert_allocations,
+};
 use crate::auth::Principal;
 use crate::canonical::canonical_sha256;
 use crate::context::Service;
@@ -159,40 +161,45 @@ async fn capture(
 
     let at = now();
     let id = Uuid::now_v7();
-    let snapshot = forecast_snapshot::ActiveModel {
-        id: Set(id),
-        fund_id: Set(fund_id),
-        name: Set(input.name.trim().to_owned()),
-        status: Set(SnapshotStatus::Pending),
-        source_hash: Set(source_hash),
-        inputs: Set(inputs_json),
-        calculated_metrics: Set(None),
-        error_message: Set(None),
-        progress_done: Set(0),
-        progress_total: Set(i32::try_from(inputs.state.companies.len()).unwrap_or(i32::MAX)),
-        snapshot_time: Set(at),
-        idempotency_key: Set(key),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
-    .insert(txn)
-    .await?;
-    for (i, a) in inputs.manual_allocations.iter().flatten().enumerate() {
-        allocation_model(
-            id,
-            fund_id,
-            a.company_id,
-            a.planned_reserve_cents,
-            None,
-            i + 1,
-            a.rationale.clone(),
-            AllocationSource::Manual,
-            at,
-        )
-        .insert(txn)
+    let snapshot = forecast_snapshot::Model {
+        id,
+        fund_id,
+        name: input.name.trim().to_owned(),
+        status: SnapshotStatus::Pending,
+        source_hash,
+        inputs: inputs_json,
+        calculated_metrics: None,
+        error_message: None,
+        progress_done: 0,
+        progress_total: i32::try_from(inputs.state.companies.len()).unwrap_or(i32::MAX),
+        snapshot_time: at,
+        idempotency_key: key,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    };
+    // Without `RETURNING`: the row is the one just built, and reading it back would decode the whole
+    // captured inputs (megabytes of JSON for a large fund) a second time.
+    forecast_snapshot::Entity::insert(snapshot.clone().into_active_model())
+        .exec_without_returning(txn)
         .await?;
-    }
+    let manual = inputs.manual_allocations.iter().flatten().enumerate();
+    let rows: Vec<_> = manual
+        .map(|(i, a)| {
+            allocation_model(
+                id,
+                fund_id,
+                a.company_id,
+                a.planned_reserve_cents,
+                None,
+                i + 1,
+                a.rationale.clone(),
+                AllocationSource::Manual,
+                at,
+            )
+        })
+        .collect();
+    insert_allocations(txn, rows).await?;
     calculation_job(fund_id, id, at).insert(txn).await?;
     Ok(Created::New(snapshot))
 }

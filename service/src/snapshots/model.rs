@@ -6,6 +6,7 @@ use entity::ExactDecimal;
 use entity::forecast_snapshot::SnapshotStatus;
 use entity::reserve_allocation::{self, AllocationSource};
 use sea_orm::ActiveValue::Set;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -74,6 +75,26 @@ pub(crate) fn allocation_model(
         source: Set(source),
         created_at: Set(at),
     }
+}
+
+/// Rows per `INSERT` of allocations: 10 parameters a row stays under SQLite's 32,766 and PostgreSQL's
+/// 65,535 parameters per statement.
+const ALLOCATIONS_PER_STATEMENT: usize = 1_000;
+
+/// Writes a snapshot's allocations in statements of many rows (one round trip per thousand companies,
+/// not one per company).
+pub(crate) async fn insert_allocations<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<reserve_allocation::ActiveModel>,
+) -> crate::error::Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ALLOCATIONS_PER_STATEMENT).collect();
+        reserve_allocation::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
