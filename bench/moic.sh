@@ -3,6 +3,7 @@
 # release build, and against PostgreSQL's own read of that fund's rows (pgbench, one client, the same
 # run). SPEC §16: p99 on an unchanged fund ≤ 0.5× the database's read (computed results reused); right
 # after a write ≤ 3× (recomputed). Prints wrk's latency distribution, the ratios and peak RSS.
+# BENCH_LOTS=100000 seeds that many lots (SPEC §16's memory target: 8 concurrent /moic, < 200 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
@@ -18,7 +19,7 @@ bin=target/release/updog
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 export DATABASE_URL="$PG/$DB" UPDOG_MIGRATE_ON_START=true UPDOG_BIND="127.0.0.1:$PORT" RUST_LOG=warn
 key=$("$bin" keys create --role admin --name bench 2>/dev/null)
-psql "$DATABASE_URL" -q -f bench/seed_moic.sql
+psql "$DATABASE_URL" -q -v lots="${BENCH_LOTS:-10000}" -f bench/seed_moic.sql
 psql "$DATABASE_URL" -Atc "SELECT 'companies=' || count(*) FROM portfolio_companies" -c "SELECT 'lots=' || count(*) FROM investment_lots"
 
 "$bin" serve > /tmp/updog-bench.log 2>&1 &
@@ -31,6 +32,9 @@ for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null &&
 probe() { local t0 t1; t0=$(date +%s%N); head -c 300000000 /dev/zero | sha256sum >/dev/null; t1=$(date +%s%N); echo "machine probe (SHA-256 of 300 MB): $(( (t1 - t0) / 1000000 )) ms"; }
 
 url="http://127.0.0.1:$PORT/api/v1/funds/1/moic?as_of=2026-01-01"
+# Peak memory of the worst moment: 8 concurrent requests while nothing is computed yet.
+seq 1 8 | xargs -P 8 -I{} curl -fs -o /dev/null -H "Authorization: Bearer $key" "$url"
+echo "peak RSS after 8 concurrent first requests: $(grep VmHWM /proc/$pid/status)"
 bytes=$(curl -fs -H "Authorization: Bearer $key" "$url" | wc -c)
 echo "response size: $bytes bytes"
 # Warm up, then measure.

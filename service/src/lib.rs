@@ -17,6 +17,7 @@ pub mod demo;
 pub mod distributions;
 pub mod error;
 pub mod fields;
+pub(crate) mod flight;
 pub mod fund_state;
 pub mod funds;
 pub mod idempotency;

@@ -7,7 +7,6 @@
 
 pub mod clearing;
 pub mod codec;
-mod flight;
 mod generator;
 mod invalidate;
 mod job;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::flight::Flights;
 use super::record::{Entry, MatrixRecord};
 use super::stats::Stats;
 use super::tier::{FirstTier, Found};
 use crate::canonical::canonical_sha256;
+use crate::flight::Flights;
 use entity::scenario_matrix::MatrixStatus;
 
 pub struct Matrices {

@@ -36,6 +36,15 @@ pub async fn fund_moic(
     if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
         return Ok(hit);
     }
+    let _flight = svc
+        .metrics
+        .flights
+        .enter(&format!("{fund_id}:{as_of}:{fingerprint}"))
+        .await;
+    // Computed by the request this one waited for.
+    if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
+        return Ok(hit);
+    }
     let state = load_state_for_reading(&svc.db, fund_id).await?;
     let metrics = off_the_async_workers(move || {
         let mut metrics = compute(&state, as_of);

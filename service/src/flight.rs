@@ -1,6 +1,7 @@
-//! Single-flight per process (SPEC §9): concurrent misses for one matrix key wait for the first, which
-//! generates and stores it; the others then find it stored. Across processes the database's unique
-//! `matrix_key` decides (one row).
+//! Single-flight per process: concurrent misses for one key wait for the first, which computes and
+//! stores the value; the others then find it stored. Used by the scenario-matrix lookup (SPEC §9; across
+//! processes the database's unique `matrix_key` decides) and by the reuse of a fund's computed metrics
+//! (one calculation per fund state, however many requests ask at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
