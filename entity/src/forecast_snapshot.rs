@@ -33,3 +33,24 @@ pub struct Model {
 }
 
 no_relations!();
+
+/// A snapshot without its captured `inputs`: what every read selects. No response shows the inputs
+/// (megabytes of JSON for a large fund), and only the calculation reads them.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Summary {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub name: String,
+    pub status: SnapshotStatus,
+    pub source_hash: String,
+    pub calculated_metrics: Option<Json>,
+    pub error_message: Option<String>,
+    pub progress_done: i32,
+    pub progress_total: i32,
+    pub snapshot_time: DateTimeUtc,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}

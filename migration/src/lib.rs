@@ -23,6 +23,7 @@ mod m20261122_000010_create_optimization_sessions;
 mod m20261122_000011_create_idempotency_records;
 mod m20261122_000012_create_api_keys;
 mod m20261122_000013_create_index_distributions_company_date;
+mod m20261130_000014_compress_snapshot_documents_with_lz4;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_create_idempotency_records::Migration),
             Box::new(m20261122_000012_create_api_keys::Migration),
             Box::new(m20261122_000013_create_index_distributions_company_date::Migration),
+            Box::new(m20261130_000014_compress_snapshot_documents_with_lz4::Migration),
         ]
     }
 }

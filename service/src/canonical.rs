@@ -7,13 +7,14 @@
 //! a hash. The tests below hold the crate to the RFC's rules, so that a change of crate cannot change
 //! a stored hash unnoticed.
 
-use serde_json::Value;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// The canonical JSON text of `value`.
-pub fn to_canonical_string(value: &Value) -> Result<String> {
+/// The canonical JSON text of `value` (a `serde_json::Value`, or any serializable value: the text is the
+/// same as that of the `Value` it would convert to).
+pub fn to_canonical_string<T: Serialize>(value: &T) -> Result<String> {
     serde_json_canonicalizer::to_string(value)
         .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
 }
@@ -24,13 +25,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex SHA-256 of the canonical form of `value`.
-pub fn canonical_sha256(value: &Value) -> Result<String> {
+pub fn canonical_sha256<T: Serialize>(value: &T) -> Result<String> {
     Ok(sha256_hex(to_canonical_string(value)?.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

@@ -15,6 +15,19 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::{Error, Result};
 
+/// A JSON document given as its text, for a JSON column: PostgreSQL parses the text into `jsonb` itself,
+/// SQLite keeps JSON as text. For documents of megabytes (snapshot inputs and metrics) this saves
+/// building a `serde_json::Value` only to have the driver serialize it again.
+pub fn json_text(backend: sea_orm::DbBackend, text: String) -> sea_orm::sea_query::Expr {
+    use sea_orm::ExprTrait;
+    use sea_orm::sea_query::Expr;
+    match backend {
+        sea_orm::DbBackend::Postgres => Expr::val(text).cast_as("jsonb"),
+        // Not a cast: SQLite would read `jsonb` as a numeric type name and turn the text into 0.
+        _ => Expr::val(text),
+    }
+}
+
 /// The current time at the precision PostgreSQL stores (microseconds), so that a timestamp read back,
 /// or carried in a cursor, equals the one written.
 pub fn now() -> DateTime<Utc> {
@@ -72,6 +85,8 @@ pub struct Database {
     backend: Backend,
     /// The URL it was opened with (the migration lock opens its own connection from it).
     url: String,
+    /// Rung when this process queues an outbox job, so that its idle workers start at once.
+    jobs_queued: crate::outbox::Doorbell,
 }
 
 impl Database {
@@ -108,6 +123,7 @@ impl Database {
             health: Arc::default(),
             backend,
             url: url.to_owned(),
+            jobs_queued: crate::outbox::Doorbell::default(),
         })
     }
 
@@ -165,6 +181,12 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The doorbell of this process's outbox workers: ring it once a transaction that queued a job has
+    /// committed (`outbox::run_worker`).
+    pub fn jobs_queued(&self) -> &crate::outbox::Doorbell {
+        &self.jobs_queued
     }
 
     /// The underlying SeaORM connection, for the service's own queries and for tests.
@@ -287,5 +309,28 @@ mod tests {
             Backend::from_url("mysql://x/y"),
             Err(Error::UnsupportedDatabaseUrl { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod json_text_tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+
+    #[test]
+    fn json_text_is_cast_to_jsonb_on_postgres_and_kept_as_text_on_sqlite() {
+        use sea_orm::DbBackend as Backend;
+        let select = |backend| {
+            Query::select()
+                .expr(super::json_text(backend, "{}".into()))
+                .to_owned()
+        };
+        assert_eq!(
+            select(Backend::Postgres).to_string(PostgresQueryBuilder),
+            "SELECT CAST('{}' AS jsonb)"
+        );
+        assert_eq!(
+            select(Backend::Sqlite).to_string(SqliteQueryBuilder),
+            "SELECT '{}'"
+        );
     }
 }

@@ -170,7 +170,7 @@ pub async fn list_lots(
         ),
         &page,
         conn,
-        |l| (l.created_at, l.id),
+        |l: &investment_lot::Model| (l.created_at, l.id),
     )
     .await
 }

@@ -70,6 +70,25 @@ impl Handlers {
     }
 }
 
+/// Wakes this process's idle workers as soon as a job queued here is committed, instead of at their next
+/// poll (every 200 ms when idle). Jobs queued by other processes are still found by polling. A ring
+/// while no worker waits is kept for the next one to wait, so that a job committed while the workers
+/// were busy is never left until the next poll.
+#[derive(Clone, Debug, Default)]
+pub struct Doorbell(Arc<tokio::sync::Notify>);
+
+impl Doorbell {
+    /// Call after the commit of the transaction that queued the job: rung earlier, a worker could look
+    /// before the job is visible, find nothing and go back to sleep.
+    pub fn ring(&self) {
+        self.0.notify_one();
+    }
+
+    async fn rung(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// A new pending job of `job_type`, due at `at` (SPEC §8): the row every queueing site inserts in the
 /// transaction of the rows that need it. `dedupe_key` makes a second queueing of the same work a
 /// unique violation instead of a second job.
@@ -275,6 +294,10 @@ pub async fn reap_expired_leases(
     Ok(reaped + requeued.rows_affected)
 }
 
+/// How long an idle worker waits before looking for due jobs again (unless its doorbell rings): the
+/// latency of a job queued by another process, or due after a backoff.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// A worker loop: runs due jobs until `stop` turns true, sleeping briefly when idle, reaping expired
 /// leases now and then.
 #[tracing::instrument(skip_all)]
@@ -301,7 +324,8 @@ pub async fn run_worker(
             Ok(false) => {
                 idle_rounds = idle_rounds.wrapping_add(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = db.jobs_queued().rung() => {}
                     _ = stop.changed() => {}
                 }
             }

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PartialModelTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 use crate::error::{Error, Result};
@@ -153,17 +153,19 @@ where
     Ok(Page::from_rows(rows, page.limit, |m| Cursor::Id(id_of(m))))
 }
 
-/// One page of rows of `E` ordered by `(time_col, id_col)`, newest first (lots by creation, snapshots by
-/// capture time): the keyset condition is "earlier, or as early with a smaller id".
-pub async fn by_time_and_uuid<E, C>(
+/// One page of rows of `E`, read as `M` (the model, or a partial model of the columns the caller
+/// needs), ordered by `(time_col, id_col)`, newest first (lots by creation, snapshots by capture time):
+/// the keyset condition is "earlier, or as early with a smaller id".
+pub async fn by_time_and_uuid<E, M, C>(
     query: Select<E>,
     (time_col, id_col): (E::Column, E::Column),
     page: &PageRequest,
     conn: &C,
-    key_of: impl Fn(&E::Model) -> (DateTime<Utc>, Uuid),
-) -> Result<Page<E::Model>>
+    key_of: impl Fn(&M) -> (DateTime<Utc>, Uuid),
+) -> Result<Page<M>>
 where
     E: EntityTrait,
+    M: PartialModelTrait + Send + Sync,
     C: ConnectionTrait,
 {
     let mut query = query
@@ -178,7 +180,7 @@ where
                 .add(Condition::all().add(time_col.eq(t)).add(id_col.lt(id))),
         );
     }
-    let rows = query.all(conn).await?;
+    let rows = query.into_partial_model::<M>().all(conn).await?;
     Ok(Page::from_rows(rows, page.limit, |m| {
         let (t, id) = key_of(m);
         Cursor::TimeUuid(t, id)

@@ -50,8 +50,8 @@ pub struct Snapshot {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&forecast_snapshot::Model> for Snapshot {
-    fn from(m: &forecast_snapshot::Model) -> Self {
+impl From<&forecast_snapshot::Summary> for Snapshot {
+    fn from(m: &forecast_snapshot::Summary) -> Self {
         Self {
             id: m.id,
             fund_id: m.fund_id,
@@ -264,7 +264,7 @@ pub async fn list_snapshots(
     Ok(HttpResponse::Ok().json(SnapshotPage::from(page)))
 }
 
-fn snapshot_response(m: &forecast_snapshot::Model) -> HttpResponse {
+fn snapshot_response(m: &forecast_snapshot::Summary) -> HttpResponse {
     let mut response = with_etag(&Snapshot::from(m), m.version);
     if matches!(
         SnapshotStatus::from(m.status),

@@ -125,6 +125,9 @@ pub async fn create_matrix(
         _ => ServedFrom::Database,
     };
     m.stats.served(from, started.elapsed());
+    if outcome.response.status == 202 {
+        svc.db.jobs_queued().ring(); // a generation job was queued
+    }
     Ok(outcome)
 }
 

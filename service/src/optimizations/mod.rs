@@ -239,6 +239,7 @@ pub async fn create_optimization(
         render,
     )
     .await
+    .inspect(|_| svc.db.jobs_queued().ring())
 }
 
 async fn insert(

@@ -8,15 +8,16 @@ use entity::forecast_snapshot::{self, SnapshotStatus};
 use entity::job_outbox;
 use entity::reserve_allocation::AllocationSource;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
 use uuid::Uuid;
-
-use serde::Deserialize;
 
 use super::model::{
     CalculatedMetrics, SnapshotInputs, allocation_model, can_transition, insert_allocations,
 };
-use crate::db::{Database, now};
+use crate::db::{Database, json_text, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::{compute, off_the_async_workers};
 use crate::outbox::{Handler, HandlerFuture};
@@ -57,16 +58,24 @@ impl Calculator {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| Error::Invariant(format!("job {} has no snapshot_id", job.id)))?;
         let conn = db.connection();
-        let Some(snapshot) = forecast_snapshot::Entity::find_by_id(id).one(conn).await? else {
+        // The inputs as text, parsed straight into their types (no `serde_json::Value` of megabytes).
+        let Some((status, fund_id, snapshot_time, inputs)) =
+            forecast_snapshot::Entity::find_by_id(id)
+                .select_only()
+                .column(forecast_snapshot::Column::Status)
+                .column(forecast_snapshot::Column::FundId)
+                .column(forecast_snapshot::Column::SnapshotTime)
+                .expr(Expr::col(forecast_snapshot::Column::Inputs).cast_as("text"))
+                .into_tuple::<(SnapshotStatus, i64, DateTime<Utc>, String)>()
+                .one(conn)
+                .await?
+        else {
             return Ok(()); // deleted meanwhile: nothing to do
         };
-        if matches!(
-            snapshot.status,
-            SnapshotStatus::Complete | SnapshotStatus::Error
-        ) {
+        if matches!(status, SnapshotStatus::Complete | SnapshotStatus::Error) {
             return Ok(()); // already done by an earlier run
         }
-        if snapshot.status == SnapshotStatus::Pending {
+        if status == SnapshotStatus::Pending {
             set_status(
                 db,
                 id,
@@ -76,13 +85,15 @@ impl Calculator {
             )
             .await?;
         }
-        // Read from the stored document in place (no copy of megabytes of inputs first).
-        let inputs = SnapshotInputs::deserialize(&snapshot.inputs)
-            .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
-        let snapshot_time = snapshot.snapshot_time;
-        let calculated = off_the_async_workers(move || calculate(&inputs, snapshot_time)).await?;
-        let metrics_json =
-            serde_json::to_value(&calculated).map_err(|e| Error::Invariant(e.to_string()))?;
+        let (calculated, metrics_text) = off_the_async_workers(move || {
+            let inputs: SnapshotInputs = serde_json::from_str(&inputs)
+                .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
+            let calculated = calculate(&inputs, snapshot_time);
+            let text = serde_json::to_string(&calculated)
+                .map_err(|e| Error::Invariant(format!("snapshot {id} metrics: {e}")))?;
+            Ok::<_, Error>((calculated, text))
+        })
+        .await??;
 
         // Allocations and the status change in one transaction: a rerun either finds `complete` above or
         // rolls back on the unique (snapshot_id, company_id) index. Never a duplicate.
@@ -95,7 +106,7 @@ impl Calculator {
                 .map(|a| {
                     allocation_model(
                         id,
-                        snapshot.fund_id,
+                        fund_id,
                         a.company_id,
                         a.planned_reserve_cents,
                         a.allocation_score,
@@ -115,7 +126,7 @@ impl Calculator {
             )
             .col_expr(
                 forecast_snapshot::Column::CalculatedMetrics,
-                Expr::value(Some(metrics_json)),
+                json_text(txn.get_database_backend(), metrics_text),
             )
             .col_expr(
                 forecast_snapshot::Column::ProgressDone,

@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
 use entity::job_outbox;
 use entity::reserve_allocation::AllocationSource;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -16,9 +17,9 @@ use super::model::{
     JOB_CALCULATE, ManualAllocation, SnapshotInputs, allocation_model, insert_allocations,
 };
 use crate::auth::Principal;
-use crate::canonical::canonical_sha256;
+use crate::canonical::{sha256_hex, to_canonical_string};
 use crate::context::Service;
-use crate::db::now;
+use crate::db::{json_text, now};
 use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
 use crate::fields::{Problems, name_ok};
 use crate::fund_state::{PortfolioState, load_state};
@@ -34,8 +35,8 @@ pub struct NewSnapshot {
 
 /// The snapshot a create answered with: a new one (202) or the existing capture of the same state (200).
 pub enum Created {
-    New(forecast_snapshot::Model),
-    Existing(forecast_snapshot::Model),
+    New(Summary),
+    Existing(Summary),
 }
 
 fn validate(input: &NewSnapshot) -> Result<()> {
@@ -125,6 +126,9 @@ pub async fn create_snapshot(
         },
         _ => e,
     })
+    // The calculation job is committed: this process's workers start it now (a replay or an existing
+    // snapshot rings for nothing, at the cost of one look at the queue).
+    .inspect(|_| svc.db.jobs_queued().ring())
 }
 
 async fn capture(
@@ -143,9 +147,10 @@ async fn capture(
         reserve_policy: input.reserve_policy,
         manual_allocations: input.allocations,
     };
-    let inputs_json = serde_json::to_value(&inputs)
-        .map_err(|e| Error::Invariant(format!("snapshot inputs: {e}")))?;
-    let source_hash = canonical_sha256(&inputs_json)?;
+    // One serialization for both uses: its SHA-256 is the source hash, and the same text is the stored
+    // document (no `serde_json::Value` built in between).
+    let canonical = to_canonical_string(&inputs)?;
+    let source_hash = sha256_hex(canonical.as_bytes());
 
     // The same state captured before: that snapshot is the answer (a snapshot is a function of its
     // inputs). A concurrent capture of the same state is stopped by the unique index.
@@ -153,6 +158,7 @@ async fn capture(
         .filter(forecast_snapshot::Column::FundId.eq(fund_id))
         .filter(forecast_snapshot::Column::SourceHash.eq(&source_hash))
         .filter(forecast_snapshot::Column::Status.ne(SnapshotStatus::Error))
+        .into_partial_model::<Summary>()
         .one(txn)
         .await?
     {
@@ -161,13 +167,12 @@ async fn capture(
 
     let at = now();
     let id = Uuid::now_v7();
-    let snapshot = forecast_snapshot::Model {
+    let snapshot = Summary {
         id,
         fund_id,
         name: input.name.trim().to_owned(),
         status: SnapshotStatus::Pending,
         source_hash,
-        inputs: inputs_json,
         calculated_metrics: None,
         error_message: None,
         progress_done: 0,
@@ -178,11 +183,7 @@ async fn capture(
         updated_at: at,
         version: 1,
     };
-    // Without `RETURNING`: the row is the one just built, and reading it back would decode the whole
-    // captured inputs (megabytes of JSON for a large fund) a second time.
-    forecast_snapshot::Entity::insert(snapshot.clone().into_active_model())
-        .exec_without_returning(txn)
-        .await?;
+    insert_snapshot(txn, &snapshot, canonical).await?;
     let manual = inputs.manual_allocations.iter().flatten().enumerate();
     let rows: Vec<_> = manual
         .map(|(i, a)| {
@@ -202,6 +203,49 @@ async fn capture(
     insert_allocations(txn, rows).await?;
     calculation_job(fund_id, id, at).insert(txn).await?;
     Ok(Created::New(snapshot))
+}
+
+/// Inserts the snapshot row with `inputs` given as its canonical text. Without `RETURNING`: the row is the
+/// one just built, and reading it back would decode megabytes of inputs for a large fund.
+async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String) -> Result<()> {
+    use forecast_snapshot::Column as C;
+    let backend = txn.get_database_backend();
+    let mut insert = Query::insert();
+    insert
+        .into_table(forecast_snapshot::Entity)
+        .columns([
+            C::Id,
+            C::FundId,
+            C::Name,
+            C::Status,
+            C::SourceHash,
+            C::Inputs,
+            C::ProgressDone,
+            C::ProgressTotal,
+            C::SnapshotTime,
+            C::IdempotencyKey,
+            C::CreatedAt,
+            C::UpdatedAt,
+            C::Version,
+        ])
+        .values([
+            s.id.into(),
+            s.fund_id.into(),
+            s.name.clone().into(),
+            Expr::val(s.status),
+            s.source_hash.clone().into(),
+            json_text(backend, inputs),
+            s.progress_done.into(),
+            s.progress_total.into(),
+            s.snapshot_time.into(),
+            s.idempotency_key.clone().into(),
+            s.created_at.into(),
+            s.updated_at.into(),
+            s.version.into(),
+        ])
+        .map_err(|e| Error::Invariant(format!("snapshot insert: {e}")))?;
+    txn.execute(&insert).await?;
+    Ok(())
 }
 
 /// The outbox row that has the snapshot calculated (SPEC §8): deduplicated by the snapshot's id.

@@ -6,10 +6,10 @@ mod calculate;
 mod capture;
 mod model;
 
-use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
 use entity::reserve_allocation;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 pub use calculate::{Calculator, calculate};
@@ -26,16 +26,19 @@ use crate::fields::name_ok;
 use crate::pagination::{self, Page, PageRequest};
 use crate::reserves::{PlanUpdate, PlanView, update_reserve_plan};
 
-/// A snapshot the caller may read; another fund's snapshot is simply not found (SPEC §13).
+/// The snapshot `id` without its inputs.
+async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Summary>> {
+    Ok(forecast_snapshot::Entity::find_by_id(id)
+        .into_partial_model::<Summary>()
+        .one(conn)
+        .await?)
+}
+
+/// A snapshot the caller may read, without its inputs; another fund's snapshot is simply not found
+/// (SPEC §13).
 #[tracing::instrument(skip_all, fields(snapshot_id = %id))]
-pub async fn get_snapshot(
-    svc: &Service,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<forecast_snapshot::Model> {
-    let snapshot = forecast_snapshot::Entity::find_by_id(id)
-        .one(svc.db.connection())
-        .await?;
+pub async fn get_snapshot(svc: &Service, principal: &Principal, id: Uuid) -> Result<Summary> {
+    let snapshot = find(svc.db.connection(), id).await?;
     match snapshot {
         Some(s) if principal.may_read(s.fund_id) => Ok(s),
         _ => Err(Error::not_found("snapshot", id)),
@@ -49,7 +52,7 @@ pub async fn list_snapshots(
     fund_id: i64,
     status: Option<SnapshotStatus>,
     page: PageRequest,
-) -> Result<Page<forecast_snapshot::Model>> {
+) -> Result<Page<Summary>> {
     principal.require_read(fund_id)?;
     let mut query =
         forecast_snapshot::Entity::find().filter(forecast_snapshot::Column::FundId.eq(fund_id));
@@ -64,7 +67,7 @@ pub async fn list_snapshots(
         ),
         &page,
         svc.db.connection(),
-        |s| (s.snapshot_time, s.id),
+        |s: &Summary| (s.snapshot_time, s.id),
     )
     .await
 }
@@ -93,7 +96,7 @@ pub async fn rename_snapshot(
     id: Uuid,
     expected_version: i64,
     name: String,
-) -> Result<forecast_snapshot::Model> {
+) -> Result<Summary> {
     let snapshot = get_snapshot(svc, principal, id).await?;
     principal.require_write(snapshot.fund_id)?;
     if !name_ok(&name) {
@@ -114,7 +117,7 @@ pub async fn rename_snapshot(
         .filter(forecast_snapshot::Column::Version.eq(expected_version))
         .exec(conn)
         .await?;
-    match forecast_snapshot::Entity::find_by_id(id).one(conn).await? {
+    match find(conn, id).await? {
         Some(current) if result.rows_affected == 1 => Ok(current),
         other => Err(Error::missing_or_stale(
             "snapshot",
@@ -141,9 +144,7 @@ pub async fn delete_snapshot(
     if result.rows_affected == 1 {
         return Ok(());
     }
-    let current = forecast_snapshot::Entity::find_by_id(id)
-        .one(svc.db.connection())
-        .await?;
+    let current = find(svc.db.connection(), id).await?;
     Err(Error::missing_or_stale(
         "snapshot",
         id,

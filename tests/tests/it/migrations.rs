@@ -29,6 +29,11 @@ async fn introspect(db: &TestDb) -> Vec<String> {
                SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes \
                WHERE schemaname = 'public' AND tablename <> 'seaql_migrations' \
                UNION ALL \
+               SELECT 'compression ' || attrelid::regclass::text || '.' || attname || ' ' || attcompression::text \
+               FROM pg_attribute \
+               WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') \
+                 AND attnum > 0 AND NOT attisdropped AND attcompression::text <> '' \
+               UNION ALL \
                SELECT 'sequence ' || relname FROM pg_class \
                WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace \
              ) AS schema ORDER BY line"
@@ -61,11 +66,30 @@ async fn each_down_restores_exactly_the_schema_before_its_up_and_up_again_rebuil
                 .await
                 .unwrap_or_else(|e| panic!("[{backend:?}] up step {step}: {e}"));
             let schema = introspect(&db).await;
-            assert_ne!(
-                &schema,
-                schemas.last().unwrap(),
-                "[{backend:?}] up step {step} changed nothing"
-            );
+            // A migration for one backend only (lz4 compression is PostgreSQL's) sends nothing to the
+            // other, and changes nothing there.
+            let migration = &Migrator::migrations()[step];
+            let sea_backend = match db.backend {
+                Backend::Postgres => sea_orm::DbBackend::Postgres,
+                Backend::Sqlite => sea_orm::DbBackend::Sqlite,
+            };
+            let sends_nothing = migration::safety::render(migration.as_ref(), sea_backend)
+                .await
+                .unwrap()
+                .is_empty();
+            if sends_nothing {
+                assert_eq!(
+                    &schema,
+                    schemas.last().unwrap(),
+                    "[{backend:?}] up step {step}"
+                );
+            } else {
+                assert_ne!(
+                    &schema,
+                    schemas.last().unwrap(),
+                    "[{backend:?}] up step {step} changed nothing"
+                );
+            }
             schemas.push(schema);
         }
         assert!(
