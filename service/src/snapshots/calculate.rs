@@ -6,18 +6,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::forecast_snapshot::{self, SnapshotStatus};
 use entity::job_outbox;
-use entity::reserve_allocation::AllocationSource;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::model::{
-    CalculatedMetrics, SnapshotInputs, allocation_model, can_transition, insert_allocations,
-};
-use crate::db::{Database, json_text, now};
+use super::complete::complete;
+use super::model::{CalculatedMetrics, SnapshotInputs, can_transition};
+use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::{compute, off_the_async_workers};
 use crate::outbox::{Handler, HandlerFuture};
@@ -95,57 +90,11 @@ impl Calculator {
         })
         .await??;
 
-        // Allocations and the status change in one transaction: a rerun either finds `complete` above or
-        // rolls back on the unique (snapshot_id, company_id) index. Never a duplicate.
-        let txn = conn.begin().await?;
-        if let Some(plan) = &calculated.reserve_plan {
-            let at = now();
-            let rows: Vec<_> = plan
-                .allocations
-                .iter()
-                .map(|a| {
-                    allocation_model(
-                        id,
-                        fund_id,
-                        a.company_id,
-                        a.planned_reserve_cents,
-                        a.allocation_score,
-                        a.priority as usize,
-                        Some(a.rationale.clone()),
-                        AllocationSource::Engine,
-                        at,
-                    )
-                })
-                .collect();
-            insert_allocations(&txn, rows).await?;
-        }
-        let done = forecast_snapshot::Entity::update_many()
-            .col_expr(
-                forecast_snapshot::Column::Status,
-                Expr::value(SnapshotStatus::Complete),
-            )
-            .col_expr(
-                forecast_snapshot::Column::CalculatedMetrics,
-                json_text(txn.get_database_backend(), metrics_text),
-            )
-            .col_expr(
-                forecast_snapshot::Column::ProgressDone,
-                Expr::col(forecast_snapshot::Column::ProgressTotal),
-            )
-            .col_expr(forecast_snapshot::Column::UpdatedAt, Expr::value(now()))
-            .col_expr(
-                forecast_snapshot::Column::Version,
-                Expr::col(forecast_snapshot::Column::Version).add(1),
-            )
-            .filter(forecast_snapshot::Column::Id.eq(id))
-            .filter(forecast_snapshot::Column::Status.eq(SnapshotStatus::Calculating))
-            .exec(&txn)
-            .await?;
-        if done.rows_affected == 1 {
-            txn.commit().await?;
-        } else {
-            txn.rollback().await?;
-        }
+        let allocations = calculated
+            .reserve_plan
+            .as_ref()
+            .map_or(&[][..], |plan| &plan.allocations[..]);
+        complete(conn, id, fund_id, metrics_text, allocations).await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 mod calculate;
 mod capture;
+mod complete;
 mod model;
 
 use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
