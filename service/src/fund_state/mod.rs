@@ -1,10 +1,9 @@
 //! Loading a fund's state for the calculations (SPEC §6) and for snapshots (SPEC §7.1): the one place
 //! that reads companies, lots and distributions in bulk. [`load_state`] works on any connection or
-//! transaction; [`load_state_for_reading`] is the faster path for reads outside a transaction (binary
-//! `COPY` on PostgreSQL, see [`pgcopy`]).
+//! transaction. (A binary `COPY` reader for the MOIC's reads was removed once SeaORM's queries measured
+//! within SPEC §16's target: docs/DECISIONS.md.)
 
 mod model;
-mod pgcopy;
 
 use std::collections::HashMap;
 
@@ -19,7 +18,6 @@ use uuid::Uuid;
 
 pub use model::{CompanyState, DistributionState, FundState, LotState, PortfolioState};
 
-use crate::db::{Backend, Database};
 use crate::error::{Error, Result};
 
 /// Reads everything the calculations need in five queries, whatever the size of the fund, on any
@@ -39,30 +37,6 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
     // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
     state.lots.sort_unstable_by_key(|l| l.id.as_u128());
     Ok(state)
-}
-
-/// The same state as [`load_state`], read faster where the backend allows: on PostgreSQL companies,
-/// lots and distributions come through binary `COPY` ([`pgcopy`]). Outside transactions only:
-/// each COPY takes its own pooled connection. The lots are in no particular order (the calculation sorts
-/// references to them in the order it walks them): this state is for computing, not for hashing into a
-/// snapshot, whose lots are in id order.
-#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
-pub async fn load_state_for_reading(db: &Database, fund_id: i64) -> Result<PortfolioState> {
-    let conn = db.connection();
-    match db.backend() {
-        Backend::Postgres => {
-            let pool = conn.get_postgres_connection_pool();
-            assemble(
-                conn,
-                fund_id,
-                pgcopy::fund_companies(pool, fund_id),
-                pgcopy::fund_lots(pool, fund_id),
-                pgcopy::fund_distributions(pool, fund_id),
-            )
-            .await
-        }
-        Backend::Sqlite => load_state(conn, fund_id).await,
-    }
 }
 
 /// The fund, read alongside its companies, lots and distributions from the given sources (all four

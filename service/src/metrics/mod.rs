@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, Result};
-use crate::fund_state::load_state_for_reading;
+use crate::fund_state::load_state;
 use crate::pagination::{Cursor, Page, PageRequest};
 
 /// Lot, company and fund metrics of a fund as of a date (default: today, UTC).
@@ -45,7 +45,7 @@ pub async fn fund_moic(
     if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
         return Ok(hit);
     }
-    let state = load_state_for_reading(&svc.db, fund_id).await?;
+    let state = load_state(svc.db.connection(), fund_id).await?;
     let metrics = off_the_async_workers(move || {
         let mut metrics = compute(&state, as_of);
         // In id order, the order of the lot pages (`lot_page`).

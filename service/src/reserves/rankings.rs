@@ -7,7 +7,7 @@ use super::engine::rank;
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::error::Result;
-use crate::fund_state::load_state_for_reading;
+use crate::fund_state::load_state;
 
 /// A company's place in the reserve rankings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub async fn reserve_rankings(
     fund_id: i64,
 ) -> Result<Vec<Ranking>> {
     principal.require_read(fund_id)?;
-    let state = load_state_for_reading(&svc.db, fund_id).await?;
+    let state = load_state(svc.db.connection(), fund_id).await?;
     Ok(rank(&state)
         .into_iter()
         .enumerate()
