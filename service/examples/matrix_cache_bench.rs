@@ -245,4 +245,20 @@ async fn main() {
                 .await
         })
         .await;
+    println!("{}", peak_rss());
+}
+
+/// This process's peak resident set (`VmHWM`), as SPEC §16 asks of every load (Linux).
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(str::to_owned)
+        })
+        .map_or_else(
+            || "peak RSS: unknown (no /proc)".into(),
+            |l| format!("peak RSS: {l}"),
+        )
 }
