@@ -6,6 +6,9 @@
 //!
 //! Run with `bench/matrices.sh` (release build, Redis at `BENCH_REDIS_URL` or 127.0.0.1:6379).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use service::cache::Redis;
@@ -245,20 +248,5 @@ async fn main() {
                 .await
         })
         .await;
-    println!("{}", peak_rss());
-}
-
-/// This process's peak resident set (`VmHWM`), as SPEC §16 asks of every load (Linux).
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .map(str::to_owned)
-        })
-        .map_or_else(
-            || "peak RSS: unknown (no /proc)".into(),
-            |l| format!("peak RSS: {l}"),
-        )
+    println!("{}", support::rss::peak_rss());
 }

@@ -1,6 +1,9 @@
 //! Optimization of a 10,000 × 10 scenario matrix, both passes (SPEC §16: under 2 s, release build),
 //! for each objective, with the solver's iteration counts. Run with `bench/optimization.sh`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use service::matrices::{Bucket, CorrelationWeights, MatrixConfig, Recycling, generate};
@@ -89,20 +92,5 @@ fn main() {
             s.pass2.duality_gap,
         );
     }
-    println!("{}", peak_rss());
-}
-
-/// This process's peak resident set (`VmHWM`), as SPEC §16 asks of every load (Linux).
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .map(str::to_owned)
-        })
-        .map_or_else(
-            || "peak RSS: unknown (no /proc)".into(),
-            |l| format!("peak RSS: {l}"),
-        )
+    println!("{}", support::rss::peak_rss());
 }
