@@ -2,16 +2,16 @@
 //!
 //! The canonical form (no insignificant whitespace, members sorted by their UTF-16 code units, minimal
 //! string escapes, numbers in ECMAScript's shortest form) comes from the maintained
-//! `serde_json_canonicalizer` crate (docs/DECISIONS.md). `canon-json`, 1.4–1.8× faster, was tried and
-//! refused: it breaks ECMAScript's ties between two shortest forms the other way (it writes the double
-//! -902822567248892.25 as `-902822567248892.3` where ECMAScript writes `…892.2`), which would change the
-//! key of a matrix whose config holds such a number. The tests below pin that case.
-//!
-//! RFC 8785 numbers are IEEE doubles: two integers beyond ±(2^53 − 1) may print alike. The API refuses
-//! such integers (422, SPEC §2), so that every fingerprinted document keeps each integer exact. Fingerprints of requests (SPEC §4) and snapshot
+//! `serde_json_canonicalizer` crate (docs/DECISIONS.md). Fingerprints of requests (SPEC §4) and snapshot
 //! source hashes (SPEC §7) are the SHA-256 of this form, so that key order and whitespace never change
 //! a hash. The tests below hold the crate to the RFC's rules, so that a change of crate cannot change
 //! a stored hash unnoticed.
+//!
+//! - `canon-json`, 1.4–1.8× faster, was tried and refused: it breaks ECMAScript's ties between two
+//!   shortest forms the other way (the double -902822567248892.25 as `…892.3`, where ECMAScript writes
+//!   `…892.2`), which would change the key of a matrix whose config holds such a number.
+//! - RFC 8785 numbers are IEEE doubles: two integers beyond ±(2^53 − 1) may print alike. The API refuses
+//!   such integers (422, SPEC §2), so that every fingerprinted document keeps each integer exact.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -25,33 +25,17 @@ use crate::error::{Error, Result};
 /// columns used, decoded by position (much cheaper than whole models for ten thousand lots).
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
-    let mut state = assemble(
-        conn,
-        fund_id,
-        companies_by_query(conn, fund_id),
-        lots_by_query(conn, fund_id),
-        distributions_by_query(conn, fund_id),
-    )
-    .await?;
+    let (fund, companies, lots, distributions) = futures::join!(
+        fund::Entity::find_by_id(fund_id).one(conn),
+        fund_companies(conn, fund_id),
+        fund_lots(conn, fund_id),
+        fund_distributions(conn, fund_id),
+    );
+    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
+    let mut lots = lots?;
     // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
     // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
-    state.lots.sort_unstable_by_key(|l| l.id.as_u128());
-    Ok(state)
-}
-
-/// The fund, read alongside its companies, lots and distributions from the given sources (all four
-/// concurrently).
-async fn assemble<C: ConnectionTrait>(
-    conn: &C,
-    fund_id: i64,
-    companies: impl Future<Output = Result<Vec<CompanyState>>>,
-    lots: impl Future<Output = Result<Vec<LotState>>>,
-    distributions: impl Future<Output = Result<Vec<DistributionState>>>,
-) -> Result<PortfolioState> {
-    let fund_q = fund::Entity::find_by_id(fund_id).one(conn);
-    let (fund, companies, lots, distributions) =
-        futures::join!(fund_q, companies, lots, distributions);
-    let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
+    lots.sort_unstable_by_key(|l| l.id.as_u128());
     Ok(PortfolioState {
         fund: FundState {
             id: fund.id,
@@ -59,16 +43,13 @@ async fn assemble<C: ConnectionTrait>(
             reserve_ratio_bps: fund.reserve_ratio_bps,
         },
         companies: companies?,
-        lots: lots?,
+        lots,
         distributions: distributions?,
     })
 }
 
-/// A fund's companies in id order, by query.
-async fn companies_by_query<C: ConnectionTrait>(
-    conn: &C,
-    fund_id: i64,
-) -> Result<Vec<CompanyState>> {
+/// A fund's companies in id order.
+async fn fund_companies<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<CompanyState>> {
     let rows = portfolio_company::Entity::find()
         .select_only()
         .columns([
@@ -129,8 +110,8 @@ async fn companies_by_query<C: ConnectionTrait>(
         .collect())
 }
 
-/// A fund's distributions in id order, by query.
-async fn distributions_by_query<C: ConnectionTrait>(
+/// A fund's distributions in id order.
+async fn fund_distributions<C: ConnectionTrait>(
     conn: &C,
     fund_id: i64,
 ) -> Result<Vec<DistributionState>> {
@@ -176,8 +157,8 @@ async fn distributions_by_query<C: ConnectionTrait>(
         .collect())
 }
 
-/// A fund's lots with their companies, by two ordinary queries (lots, and investment → company).
-async fn lots_by_query<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<LotState>> {
+/// A fund's lots with their companies, in two queries (lots, and investment → company).
+async fn fund_lots<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<LotState>> {
     let investments_q = investment::Entity::find()
         .select_only()
         .columns([investment::Column::Id, investment::Column::CompanyId])

@@ -22,22 +22,23 @@ use crate::error::{Error, Result};
 use crate::reserves::CompanyAllocation;
 
 /// Writes the result of snapshot `id` of fund `fund_id`: `metrics` (the calculated document's JSON
-/// text) and the engine's `allocations` (none when they were given by hand). Returns whether this call
-/// completed the snapshot (false: it was no longer `calculating`).
+/// text) and the engine's `allocations` (none when they were given by hand). A snapshot no longer
+/// `calculating` is left as it is, and none of its allocations are written.
 pub(super) async fn complete(
     conn: &DatabaseConnection,
     id: Uuid,
     fund_id: i64,
     metrics: String,
     allocations: &[CompanyAllocation],
-) -> Result<bool> {
+) -> Result<()> {
     match conn.get_database_backend() {
         DbBackend::Postgres => in_one_statement(conn, id, metrics, allocations).await,
         _ => in_a_transaction(conn, id, fund_id, metrics, allocations).await,
     }
 }
 
-/// Completes only the snapshot still `calculating`, and inserts its allocations only if it did.
+/// Completes only the snapshot still `calculating`, and inserts its allocations only if it did. (A
+/// statement's data-modifying `WITH` parts run whatever its final `SELECT` reads.)
 const COMPLETE: &str = "\
 WITH done AS (
   UPDATE forecast_snapshots
@@ -54,7 +55,7 @@ WITH done AS (
    CROSS JOIN jsonb_to_recordset(CAST($7 AS jsonb)) AS r(id uuid, company_id bigint,
          planned_reserve_cents bigint, allocation_score numeric, priority integer, rationale text)
 )
-SELECT count(*) AS completed FROM done";
+SELECT 1 FROM done";
 
 /// One engine allocation as a row of the statement's JSON parameter.
 #[derive(Serialize)]
@@ -73,7 +74,7 @@ async fn in_one_statement(
     id: Uuid,
     metrics: String,
     allocations: &[CompanyAllocation],
-) -> Result<bool> {
+) -> Result<()> {
     let rows: Vec<Row> = allocations
         .iter()
         .map(|a| Row {
@@ -99,11 +100,8 @@ async fn in_one_statement(
             rows.into(),
         ],
     );
-    let row = conn
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| Error::Invariant("the completion returned no row".into()))?;
-    Ok(row.try_get::<i64>("", "completed")? == 1)
+    conn.execute_raw(statement).await?;
+    Ok(())
 }
 
 async fn in_a_transaction(
@@ -112,7 +110,7 @@ async fn in_a_transaction(
     fund_id: i64,
     metrics: String,
     allocations: &[CompanyAllocation],
-) -> Result<bool> {
+) -> Result<()> {
     let txn = conn.begin().await?;
     let at = now();
     let rows: Vec<_> = allocations
@@ -156,9 +154,8 @@ async fn in_a_transaction(
         .await?;
     if done.rows_affected == 1 {
         txn.commit().await?;
-        Ok(true)
     } else {
         txn.rollback().await?;
-        Ok(false)
     }
+    Ok(())
 }
