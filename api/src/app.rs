@@ -42,18 +42,12 @@ pub struct Application {
 pub fn job_handlers(
     matrices: &std::sync::Arc<service::matrices::Matrices>,
 ) -> service::outbox::Handlers {
-    use service::matrices::{Clearer, Generator, JOB_CLEAR, JOB_GENERATE};
+    use service::matrices::{Clearer, Generator};
     service::outbox::Handlers::default()
-        .with(
-            service::snapshots::JOB_CALCULATE,
-            service::snapshots::Calculator::handler(),
-        )
-        .with(JOB_GENERATE, Generator::handler(matrices.stats.clone()))
-        .with(JOB_CLEAR, Clearer::handler(matrices.first.clone()))
-        .with(
-            service::optimizations::JOB_OPTIMIZE,
-            service::optimizations::Optimizer::handler(matrices.clone()),
-        )
+        .job(service::snapshots::Calculator)
+        .job(Generator::new(matrices.stats.clone()))
+        .job(Clearer::new(matrices.first.clone()))
+        .job(service::optimizations::Optimizer::new(matrices.clone()))
 }
 
 /// The first tier of the matrix cache: Redis when configured, else the in-process LRU.
@@ -142,6 +136,7 @@ impl Application {
             db.clone(),
             config.idempotency_ttl_hours,
             first_tier(redis.as_ref(), config),
+            std::sync::Arc::new(crate::replies::Replies),
         );
         let workers = Workers::spawn(
             &db,
@@ -163,6 +158,7 @@ impl Application {
             service,
             redis,
             metrics: crate::observability::Metrics::new(),
+            moic_bodies: crate::bodies::MoicBodies::default(),
         });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

@@ -1,5 +1,5 @@
 //! Request plumbing shared by the handlers: authentication, JSON bodies with JSON-pointer errors,
-//! `If-Match`, `Idempotency-Key`, and the responses of creating requests.
+//! `If-Match`, `Idempotency-Key`, and the handler side of creating requests.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,15 +11,15 @@ use serde::de::DeserializeOwned;
 use service::FieldError;
 use service::Service;
 use service::auth::Principal;
-use service::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
+use service::idempotency::{Idempotency, IdempotencyKey, Outcome};
 
 use crate::error::Error;
+use crate::replies::{Written, respond};
 use crate::state::AppState;
 
 pub use service::money::MAX_SAFE_INTEGER;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
 /// The authenticated caller (`Authorization: Bearer <api key>`) and the service it calls: what every
 /// handler but the ops ones starts from. Extracting it answers 401 when the key is missing, malformed,
@@ -272,23 +272,10 @@ pub fn idempotency(
     )?))
 }
 
-/// Renders a created resource: its JSON bytes, `status` and `Location`. A DTO that cannot be
-/// serialized is a bug, reported as such (never an empty body).
-pub fn rendered<T: Serialize>(status: u16, dto: &T, location: String) -> service::Result<Rendered> {
-    let body = serde_json::to_vec(dto)
-        .map_err(|e| service::Error::Invariant(format!("response body: {e}")))?;
-    Ok(Rendered {
-        status,
-        body,
-        location: Some(location),
-        recorded_body: None,
-    })
-}
-
 /// A creating request (SPEC §4): its caller, checked first, and its raw body. The one handler-side
 /// create path: [`Creation::run`] reads the JSON body, binds the `Idempotency-Key` to the route's
-/// scope, the principal and the canonical body, runs the service's create and renders its outcome
-/// (recorded bytes, `Location`, `Idempotent-Replayed`).
+/// scope, the principal and the canonical body, runs the service's create and answers its outcome
+/// (`replies::respond`).
 pub struct Creation {
     caller: Caller,
     req: HttpRequest,
@@ -315,34 +302,18 @@ impl FromRequest for Creation {
 impl Creation {
     /// Parses the body as `B` and runs `create` with the service, the caller, the input and the
     /// request's idempotency (scoped by `scope`, e.g. `POST /api/v1/funds/3/companies`).
-    pub async fn run<B, F>(self, scope: String, create: F) -> Result<HttpResponse, Error>
+    pub async fn run<B, T, F>(self, scope: String, create: F) -> Result<HttpResponse, Error>
     where
         B: DeserializeOwned,
-        F: AsyncFnOnce(&Service, &Principal, B, Option<Idempotency>) -> service::Result<Outcome>,
+        T: Written,
+        F: AsyncFnOnce(&Service, &Principal, B, Option<Idempotency>) -> service::Result<Outcome<T>>,
     {
         let (input, value) = json_body::<B>(&self.req, &self.body)?;
         let caller = &self.caller;
         let idem = idempotency(&self.req, scope, &caller.principal, &value)?;
         let outcome = create(caller.service(), &caller.principal, input, idem).await?;
-        Ok(outcome_response(outcome))
+        respond(outcome)
     }
-}
-
-/// The HTTP response for a create's outcome: recorded bytes, `Location`, and `Idempotent-Replayed: true`
-/// on a replay.
-pub fn outcome_response(outcome: Outcome) -> HttpResponse {
-    // Statuses are the handlers' own (201, 200, 202), recorded as such; an impossible one is a 500.
-    let status = actix_web::http::StatusCode::from_u16(outcome.response.status)
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut builder = HttpResponse::build(status);
-    builder.content_type("application/json");
-    if let Some(location) = &outcome.response.location {
-        builder.insert_header((header::LOCATION, location.as_str()));
-    }
-    if outcome.replayed {
-        builder.insert_header((IDEMPOTENT_REPLAYED, "true"));
-    }
-    builder.body(outcome.response.body)
 }
 
 /// A JSON response with `ETag: "<version>"`.

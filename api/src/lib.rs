@@ -4,6 +4,7 @@
 //! the result. No SQL lives here.
 
 pub mod app;
+pub mod bodies;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -11,6 +12,7 @@ pub mod negotiate;
 pub mod observability;
 pub mod openapi;
 pub mod problem;
+pub mod replies;
 pub mod responses;
 pub mod routes;
 pub mod state;

@@ -138,6 +138,7 @@ fn demo() -> ExitCode {
             db.clone(),
             config.idempotency_ttl_hours,
             service::matrices::FirstTier::memory(config.matrix_cache_bytes),
+            std::sync::Arc::new(api::replies::Replies),
         );
         let demo = service::demo::seed(&svc).await?;
         // Calculate the snapshot now, so that the first look at /docs shows numbers.

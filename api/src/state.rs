@@ -8,4 +8,6 @@ pub struct AppState {
     pub service: Service,
     pub redis: Option<Redis>,
     pub metrics: crate::observability::Metrics,
+    /// `/moic` bodies, kept while the service's computed metrics are unchanged.
+    pub moic_bodies: crate::bodies::MoicBodies,
 }

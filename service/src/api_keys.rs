@@ -15,8 +15,10 @@ use uuid::Uuid;
 use crate::auth::{KEY_PREFIX, KeyCache, Principal, digest};
 use crate::context::Service;
 use crate::db::{Database, now};
-use crate::error::{Error, FieldError, ResourceRef, Result, is_unique_violation, unique};
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::error::{
+    Error, FieldError, ResourceRef, Result, UniqueIndex, is_unique_violation, unique,
+};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
 
 /// A newly minted key: the stored row and the secret, which is shown once and never again.
 #[derive(Debug)]
@@ -197,36 +199,38 @@ pub async fn revoke(
     ))
 }
 
-/// Mints a key over HTTP (admin only), through the one idempotent create path. `render` sees the
-/// minted key with its secret: the only moment the secret exists outside the client.
+impl Keyed for api_key::Entity {
+    const KEY_INDEX: UniqueIndex = unique::API_KEY_KEY;
+    fn key_column() -> api_key::Column {
+        api_key::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<api_key::Column> {
+        None
+    }
+    fn locate(k: &api_key::Model) -> ResourceRef {
+        ResourceRef::ApiKey(k.id)
+    }
+}
+
+/// Mints a key over HTTP (admin only), through the one idempotent create path. A fresh outcome holds the
+/// secret, shown once; its idempotency record never does (the recorder sees the key's row only).
 #[tracing::instrument(skip_all)]
 pub async fn create_api_key(
     svc: &Service,
     principal: &Principal,
     new: NewKey,
     idem: Option<Idempotency>,
-    render: impl Fn(&MintedKey) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<MintedKey>> {
     principal.require_admin()?;
     new.validate()?;
     let (row, secret) = new_key_model(&new, idem.as_ref().map(|i| i.key.as_str()))?;
     idempotency::create_row(
         svc,
         idem,
-        KeyedBy::<api_key::Entity> {
-            index: unique::API_KEY_KEY,
-            key_column: api_key::Column::IdempotencyKey,
-            parent: None,
-            locate: |k| ResourceRef::ApiKey(k.id),
-        },
+        KeyedBy::<api_key::Entity>::top(),
         row,
         idempotency::no_checks,
-        move |key| {
-            render(&MintedKey {
-                key: key.clone(),
-                secret: secret.clone(),
-            })
-        },
     )
     .await
+    .map(|outcome| outcome.map(|key| MintedKey { key, secret }))
 }

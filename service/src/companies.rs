@@ -6,18 +6,18 @@ use entity::ExactDecimal;
 use entity::portfolio_company::{self, CompanyStatus, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    ExprTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter,
+    TransactionTrait,
 };
 
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ConflictCode, Error, ResourceRef, Result, unique};
+use crate::error::{ConflictCode, Error, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, name_ok, parse_probability};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
-use crate::pagination::{self, Page, PageRequest};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::in_fund::{self, InFund};
 use crate::reserves;
 
 /// Fields of a company; on creation `name` and `stage` are required, on update everything is optional.
@@ -123,6 +123,33 @@ fn name_taken(err: Error, name: Option<&str>) -> Error {
     }
 }
 
+impl InFund for portfolio_company::Entity {
+    const NAME: &'static str = "company";
+    type Id = i64;
+    fn fund_column() -> portfolio_company::Column {
+        portfolio_company::Column::FundId
+    }
+    fn id_column() -> portfolio_company::Column {
+        portfolio_company::Column::Id
+    }
+}
+
+impl Keyed for portfolio_company::Entity {
+    const KEY_INDEX: UniqueIndex = unique::COMPANY_KEY;
+    fn key_column() -> portfolio_company::Column {
+        portfolio_company::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<portfolio_company::Column> {
+        Some(portfolio_company::Column::FundId)
+    }
+    fn locate(c: &portfolio_company::Model) -> ResourceRef {
+        ResourceRef::Company {
+            fund_id: c.fund_id,
+            id: c.id,
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_company(
     svc: &Service,
@@ -130,8 +157,7 @@ pub async fn create_company(
     fund_id: i64,
     fields: CompanyFields,
     idem: Option<Idempotency>,
-    render: impl Fn(&portfolio_company::Model) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<portfolio_company::Model>> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
     p.check(fields.name.is_some(), "/name", "is required");
@@ -159,58 +185,26 @@ pub async fn create_company(
     row.created_at = Set(at);
     row.updated_at = Set(at);
     row.version = Set(1);
-    let keyed_by = KeyedBy::<portfolio_company::Entity> {
-        index: unique::COMPANY_KEY,
-        key_column: portfolio_company::Column::IdempotencyKey,
-        parent: Some((portfolio_company::Column::FundId, fund_id.into())),
-        locate: |c| ResourceRef::Company {
-            fund_id: c.fund_id,
-            id: c.id,
-        },
-    };
+    let keyed_by = KeyedBy::<portfolio_company::Entity>::under(fund_id);
     let outcome = if in_the_plan(planned_reserves_cents, allocation_cap_cents) {
         // A company in the reserve plan moves the plan's version in the same transaction.
-        idempotency::create(
-            svc,
-            idem,
-            Some(keyed_by),
-            move |txn, _key| {
-                Box::pin(async move {
-                    funds::require(txn, fund_id).await?;
-                    let company = row.insert(txn).await?;
-                    reserves::check_cap(&company, "/allocation_cap_cents")?;
-                    reserves::bump_version(txn, fund_id).await?;
-                    Ok(company)
-                })
-            },
-            render,
-        )
+        idempotency::create(svc, idem, keyed_by, move |txn, _key| {
+            Box::pin(async move {
+                funds::require(txn, fund_id).await?;
+                let company = row.insert(txn).await?;
+                reserves::check_cap(&company, "/allocation_cap_cents")?;
+                reserves::bump_version(txn, fund_id).await?;
+                Ok(Outcome::Created(company))
+            })
+        })
         .await
     } else {
-        idempotency::create_row(
-            svc,
-            idem,
-            keyed_by,
-            row,
-            move |txn| Box::pin(async move { funds::require(txn, fund_id).await.map(drop) }),
-            render,
-        )
+        idempotency::create_row(svc, idem, keyed_by, row, move |txn| {
+            Box::pin(async move { funds::require(txn, fund_id).await.map(drop) })
+        })
         .await
     };
     outcome.map_err(|e| name_taken(e, name.as_deref()))
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
-pub async fn get_company(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: i64,
-) -> Result<portfolio_company::Model> {
-    principal.require_read(fund_id)?;
-    find(svc.db.connection(), fund_id, id)
-        .await?
-        .ok_or_else(|| Error::not_found("company", id))
 }
 
 /// A company named in a request body must be the fund's: otherwise the body's `/company_id` is invalid.
@@ -230,32 +224,6 @@ pub(crate) async fn require_named<C: sea_orm::ConnectionTrait>(
                 format!("fund {fund_id} has no company {company_id}"),
             )
         })
-}
-
-async fn find<C: ConnectionTrait>(
-    conn: &C,
-    fund_id: i64,
-    id: i64,
-) -> Result<Option<portfolio_company::Model>, DbErr> {
-    portfolio_company::Entity::find_by_id(id)
-        .filter(portfolio_company::Column::FundId.eq(fund_id))
-        .one(conn)
-        .await
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
-pub async fn list_companies(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    page: PageRequest,
-) -> Result<Page<portfolio_company::Model>> {
-    principal.require_read(fund_id)?;
-    let conn = svc.db.connection();
-    funds::require(conn, fund_id).await?;
-    let query =
-        portfolio_company::Entity::find().filter(portfolio_company::Column::FundId.eq(fund_id));
-    pagination::by_id(query, portfolio_company::Column::Id, &page, conn, |c| c.id).await
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]
@@ -287,7 +255,7 @@ pub async fn update_company(
         .exec(&txn)
         .await
         .map_err(|e| name_taken(e.into(), name.as_deref()))?;
-    let company = match find(&txn, fund_id, id).await? {
+    let company = match in_fund::find::<portfolio_company::Entity, _>(&txn, fund_id, id).await? {
         Some(company) if result.rows_affected == 1 => company,
         other => {
             return Err(Error::missing_or_stale(
@@ -316,7 +284,7 @@ pub async fn delete_company(
 ) -> Result<()> {
     principal.require_write(fund_id)?;
     let txn = svc.db.connection().begin().await?;
-    let planned = find(&txn, fund_id, id)
+    let planned = in_fund::find::<portfolio_company::Entity, _>(&txn, fund_id, id)
         .await?
         .is_some_and(|c| in_the_plan(c.planned_reserves_cents, c.allocation_cap_cents));
     let result = portfolio_company::Entity::delete_many()
@@ -332,7 +300,7 @@ pub async fn delete_company(
         txn.commit().await?;
         return Ok(());
     }
-    let current = find(&txn, fund_id, id).await?;
+    let current = in_fund::find::<portfolio_company::Entity, _>(&txn, fund_id, id).await?;
     Err(Error::missing_or_stale(
         "company",
         id,

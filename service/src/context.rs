@@ -1,8 +1,13 @@
 //! [`Service`]: what every service call needs.
 
+use std::sync::Arc;
+
 use crate::auth::KeyCache;
 use crate::db::Database;
+use crate::idempotency::outcome::Recorder;
+use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
+use crate::metrics::reuse::MetricsCache;
 
 /// The database, the API-key cache and the idempotency settings, shared by every request.
 pub struct Service {
@@ -11,22 +16,30 @@ pub struct Service {
     /// How long idempotency records are kept (SPEC §4.7).
     pub idempotency_ttl: chrono::Duration,
     /// Computed fund metrics, reused while the fund's rows are unchanged (`metrics::reuse`).
-    pub metrics: crate::metrics::reuse::MetricsCache,
-    /// Recorded responses replayed lately (`idempotency::recorded`).
-    pub replays: crate::idempotency::RecordCache,
+    pub metrics: MetricsCache,
+    /// Recorded replies replayed lately (`idempotency::recorded`).
+    pub replays: RecordCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
-    pub matrices: std::sync::Arc<Matrices>,
+    pub matrices: Arc<Matrices>,
+    /// Writes the replies that idempotency records keep (the API's; SPEC §1).
+    pub recorder: Arc<dyn Recorder>,
 }
 
 impl Service {
-    pub fn new(db: Database, idempotency_ttl_hours: i64, first_tier: FirstTier) -> Self {
+    pub fn new(
+        db: Database,
+        idempotency_ttl_hours: i64,
+        first_tier: FirstTier,
+        recorder: Arc<dyn Recorder>,
+    ) -> Self {
         Self {
             db,
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
-            metrics: crate::metrics::reuse::MetricsCache::default(),
-            replays: crate::idempotency::RecordCache::default(),
-            matrices: std::sync::Arc::new(Matrices::new(first_tier)),
+            metrics: MetricsCache::default(),
+            replays: RecordCache::default(),
+            matrices: Arc::new(Matrices::new(first_tier)),
+            recorder,
         }
     }
 }

@@ -86,7 +86,7 @@ pub struct Database {
     /// The URL it was opened with (the migration lock opens its own connection from it).
     url: String,
     /// Rung when this process queues an outbox job, so that its idle workers start at once.
-    jobs_queued: crate::outbox::Doorbell,
+    jobs_queued: crate::doorbell::Doorbell,
 }
 
 impl Database {
@@ -123,7 +123,7 @@ impl Database {
             health: Arc::default(),
             backend,
             url: url.to_owned(),
-            jobs_queued: crate::outbox::Doorbell::default(),
+            jobs_queued: crate::doorbell::Doorbell::default(),
         })
     }
 
@@ -185,7 +185,7 @@ impl Database {
 
     /// The doorbell of this process's outbox workers: ring it once a transaction that queued a job has
     /// committed (`outbox::run_worker`).
-    pub fn jobs_queued(&self) -> &crate::outbox::Doorbell {
+    pub fn jobs_queued(&self) -> &crate::doorbell::Doorbell {
         &self.jobs_queued
     }
 

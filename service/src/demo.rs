@@ -8,7 +8,10 @@ use entity::api_key::Role;
 use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
-use serde_json::{Value, json};
+use entity::{
+    distribution, forecast_snapshot, fund, investment, investment_lot, portfolio_company,
+};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -17,7 +20,7 @@ use crate::context::Service;
 use crate::distributions::{self, NewDistribution};
 use crate::error::{Error, ResourceRef, Result};
 use crate::funds::{self, NewFund};
-use crate::idempotency::{Idempotency, IdempotencyKey, Outcome, Rendered};
+use crate::idempotency::{Idempotency, IdempotencyKey, Keyed, KeyedBy, Outcome};
 use crate::investments::{self, NewInvestment};
 use crate::lots::{self, NewLot};
 use crate::snapshots::{self, NewSnapshot};
@@ -34,8 +37,12 @@ pub struct Demo {
     pub snapshot_id: String,
 }
 
+fn key(what: &str) -> String {
+    format!("demo-{what}")
+}
+
 fn idem(what: &str) -> Result<Option<Idempotency>> {
-    let key = IdempotencyKey::parse(&format!("demo-{what}")).map_err(Error::Invariant)?;
+    let key = IdempotencyKey::parse(&key(what)).map_err(Error::Invariant)?;
     Ok(Some(Idempotency::new(
         format!("updog demo: {what}"),
         key,
@@ -44,45 +51,39 @@ fn idem(what: &str) -> Result<Option<Idempotency>> {
     )?))
 }
 
-fn render_id(id: Value) -> Result<Rendered> {
-    let body = serde_json::to_vec(&json!({ "id": id }))
-        .map_err(|e| Error::Invariant(format!("demo: {e}")))?;
-    Ok(Rendered {
-        status: 201,
-        body,
-        location: None,
-        recorded_body: None,
-    })
-}
-
-/// The id a create answered with, first time or replayed; a key whose record expired names the row
-/// it made.
-fn id_of(outcome: Result<Outcome>) -> Result<Value> {
+/// What the demo's create of `what` made: on the first run, the outcome's own value; on a later run (a
+/// replay, or a key whose record has expired), the row that its key made, found by the key.
+async fn made<E: Keyed, T>(
+    svc: &Service,
+    what: &str,
+    keyed_by: KeyedBy<E>,
+    outcome: Result<Outcome<T>>,
+    locate: fn(&T) -> ResourceRef,
+) -> Result<ResourceRef> {
     match outcome {
-        Ok(o) => {
-            let body: Value = serde_json::from_slice(&o.response.body)
-                .map_err(|e| Error::Invariant(format!("demo: {e}")))?;
-            Ok(body["id"].clone())
-        }
+        Ok(Outcome::Created(v) | Outcome::Existing(v) | Outcome::Queued(v)) => Ok(locate(&v)),
+        Ok(Outcome::Replayed(_)) => keyed_by
+            .existing(&svc.db, &key(what))
+            .await?
+            .ok_or_else(|| Error::Invariant(format!("demo: {what} was recorded but is gone"))),
         Err(Error::IdempotencyKeyExpired {
             existing: Some(existing),
-        }) => Ok(match existing {
-            ResourceRef::Fund(id)
-            | ResourceRef::Company { id, .. }
-            | ResourceRef::Investment { id, .. }
-            | ResourceRef::Distribution { id, .. } => json!(id),
-            ResourceRef::Lot { id, .. }
-            | ResourceRef::Snapshot(id)
-            | ResourceRef::ApiKey(id)
-            | ResourceRef::Optimization(id) => json!(id.to_string()),
-        }),
+        }) => Ok(existing),
         Err(e) => Err(e),
     }
 }
 
-fn int(v: &Value) -> Result<i64> {
-    v.as_i64()
-        .ok_or_else(|| Error::Invariant(format!("demo: {v} is not an id")))
+/// The sequence id of a fund, company, investment or distribution.
+fn int(made: ResourceRef) -> Result<i64> {
+    match made {
+        ResourceRef::Fund(id)
+        | ResourceRef::Company { id, .. }
+        | ResourceRef::Investment { id, .. }
+        | ResourceRef::Distribution { id, .. } => Ok(id),
+        other => Err(Error::Invariant(format!(
+            "demo: {other:?} has no sequence id"
+        ))),
+    }
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -119,24 +120,29 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
         funds: Vec::new(),
     };
     let p = &principal;
-    let fund_id = int(&id_of(
-        funds::create_fund(
-            svc,
-            p,
-            NewFund {
-                name: "Updog Demo Fund I".into(),
-                size_cents: 10_000_000_000,
-                vintage_year: 2022,
-                management_fee_bps: 200,
-                carry_bps: 2000,
-                reserve_ratio_bps: 4000,
-                base_currency: "USD".into(),
-            },
-            idem("fund")?,
-            |m| render_id(json!(m.id)),
-        )
-        .await,
-    )?)?;
+    let created = funds::create_fund(
+        svc,
+        p,
+        NewFund {
+            name: "Updog Demo Fund I".into(),
+            size_cents: 10_000_000_000,
+            vintage_year: 2022,
+            management_fee_bps: 200,
+            carry_bps: 2000,
+            reserve_ratio_bps: 4000,
+            base_currency: "USD".into(),
+        },
+        idem("fund")?,
+    )
+    .await;
+    let fund_id = int(made(
+        svc,
+        "fund",
+        KeyedBy::<fund::Entity>::top(),
+        created,
+        fund::Entity::locate,
+    )
+    .await?)?;
 
     let companies = [
         Company {
@@ -218,16 +224,19 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
             planned_reserves_cents: Some(c.planned),
             allocation_cap_cents: Some((c.planned > 0).then_some(c.planned * 2)),
         };
-        let outcome = companies::create_company(
+        let outcome =
+            companies::create_company(svc, p, fund_id, fields, idem(&format!("company-{i}"))?)
+                .await;
+        let keyed_by = KeyedBy::<portfolio_company::Entity>::under(fund_id);
+        let what = format!("company-{i}");
+        let company = made(
             svc,
-            p,
-            fund_id,
-            fields,
-            idem(&format!("company-{i}"))?,
-            |m| render_id(json!(m.id)),
-        )
-        .await;
-        company_ids.push(int(&id_of(outcome)?)?);
+            &what,
+            keyed_by,
+            outcome,
+            portfolio_company::Entity::locate,
+        );
+        company_ids.push(int(company.await?)?);
     }
 
     let rounds: [Round; 8] = [
@@ -285,40 +294,48 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
     ];
     let mut lot_count = 0;
     for (r, (company, round_name, on, lots_of_round)) in rounds.iter().enumerate() {
-        let investment = int(&id_of(
-            investments::create_investment(
+        let what = format!("investment-{r}");
+        let created = investments::create_investment(
+            svc,
+            p,
+            fund_id,
+            NewInvestment {
+                company_id: company_ids[*company],
+                round_name: (*round_name).into(),
+                invested_on: *on,
+            },
+            idem(&what)?,
+        )
+        .await;
+        let keyed_by = KeyedBy::<investment::Entity>::under(fund_id);
+        let investment =
+            int(made(svc, &what, keyed_by, created, investment::Entity::locate).await?)?;
+        for (l, (lot_type, price, shares)) in lots_of_round.iter().enumerate() {
+            let what = format!("lot-{r}-{l}");
+            let created = lots::create_lot(
                 svc,
                 p,
                 fund_id,
-                NewInvestment {
-                    company_id: company_ids[*company],
-                    round_name: (*round_name).into(),
-                    invested_on: *on,
+                investment,
+                NewLot {
+                    lot_type: *lot_type,
+                    share_price_cents: *price,
+                    shares_acquired: (*shares).into(),
+                    cost_basis_cents: None,
+                    acquired_on: *on,
                 },
-                idem(&format!("investment-{r}"))?,
-                |m| render_id(json!(m.id)),
+                idem(&what)?,
             )
-            .await,
-        )?)?;
-        for (l, (lot_type, price, shares)) in lots_of_round.iter().enumerate() {
-            id_of(
-                lots::create_lot(
-                    svc,
-                    p,
-                    fund_id,
-                    investment,
-                    NewLot {
-                        lot_type: *lot_type,
-                        share_price_cents: *price,
-                        shares_acquired: (*shares).into(),
-                        cost_basis_cents: None,
-                        acquired_on: *on,
-                    },
-                    idem(&format!("lot-{r}-{l}"))?,
-                    |m| render_id(json!(m.id.to_string())),
-                )
-                .await,
-            )?;
+            .await;
+            let keyed_by = KeyedBy::<investment_lot::Entity>::under(investment);
+            made(
+                svc,
+                &what,
+                keyed_by,
+                created,
+                investment_lot::Entity::locate,
+            )
+            .await?;
             lot_count += 1;
         }
     }
@@ -347,49 +364,54 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
         ),
     ];
     for (d, (company, on, amount, kind, sold)) in flows.into_iter().enumerate() {
-        id_of(
-            distributions::create_distribution(
-                svc,
-                p,
-                fund_id,
-                NewDistribution {
-                    company_id: company_ids[company],
-                    distributed_on: on,
-                    amount_cents: amount,
-                    kind,
-                    shares_sold: sold.map(str::to_owned),
-                },
-                idem(&format!("distribution-{d}"))?,
-                |m| render_id(json!(m.id)),
-            )
-            .await,
-        )?;
-    }
-
-    let snapshot = id_of(
-        snapshots::create_snapshot(
+        let what = format!("distribution-{d}");
+        let created = distributions::create_distribution(
             svc,
             p,
             fund_id,
-            NewSnapshot {
-                name: "Demo Q3 2026".into(),
-                reserve_policy: None,
-                allocations: None,
+            NewDistribution {
+                company_id: company_ids[company],
+                distributed_on: on,
+                amount_cents: amount,
+                kind,
+                shares_sold: sold.map(str::to_owned),
             },
-            idem("snapshot")?,
-            |created| {
-                let m = match created {
-                    snapshots::Created::New(m) | snapshots::Created::Existing(m) => m,
-                };
-                render_id(json!(m.id.to_string()))
-            },
+            idem(&what)?,
         )
-        .await,
-    )?;
+        .await;
+        let keyed_by = KeyedBy::<distribution::Entity>::under(fund_id);
+        made(svc, &what, keyed_by, created, distribution::Entity::locate).await?;
+    }
+
+    let created = snapshots::create_snapshot(
+        svc,
+        p,
+        fund_id,
+        NewSnapshot {
+            name: "Demo Q3 2026".into(),
+            reserve_policy: None,
+            allocations: None,
+        },
+        idem("snapshot")?,
+    )
+    .await;
+    let keyed_by = KeyedBy::<forecast_snapshot::Entity>::under(fund_id);
+    let snapshot = match made(svc, "snapshot", keyed_by, created, |s| {
+        ResourceRef::Snapshot(s.id)
+    })
+    .await?
+    {
+        ResourceRef::Snapshot(id) => id,
+        other => {
+            return Err(Error::Invariant(format!(
+                "demo: {other:?} is not a snapshot"
+            )));
+        }
+    };
     Ok(Demo {
         fund_id,
         companies: company_ids.len(),
         lots: lot_count,
-        snapshot_id: snapshot.as_str().unwrap_or_default().to_owned(),
+        snapshot_id: snapshot.to_string(),
     })
 }

@@ -4,17 +4,17 @@
 use chrono::NaiveDate;
 use entity::ExactDecimal;
 use entity::distribution::{self, DistributionKind};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::ActiveValue::Set;
 
 use crate::auth::Principal;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, unique};
+use crate::error::{ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
-use crate::pagination::{self, Page, PageRequest};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::in_fund::InFund;
 
 #[derive(Clone, Debug)]
 pub struct NewDistribution {
@@ -26,6 +26,33 @@ pub struct NewDistribution {
     pub shares_sold: Option<String>,
 }
 
+impl InFund for distribution::Entity {
+    const NAME: &'static str = "distribution";
+    type Id = i64;
+    fn fund_column() -> distribution::Column {
+        distribution::Column::FundId
+    }
+    fn id_column() -> distribution::Column {
+        distribution::Column::Id
+    }
+}
+
+impl Keyed for distribution::Entity {
+    const KEY_INDEX: UniqueIndex = unique::DISTRIBUTION_KEY;
+    fn key_column() -> distribution::Column {
+        distribution::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<distribution::Column> {
+        Some(distribution::Column::FundId)
+    }
+    fn locate(d: &distribution::Model) -> ResourceRef {
+        ResourceRef::Distribution {
+            fund_id: d.fund_id,
+            id: d.id,
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_distribution(
     svc: &Service,
@@ -33,8 +60,7 @@ pub async fn create_distribution(
     fund_id: i64,
     input: NewDistribution,
     idem: Option<Idempotency>,
-    render: impl Fn(&distribution::Model) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<distribution::Model>> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
     p.check(
@@ -62,15 +88,7 @@ pub async fn create_distribution(
     idempotency::create_row(
         svc,
         idem,
-        KeyedBy::<distribution::Entity> {
-            index: unique::DISTRIBUTION_KEY,
-            key_column: distribution::Column::IdempotencyKey,
-            parent: Some((distribution::Column::FundId, fund_id.into())),
-            locate: |d| ResourceRef::Distribution {
-                fund_id: d.fund_id,
-                id: d.id,
-            },
-        },
+        KeyedBy::<distribution::Entity>::under(fund_id),
         row,
         move |txn| {
             Box::pin(async move {
@@ -79,58 +97,6 @@ pub async fn create_distribution(
                 Ok(())
             })
         },
-        render,
     )
     .await
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, distribution_id = id))]
-pub async fn get_distribution(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: i64,
-) -> Result<distribution::Model> {
-    principal.require_read(fund_id)?;
-    distribution::Entity::find_by_id(id)
-        .filter(distribution::Column::FundId.eq(fund_id))
-        .one(svc.db.connection())
-        .await?
-        .ok_or_else(|| Error::not_found("distribution", id))
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
-pub async fn list_distributions(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    page: PageRequest,
-) -> Result<Page<distribution::Model>> {
-    principal.require_read(fund_id)?;
-    let conn = svc.db.connection();
-    funds::require(conn, fund_id).await?;
-    let query = distribution::Entity::find().filter(distribution::Column::FundId.eq(fund_id));
-    pagination::by_id(query, distribution::Column::Id, &page, conn, |d| d.id).await
-}
-
-/// Deletes a mistyped distribution (distributions are immutable: a correction deletes and re-enters).
-/// Snapshots keep what they captured.
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, distribution_id = id))]
-pub async fn delete_distribution(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: i64,
-) -> Result<()> {
-    principal.require_write(fund_id)?;
-    let result = distribution::Entity::delete_many()
-        .filter(distribution::Column::Id.eq(id))
-        .filter(distribution::Column::FundId.eq(fund_id))
-        .exec(svc.db.connection())
-        .await?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(Error::not_found("distribution", id))
-    }
 }

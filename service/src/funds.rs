@@ -9,9 +9,9 @@ use sea_orm::{
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, unique};
+use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, bps_ok, name_ok};
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
 use crate::pagination::{self, Page, PageRequest};
 
 #[derive(Clone, Debug)]
@@ -123,6 +123,19 @@ impl From<NewFund> for FundPatch {
     }
 }
 
+impl Keyed for fund::Entity {
+    const KEY_INDEX: UniqueIndex = unique::FUND_KEY;
+    fn key_column() -> fund::Column {
+        fund::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<fund::Column> {
+        None
+    }
+    fn locate(f: &fund::Model) -> ResourceRef {
+        ResourceRef::Fund(f.id)
+    }
+}
+
 /// Creates a fund (admin only: a new fund is outside every scoped key).
 #[tracing::instrument(skip_all)]
 pub async fn create_fund(
@@ -130,8 +143,7 @@ pub async fn create_fund(
     principal: &Principal,
     input: NewFund,
     idem: Option<Idempotency>,
-    render: impl Fn(&fund::Model) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<fund::Model>> {
     principal.require_admin()?;
     let fields = FundPatch::from(input);
     fields.validate()?;
@@ -145,15 +157,9 @@ pub async fn create_fund(
     idempotency::create_row(
         svc,
         idem,
-        KeyedBy::<fund::Entity> {
-            index: unique::FUND_KEY,
-            key_column: fund::Column::IdempotencyKey,
-            parent: None,
-            locate: |f| ResourceRef::Fund(f.id),
-        },
+        KeyedBy::<fund::Entity>::top(),
         row,
         idempotency::no_checks,
-        render,
     )
     .await
 }

@@ -8,17 +8,44 @@ use crate::auth::Principal;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, unique};
+use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, name_ok};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
-use crate::pagination::{self, Page, PageRequest};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::in_fund::{self, InFund};
 
 #[derive(Clone, Debug)]
 pub struct NewInvestment {
     pub company_id: i64,
     pub round_name: String,
     pub invested_on: NaiveDate,
+}
+
+impl InFund for investment::Entity {
+    const NAME: &'static str = "investment";
+    type Id = i64;
+    fn fund_column() -> investment::Column {
+        investment::Column::FundId
+    }
+    fn id_column() -> investment::Column {
+        investment::Column::Id
+    }
+}
+
+impl Keyed for investment::Entity {
+    const KEY_INDEX: UniqueIndex = unique::INVESTMENT_KEY;
+    fn key_column() -> investment::Column {
+        investment::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<investment::Column> {
+        Some(investment::Column::FundId)
+    }
+    fn locate(m: &investment::Model) -> ResourceRef {
+        ResourceRef::Investment {
+            fund_id: m.fund_id,
+            id: m.id,
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
@@ -28,8 +55,7 @@ pub async fn create_investment(
     fund_id: i64,
     input: NewInvestment,
     idem: Option<Idempotency>,
-    render: impl Fn(&investment::Model) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<investment::Model>> {
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
     p.check(
@@ -54,15 +80,7 @@ pub async fn create_investment(
     idempotency::create_row(
         svc,
         idem,
-        KeyedBy::<investment::Entity> {
-            index: unique::INVESTMENT_KEY,
-            key_column: investment::Column::IdempotencyKey,
-            parent: Some((investment::Column::FundId, fund_id.into())),
-            locate: |m| ResourceRef::Investment {
-                fund_id: m.fund_id,
-                id: m.id,
-            },
-        },
+        KeyedBy::<investment::Entity>::under(fund_id),
         row,
         move |txn| {
             Box::pin(async move {
@@ -71,38 +89,8 @@ pub async fn create_investment(
                 Ok(())
             })
         },
-        render,
     )
     .await
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, investment_id = id))]
-pub async fn get_investment(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: i64,
-) -> Result<investment::Model> {
-    principal.require_read(fund_id)?;
-    investment::Entity::find_by_id(id)
-        .filter(investment::Column::FundId.eq(fund_id))
-        .one(svc.db.connection())
-        .await?
-        .ok_or_else(|| Error::not_found("investment", id))
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
-pub async fn list_investments(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    page: PageRequest,
-) -> Result<Page<investment::Model>> {
-    principal.require_read(fund_id)?;
-    let conn = svc.db.connection();
-    funds::require(conn, fund_id).await?;
-    let query = investment::Entity::find().filter(investment::Column::FundId.eq(fund_id));
-    pagination::by_id(query, investment::Column::Id, &page, conn, |i| i.id).await
 }
 
 /// What a correction of an investment may change; `None` leaves a field as it is.
@@ -207,10 +195,7 @@ pub async fn delete_investment(
     if result.rows_affected == 1 {
         return Ok(());
     }
-    let current = investment::Entity::find_by_id(id)
-        .filter(investment::Column::FundId.eq(fund_id))
-        .one(conn)
-        .await?;
+    let current = in_fund::find::<investment::Entity, _>(conn, fund_id, id).await?;
     Err(Error::missing_or_stale(
         "investment",
         id,

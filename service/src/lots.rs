@@ -11,10 +11,11 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, unique};
+use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::in_fund::InFund;
 use crate::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::pagination::{self, Page, PageRequest};
 
@@ -66,6 +67,33 @@ fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
     Ok((shares, cost))
 }
 
+impl InFund for investment_lot::Entity {
+    const NAME: &'static str = "lot";
+    type Id = Uuid;
+    fn fund_column() -> investment_lot::Column {
+        investment_lot::Column::FundId
+    }
+    fn id_column() -> investment_lot::Column {
+        investment_lot::Column::Id
+    }
+}
+
+impl Keyed for investment_lot::Entity {
+    const KEY_INDEX: UniqueIndex = unique::LOT_KEY;
+    fn key_column() -> investment_lot::Column {
+        investment_lot::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<investment_lot::Column> {
+        Some(investment_lot::Column::InvestmentId)
+    }
+    fn locate(l: &investment_lot::Model) -> ResourceRef {
+        ResourceRef::Lot {
+            fund_id: l.fund_id,
+            id: l.id,
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, investment_id = investment_id))]
 pub async fn create_lot(
     svc: &Service,
@@ -74,8 +102,7 @@ pub async fn create_lot(
     investment_id: i64,
     input: NewLot,
     idem: Option<Idempotency>,
-    render: impl Fn(&investment_lot::Model) -> Result<Rendered> + Send + Sync,
-) -> Result<Outcome> {
+) -> Result<Outcome<investment_lot::Model>> {
     principal.require_write(fund_id)?;
     let (shares, cost) = shares_and_cost(&input)?;
     let row = investment_lot::ActiveModel {
@@ -94,15 +121,7 @@ pub async fn create_lot(
     idempotency::create_row(
         svc,
         idem,
-        KeyedBy::<investment_lot::Entity> {
-            index: unique::LOT_KEY,
-            key_column: investment_lot::Column::IdempotencyKey,
-            parent: Some((investment_lot::Column::InvestmentId, investment_id.into())),
-            locate: |l| ResourceRef::Lot {
-                fund_id: l.fund_id,
-                id: l.id,
-            },
-        },
+        KeyedBy::<investment_lot::Entity>::under(investment_id),
         row,
         // The investment must be this fund's: another fund's investment is simply not found here. (The
         // composite foreign key refuses it too; this check names it for the answer.)
@@ -116,24 +135,8 @@ pub async fn create_lot(
                 Ok(())
             })
         },
-        render,
     )
     .await
-}
-
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, lot_id = %id))]
-pub async fn get_lot(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: Uuid,
-) -> Result<investment_lot::Model> {
-    principal.require_read(fund_id)?;
-    investment_lot::Entity::find_by_id(id)
-        .filter(investment_lot::Column::FundId.eq(fund_id))
-        .one(svc.db.connection())
-        .await?
-        .ok_or_else(|| Error::not_found("lot", id))
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -173,26 +176,4 @@ pub async fn list_lots(
         |l: &investment_lot::Model| (l.created_at, l.id),
     )
     .await
-}
-
-/// Deletes a mistyped lot (lots are immutable: a correction deletes and re-enters, SPEC §12). Snapshots
-/// keep what they captured.
-#[tracing::instrument(skip_all, fields(fund_id = fund_id, lot_id = %id))]
-pub async fn delete_lot(
-    svc: &Service,
-    principal: &Principal,
-    fund_id: i64,
-    id: Uuid,
-) -> Result<()> {
-    principal.require_write(fund_id)?;
-    let result = investment_lot::Entity::delete_many()
-        .filter(investment_lot::Column::Id.eq(id))
-        .filter(investment_lot::Column::FundId.eq(fund_id))
-        .exec(svc.db.connection())
-        .await?;
-    if result.rows_affected == 1 {
-        Ok(())
-    } else {
-        Err(Error::not_found("lot", id))
-    }
 }

@@ -3,17 +3,18 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service::api_keys::{self, NewKey};
+use service::api_keys::{self, MintedKey, NewKey};
 use service::auth;
 use service::entity::api_key;
-use service::idempotency::Rendered;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, rendered, with_etag};
+use crate::extract::{Caller, Creation, if_match, with_etag};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, Versioned};
 use crate::wire::{IdempotencyKeyHeader, IfMatchHeader, KeyPath, Role};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// An API key (never its secret, which is only shown at creation).
 #[derive(Serialize, ToSchema)]
@@ -62,6 +63,36 @@ pub struct CreatedApiKey {
 /// What a replay of a key's creation says instead of the secret.
 const SECRET_SHOWN_ONCE: &str = "The secret of an API key is shown only once, in the response that created it; it is not stored.";
 
+/// A key as its creation answers it: with the secret, shown this once.
+impl Written for MintedKey {
+    type Wire = CreatedApiKey;
+    fn wire(&self) -> CreatedApiKey {
+        CreatedApiKey {
+            api_key: ApiKey::from(&self.key),
+            key: Some(self.secret.clone()),
+            detail: None,
+        }
+    }
+    fn location(&self) -> String {
+        self.key.location()
+    }
+}
+
+/// A key's creation as its idempotency record keeps it: the secret withheld, and said so.
+impl Written for api_key::Model {
+    type Wire = CreatedApiKey;
+    fn wire(&self) -> CreatedApiKey {
+        CreatedApiKey {
+            api_key: ApiKey::from(self),
+            key: None,
+            detail: Some(SECRET_SHOWN_ONCE.to_owned()),
+        }
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/api-keys/{}", self.id)
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyList {
     pub data: Vec<ApiKey>,
@@ -95,25 +126,7 @@ pub async fn create_api_key(creation: Creation) -> Result<HttpResponse, Error> {
                 role: input.role.into(),
                 funds: input.fund_ids,
             };
-            api_keys::create_api_key(svc, principal, new, idem, |minted| {
-                let location = format!("/api/v1/api-keys/{}", minted.key.id);
-                let sent = CreatedApiKey {
-                    api_key: ApiKey::from(&minted.key),
-                    key: Some(minted.secret.clone()),
-                    detail: None,
-                };
-                let recorded = CreatedApiKey {
-                    api_key: ApiKey::from(&minted.key),
-                    key: None,
-                    detail: Some(SECRET_SHOWN_ONCE.to_owned()),
-                };
-                let stored = rendered(201, &recorded, location.clone())?;
-                Ok(Rendered {
-                    recorded_body: Some(stored.body),
-                    ..rendered(201, &sent, location)?
-                })
-            })
-            .await
+            api_keys::create_api_key(svc, principal, new, idem).await
         })
         .await
 }
@@ -156,4 +169,13 @@ pub async fn delete_api_key(
     let version = if_match(&req)?;
     api_keys::revoke_api_key(caller.service(), &caller.principal, path.key_id, version).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_api_key)
+        .service(list_api_keys)
+        .service(get_api_key)
+        .service(delete_api_key);
 }

@@ -5,15 +5,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service::companies::{self, CompanyFields};
 use service::entity::portfolio_company;
+use service::in_fund;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{
     CompanyPath, CompanyStatus, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
     PageQuery, Stage, double_option, page_of,
 };
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A portfolio company, with its latest mark and exit assumptions.
 #[derive(Serialize, ToSchema)]
@@ -174,6 +177,16 @@ impl From<UpdateCompany> for CompanyFields {
     }
 }
 
+impl Written for portfolio_company::Model {
+    type Wire = Company;
+    fn wire(&self) -> Company {
+        Company::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/funds/{}/companies/{}", self.fund_id, self.id)
+    }
+}
+
 /// Add a company to a fund.
 #[utoipa::path(
     tag = "companies", operation_id = "create_company", request_body = CreateCompany, params(FundPath, IdempotencyKeyHeader),
@@ -188,11 +201,7 @@ pub async fn create_company(
     let scope = format!("POST /api/v1/funds/{fund_id}/companies");
     creation
         .run(scope, async |svc, principal, input: CreateCompany, idem| {
-            companies::create_company(svc, principal, fund_id, input.into(), idem, |m| {
-                let location = format!("/api/v1/funds/{}/companies/{}", m.fund_id, m.id);
-                rendered(201, &Company::from(m), location)
-            })
-            .await
+            companies::create_company(svc, principal, fund_id, input.into(), idem).await
         })
         .await
 }
@@ -208,13 +217,15 @@ pub async fn list_companies(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = companies::list_companies(
-        caller.service(),
-        &caller.principal,
+    let (svc, principal) = (caller.service(), &caller.principal);
+    let page = in_fund::list::<portfolio_company::Entity>(
+        svc,
+        principal,
         path.fund_id.0,
         query.page()?,
-    )
-    .await?;
+        |r| r.id,
+    );
+    let page = page.await?;
     Ok(HttpResponse::Ok().json(CompanyPage::from(page)))
 }
 
@@ -229,8 +240,13 @@ pub async fn get_company(
     path: web::Path<CompanyPath>,
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id, path.company_id);
-    let company =
-        companies::get_company(caller.service(), &caller.principal, fund_id.0, id.0).await?;
+    let company = in_fund::get::<portfolio_company::Entity>(
+        caller.service(),
+        &caller.principal,
+        fund_id.0,
+        id.0,
+    )
+    .await?;
     Ok(with_etag(&Company::from(&company), company.version))
 }
 
@@ -283,4 +299,14 @@ pub async fn delete_company(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_company)
+        .service(list_companies)
+        .service(get_company)
+        .service(update_company)
+        .service(delete_company);
 }

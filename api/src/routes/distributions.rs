@@ -5,15 +5,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::distributions::{self, NewDistribution};
 use service::entity::distribution;
+use service::in_fund;
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, rendered};
+use crate::extract::{Caller, Creation};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
 use crate::wire::{
     DecimalText, DistributionKind, DistributionPath, FundPath, IdempotencyKeyHeader, PageQuery,
     page_of,
 };
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Realized proceeds from a company. Immutable.
 #[derive(Serialize, ToSchema)]
@@ -43,6 +46,16 @@ impl From<&distribution::Model> for Distribution {
             shares_sold: m.shares_sold.map(|s| DecimalText::shares(s.0)),
             created_at: m.created_at,
         }
+    }
+}
+
+impl Written for distribution::Model {
+    type Wire = Distribution;
+    fn wire(&self) -> Distribution {
+        Distribution::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/funds/{}/distributions/{}", self.fund_id, self.id)
     }
 }
 
@@ -91,11 +104,7 @@ pub async fn create_distribution(
                     kind: input.kind.into(),
                     shares_sold: input.shares_sold,
                 };
-                distributions::create_distribution(svc, principal, fund_id, input, idem, |m| {
-                    let location = format!("/api/v1/funds/{}/distributions/{}", m.fund_id, m.id);
-                    rendered(201, &Distribution::from(m), location)
-                })
-                .await
+                distributions::create_distribution(svc, principal, fund_id, input, idem).await
             },
         )
         .await
@@ -112,13 +121,12 @@ pub async fn list_distributions(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = distributions::list_distributions(
-        caller.service(),
-        &caller.principal,
-        path.fund_id.0,
-        query.page()?,
-    )
-    .await?;
+    let (svc, principal) = (caller.service(), &caller.principal);
+    let page =
+        in_fund::list::<distribution::Entity>(svc, principal, path.fund_id.0, query.page()?, |r| {
+            r.id
+        });
+    let page = page.await?;
     Ok(HttpResponse::Ok().json(DistributionPage::from(page)))
 }
 
@@ -134,7 +142,8 @@ pub async fn get_distribution(
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id.0, path.distribution_id.0);
     let distribution =
-        distributions::get_distribution(caller.service(), &caller.principal, fund_id, id).await?;
+        in_fund::get::<distribution::Entity>(caller.service(), &caller.principal, fund_id, id)
+            .await?;
     Ok(HttpResponse::Ok().json(Distribution::from(&distribution)))
 }
 
@@ -149,7 +158,7 @@ pub async fn delete_distribution(
     caller: Caller,
     path: web::Path<DistributionPath>,
 ) -> Result<HttpResponse, Error> {
-    distributions::delete_distribution(
+    in_fund::delete::<distribution::Entity>(
         caller.service(),
         &caller.principal,
         path.fund_id.0,
@@ -157,4 +166,13 @@ pub async fn delete_distribution(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_distribution)
+        .service(list_distributions)
+        .service(get_distribution)
+        .service(delete_distribution);
 }

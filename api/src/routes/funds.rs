@@ -8,9 +8,11 @@ use service::funds::{self, FundPatch, NewFund};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, page_of};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A venture fund.
 #[derive(Serialize, ToSchema)]
@@ -118,6 +120,16 @@ pub struct UpdateFund {
     pub status: Option<FundStatus>,
 }
 
+impl Written for fund::Model {
+    type Wire = Fund;
+    fn wire(&self) -> Fund {
+        Fund::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/funds/{}", self.id)
+    }
+}
+
 /// Create a fund (admin keys only).
 #[utoipa::path(
     tag = "funds", operation_id = "create_fund", request_body = CreateFund, params(IdempotencyKeyHeader),
@@ -137,10 +149,7 @@ pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
                 reserve_ratio_bps: input.reserve_ratio_bps,
                 base_currency: input.base_currency,
             };
-            funds::create_fund(svc, principal, input, idem, |m| {
-                rendered(201, &Fund::from(m), format!("/api/v1/funds/{}", m.id))
-            })
-            .await
+            funds::create_fund(svc, principal, input, idem).await
         })
         .await
 }
@@ -219,4 +228,14 @@ pub async fn delete_fund(
     let version = if_match(&req)?;
     funds::delete_fund(caller.service(), &caller.principal, path.fund_id.0, version).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_fund)
+        .service(list_funds)
+        .service(get_fund)
+        .service(update_fund)
+        .service(delete_fund);
 }

@@ -4,15 +4,18 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment;
+use service::in_fund;
 use service::investments::{self, InvestmentChanges, NewInvestment};
 use utoipa::ToSchema;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{
     FundPath, IdempotencyKeyHeader, IfMatchHeader, InvestmentPath, PageQuery, page_of,
 };
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A fund's investment in a company in one round.
 #[derive(Serialize, ToSchema)]
@@ -79,18 +82,20 @@ pub async fn create_investment(
                     round_name: input.round_name,
                     invested_on: input.invested_on,
                 };
-                investments::create_investment(svc, principal, fund_id, input, idem, |m| {
-                    rendered(201, &Investment::from(m), location(m))
-                })
-                .await
+                investments::create_investment(svc, principal, fund_id, input, idem).await
             },
         )
         .await
 }
 
-/// Where an investment is served.
-fn location(m: &investment::Model) -> String {
-    format!("/api/v1/funds/{}/investments/{}", m.fund_id, m.id)
+impl Written for investment::Model {
+    type Wire = Investment;
+    fn wire(&self) -> Investment {
+        Investment::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/funds/{}/investments/{}", self.fund_id, self.id)
+    }
 }
 
 /// List a fund's investments, newest first.
@@ -104,13 +109,12 @@ pub async fn list_investments(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let page = investments::list_investments(
-        caller.service(),
-        &caller.principal,
-        path.fund_id.0,
-        query.page()?,
-    )
-    .await?;
+    let (svc, principal) = (caller.service(), &caller.principal);
+    let page =
+        in_fund::list::<investment::Entity>(svc, principal, path.fund_id.0, query.page()?, |r| {
+            r.id
+        });
+    let page = page.await?;
     Ok(HttpResponse::Ok().json(InvestmentPage::from(page)))
 }
 
@@ -126,7 +130,8 @@ pub async fn get_investment(
 ) -> Result<HttpResponse, Error> {
     let (fund_id, id) = (path.fund_id, path.investment_id);
     let inv =
-        investments::get_investment(caller.service(), &caller.principal, fund_id.0, id.0).await?;
+        in_fund::get::<investment::Entity>(caller.service(), &caller.principal, fund_id.0, id.0)
+            .await?;
     Ok(with_etag(&Investment::from(&inv), inv.version))
 }
 
@@ -205,4 +210,14 @@ pub async fn delete_investment(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_investment)
+        .service(list_investments)
+        .service(get_investment)
+        .service(update_investment)
+        .service(delete_investment);
 }

@@ -5,17 +5,20 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::investment_lot;
+use service::in_fund;
 use service::lots::{self, LotFilter, NewLot};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, rendered};
+use crate::extract::{Caller, Creation};
+use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
 use crate::wire::{
     DecimalText, FundPath, Id, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
     page_request,
 };
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A purchase lot: shares bought at one price on one date. Immutable.
 #[derive(Serialize, ToSchema)]
@@ -74,6 +77,16 @@ pub struct CreateLot {
     pub acquired_on: NaiveDate,
 }
 
+impl Written for investment_lot::Model {
+    type Wire = Lot;
+    fn wire(&self) -> Lot {
+        Lot::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/funds/{}/lots/{}", self.fund_id, self.id)
+    }
+}
+
 /// Record a purchase lot of an investment.
 #[utoipa::path(
     tag = "lots", operation_id = "create_lot", request_body = CreateLot, params(InvestmentPath, IdempotencyKeyHeader),
@@ -95,11 +108,7 @@ pub async fn create_lot(
                 cost_basis_cents: input.cost_basis_cents,
                 acquired_on: input.acquired_on,
             };
-            lots::create_lot(svc, principal, fund_id, investment_id, input, idem, |m| {
-                let location = format!("/api/v1/funds/{}/lots/{}", m.fund_id, m.id);
-                rendered(201, &Lot::from(m), location)
-            })
-            .await
+            lots::create_lot(svc, principal, fund_id, investment_id, input, idem).await
         })
         .await
 }
@@ -159,7 +168,13 @@ pub async fn list_lots(
 #[get("/api/v1/funds/{fund_id}/lots/{lot_id}")]
 pub async fn get_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpResponse, Error> {
     let (fund_id, lot_id) = (path.fund_id, path.lot_id);
-    let lot = lots::get_lot(caller.service(), &caller.principal, fund_id.0, lot_id).await?;
+    let lot = in_fund::get::<investment_lot::Entity>(
+        caller.service(),
+        &caller.principal,
+        fund_id.0,
+        lot_id,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(Lot::from(&lot)))
 }
 
@@ -170,7 +185,7 @@ pub async fn get_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpRes
 )]
 #[delete("/api/v1/funds/{fund_id}/lots/{lot_id}")]
 pub async fn delete_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpResponse, Error> {
-    lots::delete_lot(
+    in_fund::delete::<investment_lot::Entity>(
         caller.service(),
         &caller.principal,
         path.fund_id.0,
@@ -178,4 +193,13 @@ pub async fn delete_lot(caller: Caller, path: web::Path<LotPath>) -> Result<Http
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_lot)
+        .service(list_lots)
+        .service(get_lot)
+        .service(delete_lot);
 }

@@ -1,23 +1,23 @@
 //! Scenario matrices and their cache: `/api/v1/funds/{fund_id}/scenario-matrices`,
 //! `/api/v1/scenario-matrices/{matrix_key}`, `/api/v1/cache/invalidate`, `/api/v1/cache/stats`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service::fields::{Problems, parse_matrix_number};
 use service::matrices::{
-    self, CacheStats, Created, Invalidation, MatrixConfig, MatrixRecord, MatrixView, Percentiles,
-    Scope,
+    self, CacheStats, Invalidation, MatrixConfig, MatrixRecord, MatrixView, Percentiles, Scope,
 };
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, json_body, rendered, with_etag};
+use crate::extract::{Caller, Creation, json_body, with_etag};
+use crate::replies::{Written, poll_later};
 use crate::responses::{CreateErrors, ReadErrors};
 use crate::wire::{FundPath, IdempotencyKeyHeader, MatrixStatus};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// One bucket (a column of the matrix): a stage or strategy and its MOIC distribution.
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -243,8 +243,14 @@ impl ScenarioMatrix {
     }
 }
 
-fn location(key: &str) -> String {
-    format!("/api/v1/scenario-matrices/{key}")
+impl Written for MatrixRecord {
+    type Wire = ScenarioMatrix;
+    fn wire(&self) -> ScenarioMatrix {
+        ScenarioMatrix::of(self, None)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/scenario-matrices/{}", self.matrix_key)
+    }
 }
 
 /// Get or generate the fund's matrix of a config: 201 generated now, 200 already stored, 202 queued
@@ -265,35 +271,16 @@ pub async fn create_scenario_matrix(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/scenario-matrices");
-    let mut response = creation
+    creation
         .run(
             scope,
             async |svc, principal, input: CreateScenarioMatrix, idem| {
                 principal.require_write(fund_id)?;
                 let config = input.into_config(fund_id)?;
-                matrices::create_matrix(svc, principal, config, idem, |created| {
-                    let status = match created {
-                        Created::Generated(_) => 201,
-                        Created::Stored(_) => 200,
-                        Created::Queued(_) => 202,
-                    };
-                    let record = created.record();
-                    rendered(
-                        status,
-                        &ScenarioMatrix::of(record, None),
-                        location(&record.matrix_key),
-                    )
-                })
-                .await
+                matrices::create_matrix(svc, principal, config, idem).await
             },
         )
-        .await?;
-    if response.status() == actix_web::http::StatusCode::ACCEPTED {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    }
-    Ok(response)
+        .await
 }
 
 /// `/scenario-matrices/{matrix_key}`.
@@ -346,9 +333,7 @@ pub async fn get_scenario_matrix(
     );
     let mut response = with_etag(&ScenarioMatrix::of(&record, values), record.version);
     if pending {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        poll_later(&mut response);
     }
     Ok(response)
 }
@@ -567,4 +552,13 @@ impl From<CacheStats> for CacheStatistics {
 pub async fn get_cache_stats(caller: Caller) -> Result<HttpResponse, Error> {
     let stats = matrices::cache_stats(caller.service(), &caller.principal).await?;
     Ok(HttpResponse::Ok().json(CacheStatistics::from(stats)))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_scenario_matrix)
+        .service(get_scenario_matrix)
+        .service(invalidate_cache)
+        .service(get_cache_stats);
 }

@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::extract::Caller;
 use crate::negotiate::{Format, csv_response, negotiate};
 use crate::responses::{ReadErrors, TableErrors};
+use crate::state::AppState;
 use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis, page_request};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
 /// or no IRR exists).
@@ -209,37 +211,31 @@ pub async fn get_fund_moic(
     path: web::Path<FundPath>,
     query: web::Query<MoicQuery>,
     req: HttpRequest,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let format = negotiate(&req)?;
     let computed =
         domain::fund_moic(caller.service(), &caller.principal, fund_id, query.as_of).await?;
     if format == Format::Csv {
-        let doc = FundMoic::new(fund_id, &computed.metrics);
+        let doc = FundMoic::new(fund_id, &computed);
         return match query.rows.unwrap_or(MoicRows::Companies) {
             MoicRows::Companies => {
                 csv_response(&doc.companies, &format!("fund-{fund_id}-companies.csv"))
             }
             MoicRows::Lots => {
-                let lots: Vec<LotMetrics> =
-                    computed.metrics.lots.iter().map(LotMetrics::from).collect();
+                let lots: Vec<LotMetrics> = computed.lots.iter().map(LotMetrics::from).collect();
                 csv_response(&lots, &format!("fund-{fund_id}-lots.csv"))
             }
         };
     }
-    // Rendered once per computed result: an unchanged fund is answered with the same bytes.
-    let body = match computed.rendered.get() {
-        Some(body) => body.clone(),
-        None => {
-            let body =
-                serde_json::to_vec(&FundMoic::new(fund_id, &computed.metrics)).map_err(|e| {
-                    service::Error::Invariant(format!("writing the MOIC response: {e}"))
-                })?;
-            let body = web::Bytes::from(body);
-            let _ = computed.rendered.set(body.clone());
-            body
-        }
-    };
+    // Written once per computed result: an unchanged fund is answered with the same bytes.
+    let body = state
+        .moic_bodies
+        .get_or_write(fund_id, &computed, |metrics| {
+            serde_json::to_vec(&FundMoic::new(fund_id, metrics))
+        })
+        .map_err(|e| service::Error::Invariant(format!("writing the MOIC response: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
@@ -300,4 +296,10 @@ pub async fn list_lot_moic(
         items: page.items.iter().map(LotMetrics::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(get_fund_moic).service(list_lot_moic);
 }

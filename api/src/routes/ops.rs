@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::error::Error;
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The process is alive.
 #[derive(Serialize, ToSchema)]
@@ -112,4 +113,10 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, Error> 
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(healthz).service(readyz).service(metrics);
 }

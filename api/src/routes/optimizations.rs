@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,10 +12,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, rendered, with_etag};
+use crate::extract::{Caller, Creation, with_etag};
+use crate::replies::{Written, poll_later};
 use crate::responses::{CancelErrors, CreateErrors, ReadErrors};
 use crate::routes::matrices::MatrixPath;
 use crate::wire::{IdempotencyKeyHeader, OptimizationPath, OptimizationStatus};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// What pass 1 optimises.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
@@ -171,11 +172,19 @@ fn session_response(m: &optimization_session::Model) -> HttpResponse {
         OptimizationStatus::from(m.status),
         OptimizationStatus::Pending | OptimizationStatus::Running
     ) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        poll_later(&mut response);
     }
     response
+}
+
+impl Written for optimization_session::Model {
+    type Wire = Optimization;
+    fn wire(&self) -> Optimization {
+        Optimization::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/optimizations/{}", self.id)
+    }
 }
 
 /// Queue an optimization of a complete matrix's bucket weights; poll `Location`.
@@ -193,32 +202,14 @@ pub async fn create_optimization(
 ) -> Result<HttpResponse, Error> {
     let key = path.into_inner().matrix_key;
     let scope = format!("POST /api/v1/scenario-matrices/{key}/optimizations");
-    let mut response = creation
+    creation
         .run(
             scope,
             async |svc, principal, input: CreateOptimization, idem| {
-                optimizations::create_optimization(
-                    svc,
-                    principal,
-                    &key,
-                    input.into(),
-                    idem,
-                    |session| {
-                        rendered(
-                            202,
-                            &Optimization::from(session),
-                            format!("/api/v1/optimizations/{}", session.id),
-                        )
-                    },
-                )
-                .await
+                optimizations::create_optimization(svc, principal, &key, input.into(), idem).await
             },
         )
-        .await?;
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    Ok(response)
+        .await
 }
 
 /// One session (with `Retry-After` while pending or running).
@@ -255,4 +246,12 @@ pub async fn cancel_optimization(
     )
     .await?;
     Ok(session_response(&session))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_optimization)
+        .service(get_optimization)
+        .service(cancel_optimization);
 }

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::extract::{Caller, json_body, with_etag};
 use crate::responses::{ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{DecimalText, FundPath};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A company's place in the reserve rankings.
 #[derive(Serialize, ToSchema)]
@@ -179,4 +180,12 @@ pub async fn update_reserve_plan(
     )
     .await?;
     Ok(with_etag(&ReservePlan::from(&plan), plan.version))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(get_reserve_rankings)
+        .service(get_reserve_plan)
+        .service(update_reserve_plan);
 }

@@ -2,18 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::forecast_snapshot;
 use service::entity::reserve_allocation;
-use service::snapshots::{self, Created, NewSnapshot};
+use service::snapshots::{self, NewSnapshot};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, json_body, rendered, with_etag};
+use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
+use crate::replies::{Written, poll_later};
 use crate::responses::{
     CreateErrors, DeleteErrors, ReadErrors, TableErrors, UpdateErrors, Versioned,
 };
@@ -23,6 +23,7 @@ use crate::wire::{
     AllocationSource, BindingCap, DecimalText, FundPath, IdempotencyKeyHeader, IfMatchHeader,
     SnapshotPath, SnapshotStatus, Stage, page_of, page_request,
 };
+use utoipa_actix_web::service_config::ServiceConfig;
 
 #[derive(Serialize, ToSchema)]
 pub struct Progress {
@@ -162,6 +163,16 @@ pub struct CreateSnapshot {
     pub allocations: Option<Vec<ManualAllocation>>,
 }
 
+impl Written for forecast_snapshot::Summary {
+    type Wire = Snapshot;
+    fn wire(&self) -> Snapshot {
+        Snapshot::from(self)
+    }
+    fn location(&self) -> String {
+        format!("/api/v1/snapshots/{}", self.id)
+    }
+}
+
 /// Capture the fund's state and queue its calculation.
 #[utoipa::path(
     tag = "snapshots", operation_id = "create_snapshot", request_body = CreateSnapshot, params(FundPath, IdempotencyKeyHeader),
@@ -174,28 +185,14 @@ pub async fn create_snapshot(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let scope = format!("POST /api/v1/funds/{fund_id}/snapshots");
-    let mut response = creation
+    creation
         .run(
             scope,
             async |svc, principal, input: CreateSnapshot, idem| {
-                snapshots::create_snapshot(svc, principal, fund_id, input.into(), idem, |created| {
-                    let (status, model) = match created {
-                        Created::New(m) => (202, m),
-                        Created::Existing(m) => (200, m),
-                    };
-                    let location = format!("/api/v1/snapshots/{}", model.id);
-                    rendered(status, &Snapshot::from(model), location)
-                })
-                .await
+                snapshots::create_snapshot(svc, principal, fund_id, input.into(), idem).await
             },
         )
-        .await?;
-    if response.status() == actix_web::http::StatusCode::ACCEPTED {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    }
-    Ok(response)
+        .await
 }
 
 impl From<CreateSnapshot> for NewSnapshot {
@@ -270,9 +267,7 @@ fn snapshot_response(m: &forecast_snapshot::Summary) -> HttpResponse {
         SnapshotStatus::from(m.status),
         SnapshotStatus::Pending | SnapshotStatus::Calculating
     ) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        poll_later(&mut response);
     }
     response
 }
@@ -436,4 +431,16 @@ pub async fn apply_snapshot(
     )
     .await?;
     Ok(with_etag(&ReservePlan::from(&plan), plan.version))
+}
+
+/// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
+/// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(create_snapshot)
+        .service(list_snapshots)
+        .service(get_snapshot)
+        .service(list_snapshot_allocations)
+        .service(update_snapshot)
+        .service(delete_snapshot)
+        .service(apply_snapshot);
 }

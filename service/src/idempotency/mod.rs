@@ -6,8 +6,8 @@
 //!
 //! 1. A live record for `(scope, key)` exists → same fingerprint: replay it byte for byte; different
 //!    fingerprint: `IdempotencyKeyReused`. Nothing is written.
-//! 2. Otherwise the work runs in a transaction, the response is rendered, and the record is inserted in
-//!    the same transaction. A concurrent request with the same key blocks on the unique index (the
+//! 2. Otherwise the work runs in a transaction, the API's [`Recorder`] writes the reply to its outcome,
+//!    and the record is inserted in the same transaction. A concurrent request with the same key blocks on the unique index (the
 //!    business row's partial index or the record's) until the first commits, then fails with a unique
 //!    violation; it rolls back and goes back to step 1, which now replays.
 //! 3. A unique violation with no record left means the record expired while the business row remains:
@@ -17,6 +17,7 @@
 //! leave no record, so a corrected retry with the same key executes.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
@@ -25,128 +26,122 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionTrait,
 };
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::canonical::canonical_sha256;
 use crate::context::Service;
 use crate::db::{Database, now};
 use crate::error::{Error, ResourceRef, Result, UniqueIndex, is_unique_violation, unique};
 
+mod key;
 mod one_statement;
-mod recorded;
+pub mod outcome;
+pub mod recorded;
+pub use key::{Idempotency, IdempotencyKey};
 pub use one_statement::create_row;
+pub use outcome::{Fresh, Outcome, Recordable, Recorder, Reply, Resource};
 pub use recorded::{RecordCache, Recorded};
-
-/// An `Idempotency-Key` header value: 1..255 visible ASCII characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    pub const MAX_LEN: usize = 255;
-
-    pub fn parse(raw: &str) -> std::result::Result<Self, String> {
-        if raw.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if raw.len() > Self::MAX_LEN {
-            return Err(format!("must be at most {} characters", Self::MAX_LEN));
-        }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("must contain only visible ASCII characters (no spaces)".into());
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// What identifies one idempotent request.
-#[derive(Clone, Debug)]
-pub struct Idempotency {
-    /// The route and its parent resource, e.g. `POST /api/v1/funds/1/investments/5/lots`.
-    pub scope: String,
-    pub key: IdempotencyKey,
-    /// SHA-256 of the canonical request: scope, principal and canonical body.
-    pub fingerprint: String,
-    pub principal: Option<Uuid>,
-}
-
-impl Idempotency {
-    pub fn new(
-        scope: String,
-        key: IdempotencyKey,
-        principal: Option<Uuid>,
-        body: &Value,
-    ) -> Result<Self> {
-        let fingerprint = canonical_sha256(&json!({
-            "scope": scope,
-            "principal": principal.map(|p| p.to_string()),
-            "body": body,
-        }))?;
-        Ok(Self {
-            scope,
-            key,
-            fingerprint,
-            principal,
-        })
-    }
-}
-
-/// A response as sent: status, exact body bytes and `Location`; and what is recorded for replays.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendered {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub location: Option<String>,
-    /// The body to record instead of `body`, when the sent one holds a secret that no table may keep
-    /// (SPEC §4.9): a replay answers with this form.
-    pub recorded_body: Option<Vec<u8>>,
-}
-
-/// The response to send, and whether it is a replay of a recorded one.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub response: Rendered,
-    pub replayed: bool,
-}
 
 pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
 
 /// How long records are kept by default (SPEC §4.7: at least 24 hours, default 7 days).
 pub const DEFAULT_TTL_HOURS: i64 = 24 * 7;
 
-/// Where a resource's own row keeps the idempotency key: the partial unique index over its parent and
-/// the key (which stops a second row even after the record expired), the columns to find the row by,
-/// and how to point at it (`Location`).
-pub struct KeyedBy<E: EntityTrait> {
-    pub index: UniqueIndex,
-    pub key_column: E::Column,
-    /// The parent that scopes the key (`fund_id = 3`), if the route has one.
-    pub parent: Option<(E::Column, sea_orm::Value)>,
-    pub locate: fn(&E::Model) -> ResourceRef,
+/// A resource whose own row keeps the idempotency key that created it, under a partial unique index over
+/// its parent and the key (which stops a second row even after the record expired): the index, the
+/// columns to find the row by, and how to point at it (`Location`). One impl per resource, beside it.
+pub trait Keyed: EntityTrait {
+    /// The partial unique index over (parent, key), as `service::error::unique` names it.
+    const KEY_INDEX: UniqueIndex;
+    fn key_column() -> Self::Column;
+    /// The column of the parent that scopes the key (`fund_id`), if the route has one.
+    fn parent_column() -> Option<Self::Column>;
+    fn locate(row: &Self::Model) -> ResourceRef;
 }
 
-/// The one create path (SPEC §4): runs `work` in a transaction, renders its result and records the
-/// rendered response under `idempotency` (if any) in the same transaction. `work` receives the key to
-/// store on the business row. See the module documentation for the protocol; `keyed_by` names the
-/// business row's key index, so that a violation of it is told apart from every other unique index
-/// (`None` for a resource whose rows are keyed by their content, as scenario matrices are).
+/// The keyed row of one create: its entity and the parent id scoping its key.
+pub struct KeyedBy<E> {
+    parent: Option<sea_orm::Value>,
+    entity: PhantomData<E>,
+}
+
+impl<E: Keyed> KeyedBy<E> {
+    /// Keyed under the parent `id` (the entity's [`Keyed::parent_column`]).
+    pub fn under(id: impl Into<sea_orm::Value>) -> Self {
+        Self {
+            parent: Some(id.into()),
+            entity: PhantomData,
+        }
+    }
+
+    /// Keyed without a parent (API keys).
+    pub fn top() -> Self {
+        Self {
+            parent: None,
+            entity: PhantomData,
+        }
+    }
+
+    /// The row that `key` created under this parent, if it still exists.
+    pub async fn existing(&self, db: &Database, key: &str) -> Result<Option<ResourceRef>> {
+        let mut query = E::find().filter(E::key_column().eq(key));
+        if let (Some(column), Some(id)) = (E::parent_column(), &self.parent) {
+            query = query.filter(column.eq(id.clone()));
+        }
+        Ok(query.one(db.connection()).await?.map(|m| E::locate(&m)))
+    }
+}
+
+/// What tells a unique violation of a create's own key apart, and finds the row the key made.
+pub trait KeyLookup: Send + Sync {
+    fn violated_by(&self, err: &sea_orm::DbErr) -> bool;
+    fn existing(
+        &self,
+        db: &Database,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ResourceRef>>> + Send;
+}
+
+impl<E: Keyed> KeyLookup for KeyedBy<E>
+where
+    E::Model: Sync,
+{
+    fn violated_by(&self, err: &sea_orm::DbErr) -> bool {
+        E::KEY_INDEX.violated_by(err)
+    }
+
+    async fn existing(&self, db: &Database, key: &str) -> Result<Option<ResourceRef>> {
+        KeyedBy::existing(self, db, key).await
+    }
+}
+
+/// A resource keyed by its content (scenario matrices): no row keeps the idempotency key.
+pub struct ByContent;
+
+impl KeyLookup for ByContent {
+    fn violated_by(&self, _: &sea_orm::DbErr) -> bool {
+        false
+    }
+
+    async fn existing(&self, _: &Database, _: &str) -> Result<Option<ResourceRef>> {
+        Ok(None)
+    }
+}
+
+/// The one create path (SPEC §4): runs `work` in a transaction and, for a request with a key, records
+/// the reply to its outcome (written by [`Service::recorder`]) in the same transaction. `work` receives
+/// the key to store on the business row. See the module documentation for the protocol; `keyed_by` names
+/// the business row's key index, so that a violation of it is told apart from every other unique index.
 #[tracing::instrument(skip_all, fields(scope = idempotency.as_ref().map(|i| i.scope.as_str())))]
-pub async fn create<E, T, W, R>(
+pub async fn create<K, T, W>(
     svc: &Service,
     idempotency: Option<Idempotency>,
-    keyed_by: Option<KeyedBy<E>>,
+    keyed_by: K,
     work: W,
-    render: R,
-) -> Result<Outcome>
+) -> Result<Outcome<T>>
 where
-    E: EntityTrait,
-    T: Send,
-    W: for<'c> FnOnce(&'c DatabaseTransaction, Option<String>) -> TxFuture<'c, T> + Send,
-    R: FnOnce(&T) -> Result<Rendered> + Send,
+    K: KeyLookup,
+    T: Recordable + Send,
+    W: for<'c> FnOnce(&'c DatabaseTransaction, Option<String>) -> TxFuture<'c, Outcome<T>> + Send,
 {
     let db = &svc.db;
     if let Some(idem) = &idempotency
@@ -157,22 +152,19 @@ where
 
     let txn = db.connection().begin().await?;
     let key = idempotency.as_ref().map(|i| i.key.as_str().to_owned());
-    let attempt: Result<Rendered> = async {
-        let value = work(&txn, key).await?;
-        let rendered = render(&value)?;
+    let attempt: Result<Outcome<T>> = async {
+        let outcome = work(&txn, key).await?;
         if let Some(idem) = &idempotency {
-            record(&txn, idem, &rendered, svc.idempotency_ttl).await?;
+            let reply = reply_to(svc, &outcome)?;
+            record(&txn, idem, reply, svc.idempotency_ttl).await?;
         }
-        Ok(rendered)
+        Ok(outcome)
     }
     .await;
     let err = match attempt {
-        Ok(rendered) => {
+        Ok(outcome) => {
             txn.commit().await?;
-            return Ok(Outcome {
-                response: rendered,
-                replayed: false,
-            });
+            return Ok(outcome);
         }
         Err(err) => err,
     };
@@ -192,34 +184,25 @@ where
     if let Some(outcome) = replay(svc, &idem).await? {
         return Ok(outcome);
     }
-    let by_key = keyed_by
-        .as_ref()
-        .is_some_and(|k| k.index.violated_by(db_err));
-    if unique::IDEMPOTENCY_RECORD.violated_by(db_err) || by_key {
+    if unique::IDEMPOTENCY_RECORD.violated_by(db_err) || keyed_by.violated_by(db_err) {
         // The key's row exists but its record has expired: never a second row; point at the row.
-        let existing = match &keyed_by {
-            Some(k) => k.existing(db, idem.key.as_str()).await?,
-            None => None,
-        };
+        let existing = keyed_by.existing(db, idem.key.as_str()).await?;
         return Err(Error::IdempotencyKeyExpired { existing });
     }
     Err(err)
 }
 
-impl<E: EntityTrait> KeyedBy<E> {
-    /// The row that `key` created under this parent, if it still exists.
-    async fn existing(&self, db: &Database, key: &str) -> Result<Option<ResourceRef>> {
-        let mut query = E::find().filter(self.key_column.eq(key));
-        if let Some((column, id)) = &self.parent {
-            query = query.filter(column.eq(id.clone()));
-        }
-        Ok(query.one(db.connection()).await?.map(|m| (self.locate)(&m)))
-    }
+/// The reply the recorder writes for a fresh outcome.
+fn reply_to<T: Recordable>(svc: &Service, outcome: &Outcome<T>) -> Result<Reply> {
+    let (fresh, value) = outcome
+        .fresh()
+        .ok_or_else(|| Error::Invariant("a create's work answered with a replay".into()))?;
+    svc.recorder.reply(fresh, value.resource())
 }
 
-/// The recorded response for this request, if a live record exists; `IdempotencyKeyReused` if the key
+/// The recorded reply for this request, if a live record exists; `IdempotencyKeyReused` if the key
 /// was used for a different request.
-async fn replay(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome>> {
+async fn replay<T>(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome<T>>> {
     if let Some(hit) = replay_kept(svc, idem) {
         return hit.map(Some);
     }
@@ -243,9 +226,11 @@ async fn replay(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome>> {
         idem,
         Recorded {
             fingerprint: record.fingerprint,
-            status_code: record.status_code,
-            body: record.response_body,
-            location: record.location,
+            reply: Reply {
+                status_code: record.status_code,
+                body: record.response_body,
+                location: record.location,
+            },
             expires_at: record.expires_at,
         },
     )
@@ -253,43 +238,32 @@ async fn replay(svc: &Service, idem: &Idempotency) -> Result<Option<Outcome>> {
 }
 
 /// The replay of a record kept in process after an earlier replay, if there is one.
-fn replay_kept(svc: &Service, idem: &Idempotency) -> Option<Result<Outcome>> {
+fn replay_kept<T>(svc: &Service, idem: &Idempotency) -> Option<Result<Outcome<T>>> {
     svc.replays
         .get(idem)
         .map(|kept| outcome_of_record(idem, &kept))
 }
 
 /// The replay of a live record read from the database; kept in process for the next retry.
-fn replay_live(svc: &Service, idem: &Idempotency, record: Recorded) -> Result<Outcome> {
+fn replay_live<T>(svc: &Service, idem: &Idempotency, record: Recorded) -> Result<Outcome<T>> {
     let outcome = outcome_of_record(idem, &record)?;
     svc.replays.put(idem, record);
     Ok(outcome)
 }
 
-/// The replay of a live record: its response if the request is the recorded one, `IdempotencyKeyReused`
+/// The replay of a live record: its reply if the request is the recorded one, `IdempotencyKeyReused`
 /// if the key was used for a different request.
-fn outcome_of_record(idem: &Idempotency, record: &Recorded) -> Result<Outcome> {
+fn outcome_of_record<T>(idem: &Idempotency, record: &Recorded) -> Result<Outcome<T>> {
     if record.fingerprint != idem.fingerprint {
         return Err(Error::IdempotencyKeyReused);
     }
-    let status = u16::try_from(record.status_code)
-        .map_err(|_| Error::Invariant(format!("stored status code {}", record.status_code)))?;
-    Ok(Outcome {
-        response: Rendered {
-            status,
-            body: record.body.clone(),
-            location: record.location.clone(),
-            recorded_body: None,
-        },
-        replayed: true,
-    })
+    Ok(Outcome::Replayed(record.reply.clone()))
 }
 
-/// The record of a rendered response, as both create paths write it: the body without any secret
-/// (`recorded_body`), kept for `ttl`.
+/// The record of a reply, as both create paths write it, kept for `ttl`.
 fn new_record(
     idem: &Idempotency,
-    rendered: &Rendered,
+    reply: Reply,
     ttl: chrono::Duration,
 ) -> idempotency_record::Model {
     let created_at = now();
@@ -299,12 +273,9 @@ fn new_record(
         idempotency_key: idem.key.as_str().to_owned(),
         fingerprint: idem.fingerprint.clone(),
         principal_id: idem.principal,
-        status_code: rendered.status as i16,
-        response_body: rendered
-            .recorded_body
-            .clone()
-            .unwrap_or_else(|| rendered.body.clone()),
-        location: rendered.location.clone(),
+        status_code: reply.status_code,
+        response_body: reply.body,
+        location: reply.location,
         expires_at: created_at + ttl,
         created_at,
     }
@@ -313,10 +284,10 @@ fn new_record(
 async fn record(
     txn: &DatabaseTransaction,
     idem: &Idempotency,
-    rendered: &Rendered,
+    reply: Reply,
     ttl: chrono::Duration,
 ) -> Result<()> {
-    new_record(idem, rendered, ttl)
+    new_record(idem, reply, ttl)
         .into_active_model()
         .insert(txn)
         .await?;
@@ -336,50 +307,4 @@ pub async fn reap_expired(db: &Database, at: DateTime<Utc>) -> Result<u64> {
         .exec(db.connection())
         .await?;
     Ok(result.rows_affected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_must_be_one_to_255_visible_ascii_characters() {
-        assert!(IdempotencyKey::parse("a").is_ok());
-        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
-        assert!(IdempotencyKey::parse("").is_err());
-        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
-        assert!(IdempotencyKey::parse("has space").is_err());
-        assert!(IdempotencyKey::parse("tab\t").is_err());
-        assert!(IdempotencyKey::parse("é").is_err());
-    }
-
-    #[test]
-    fn the_fingerprint_ignores_key_order_but_not_content_scope_or_principal() {
-        let key = IdempotencyKey::parse("k").unwrap();
-        let p = Some(Uuid::now_v7());
-        let a =
-            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 2})).unwrap();
-        let b = Idempotency::new(
-            "POST /x".into(),
-            key.clone(),
-            p,
-            &serde_json::from_str(r#"{"b":2,"a":1}"#).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(a.fingerprint, b.fingerprint);
-        let other_body =
-            Idempotency::new("POST /x".into(), key.clone(), p, &json!({"a": 1, "b": 3})).unwrap();
-        let other_scope =
-            Idempotency::new("POST /y".into(), key.clone(), p, &json!({"a": 1, "b": 2})).unwrap();
-        let other_principal = Idempotency::new(
-            "POST /x".into(),
-            key,
-            Some(Uuid::now_v7()),
-            &json!({"a": 1, "b": 2}),
-        )
-        .unwrap();
-        assert_ne!(a.fingerprint, other_body.fingerprint);
-        assert_ne!(a.fingerprint, other_scope.fingerprint);
-        assert_ne!(a.fingerprint, other_principal.fingerprint);
-    }
 }

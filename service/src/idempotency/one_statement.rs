@@ -1,8 +1,9 @@
 //! One round trip per create (issue #14), with SPEC §4's contract unchanged.
 //!
 //! Where a creating route's business row is known in full before it is written (its id drawn in Rust or
-//! from its sequence, its timestamps from [`now`](crate::db::now)), the response is rendered first and
-//! the row and its idempotency record are written by **one statement** on PostgreSQL:
+//! from its sequence, its timestamps from [`now`](crate::db::now)), its reply is written first (by the
+//! [`Recorder`](super::Recorder)) and the row and its idempotency record are written by **one
+//! statement** on PostgreSQL:
 //!
 //! ```sql
 //! WITH new_row    AS (INSERT INTO <table> (…) VALUES (…) ON CONFLICT DO NOTHING RETURNING 1),
@@ -40,9 +41,9 @@ use sea_orm::{
     TryIntoModel, Value,
 };
 
+use super::outcome::{Fresh, Outcome, Recordable, Reply};
 use super::{
-    Idempotency, KeyedBy, Outcome, Recorded, Rendered, TxFuture, create, new_record, replay_kept,
-    replay_live,
+    Idempotency, Keyed, KeyedBy, Recorded, TxFuture, create, new_record, replay_kept, replay_live,
 };
 use crate::context::Service;
 use crate::db::{Backend, now};
@@ -53,21 +54,20 @@ const RECORD_COLUMNS: &str = "id, scope, idempotency_key, fingerprint, principal
                               response_body, location, expires_at, created_at";
 
 /// Creates `row` (every column set, except a sequence-drawn id, which may be left unset) and records
-/// its rendered response under `idempotency`, in one round trip where the database allows it (see the
-/// module documentation); otherwise, and on every unusual answer, through [`create`] with `checks`
+/// the reply to its creation under `idempotency`, in one round trip where the database allows it (see
+/// the module documentation); otherwise, and on every unusual answer, through [`create`] with `checks`
 /// (the existence checks whose failures are 404s or 422s rather than foreign-key violations) run before
 /// the insert. The row must already carry the idempotency key, if any.
-pub async fn create_row<E, C, R>(
+pub async fn create_row<E, C>(
     svc: &Service,
     idempotency: Option<Idempotency>,
     keyed_by: KeyedBy<E>,
     mut row: E::ActiveModel,
     checks: C,
-    render: R,
-) -> Result<Outcome>
+) -> Result<Outcome<E::Model>>
 where
-    E: EntityTrait,
-    E::Model: IntoActiveModel<E::ActiveModel> + Send + Sync,
+    E: Keyed,
+    E::Model: IntoActiveModel<E::ActiveModel> + Recordable + Send + Sync,
     E::ActiveModel: ActiveModelTrait<Entity = E>
         + ActiveModelBehavior
         + TryIntoModel<E::Model>
@@ -75,7 +75,6 @@ where
         + Clone
         + 'static,
     C: for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, ()> + Send + 'static,
-    R: Fn(&E::Model) -> Result<Rendered> + Send + Sync,
 {
     if svc.db.backend() == Backend::Postgres {
         // A key replayed lately is answered before anything is drawn or sent (the transaction path
@@ -86,24 +85,16 @@ where
             return hit;
         }
         draw_id::<E>(svc, &mut row).await?;
-        if let Some(outcome) =
-            one_statement::<E, R>(svc, idempotency.as_ref(), &row, &render).await?
-        {
+        if let Some(outcome) = one_statement::<E>(svc, idempotency.as_ref(), &row).await? {
             return Ok(outcome);
         }
     }
-    create(
-        svc,
-        idempotency,
-        Some(keyed_by),
-        move |txn, _key| {
-            Box::pin(async move {
-                checks(txn).await?;
-                Ok(row.insert(txn).await?)
-            })
-        },
-        render,
-    )
+    create(svc, idempotency, keyed_by, move |txn, _key| {
+        Box::pin(async move {
+            checks(txn).await?;
+            Ok(Outcome::Created(row.insert(txn).await?))
+        })
+    })
     .await
 }
 
@@ -138,41 +129,33 @@ where
 }
 
 /// The one statement; `None` when its answer is one that the transaction path must settle.
-async fn one_statement<E, R>(
+async fn one_statement<E>(
     svc: &Service,
     idempotency: Option<&Idempotency>,
     row: &E::ActiveModel,
-    render: &R,
-) -> Result<Option<Outcome>>
+) -> Result<Option<Outcome<E::Model>>>
 where
     E: EntityTrait,
+    E::Model: Recordable,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Clone,
-    R: Fn(&E::Model) -> Result<Rendered>,
 {
     let model = row.clone().try_into_model()?;
-    let rendered = render(&model)?;
     let Some(idem) = idempotency else {
         // No key, nothing to record: the insert alone. A refusal (a foreign key, a name taken) goes the
         // transaction path, which raises it by name.
         let insert = E::insert(row.clone()).build(DbBackend::Postgres);
         return Ok(match svc.db.connection().execute_raw(insert).await {
-            Ok(_) => Some(Outcome {
-                response: rendered,
-                replayed: false,
-            }),
+            Ok(_) => Some(Outcome::Created(model)),
             Err(_) => None,
         });
     };
+    let reply = svc.recorder.reply(Fresh::Created, model.resource())?;
     let insert = E::insert(row.clone())
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .build(DbBackend::Postgres);
     let mut values = insert.values.map(|v| v.0).unwrap_or_default();
     let base = values.len();
-    values.extend(record_values(new_record(
-        idem,
-        &rendered,
-        svc.idempotency_ttl,
-    )));
+    values.extend(record_values(new_record(idem, reply, svc.idempotency_ttl)));
     let p = |i: usize| format!("${}", base + i);
     let sql = format!(
         "WITH new_row AS ({insert} RETURNING 1), \
@@ -202,10 +185,7 @@ where
         return Ok(None);
     };
     if answer.try_get_by_index::<i64>(0)? == 1 {
-        return Ok(Some(Outcome {
-            response: rendered,
-            replayed: false,
-        }));
+        return Ok(Some(Outcome::Created(model)));
     }
     let Some(fingerprint) = answer.try_get_by_index::<Option<String>>(1)? else {
         return Ok(None);
@@ -219,9 +199,11 @@ where
         idem,
         Recorded {
             fingerprint,
-            status_code: answer.try_get_by_index(2)?,
-            body: answer.try_get_by_index(3)?,
-            location: answer.try_get_by_index(4)?,
+            reply: Reply {
+                status_code: answer.try_get_by_index(2)?,
+                body: answer.try_get_by_index(3)?,
+                location: answer.try_get_by_index(4)?,
+            },
             expires_at,
         },
     )

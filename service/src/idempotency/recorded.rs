@@ -13,7 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
-use super::Idempotency;
+use super::key::Idempotency;
+use super::outcome::Reply;
 use crate::db::now;
 
 /// How long an entry may answer before the database is asked again.
@@ -24,9 +25,7 @@ const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
 /// One live record, as the database holds it.
 pub struct Recorded {
     pub fingerprint: String,
-    pub status_code: i16,
-    pub body: Vec<u8>,
-    pub location: Option<String>,
+    pub reply: Reply,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -42,7 +41,7 @@ impl Default for RecordCache {
             entries: Cache::builder()
                 .max_capacity(CAPACITY_BYTES)
                 .weigher(|(scope, key): &(String, String), r: &Arc<Recorded>| {
-                    let bytes = scope.len() + key.len() + r.body.len() + 256;
+                    let bytes = scope.len() + key.len() + r.reply.body.len() + 256;
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ENTRY_TTL)
@@ -86,9 +85,11 @@ mod tests {
     fn record(idem: &Idempotency, expires_at: DateTime<Utc>) -> Recorded {
         Recorded {
             fingerprint: idem.fingerprint.clone(),
-            status_code: 201,
-            body: b"{}".to_vec(),
-            location: None,
+            reply: Reply {
+                status_code: 201,
+                body: b"{}".to_vec(),
+                location: None,
+            },
             expires_at,
         }
     }
@@ -98,7 +99,7 @@ mod tests {
         let cache = RecordCache::default();
         let live = request("live");
         cache.put(&live, record(&live, now() + chrono::Duration::hours(1)));
-        assert_eq!(cache.get(&live).map(|r| r.status_code), Some(201));
+        assert_eq!(cache.get(&live).map(|r| r.reply.status_code), Some(201));
         assert!(cache.get(&request("other")).is_none());
 
         let expired = request("expired");

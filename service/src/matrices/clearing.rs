@@ -3,74 +3,86 @@
 //! down. Used by invalidation and by fund deletion (this file imports neither, so neither imports the
 //! other through it).
 
-use std::sync::Arc;
-
 use entity::job_outbox;
 use sea_orm::ActiveModelTrait;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::store::Scope;
 use super::tier::FirstTier;
 use crate::context::Service;
 use crate::db::{Database, now};
 use crate::error::Result;
-use crate::outbox::{Handler, HandlerFuture};
+use crate::outbox::Job;
 
 /// The job that clears first-tier entries that could not be cleared at once.
 pub const JOB_CLEAR: &str = "clear_matrix_cache";
-/// Attempts of a queued clearing: with back-off capped at 5 minutes, a day — the first tier's TTL.
-const CLEAR_ATTEMPTS: i32 = 300;
 
 /// Clears the first-tier entries of a deleted fund (its rows went with it, by cascade).
 pub async fn forget_fund(svc: &Service, keys: Vec<String>) -> Result<()> {
     if keys.is_empty() || svc.matrices.first.remove(&keys).await {
         return Ok(());
     }
-    clearing_job(&Scope::Fund(0), &keys)
+    clearing_job(&Scope::Fund(0), &keys)?
         .insert(svc.db.connection())
         .await?;
     Ok(())
 }
 
-/// The outbox row that clears `keys` (or everything, for `Scope::All`) from the first tier.
-pub fn clearing_job(scope: &Scope, keys: &[String]) -> job_outbox::ActiveModel {
-    let payload = match scope {
-        Scope::All => json!({"all": true}),
-        _ => json!({"keys": keys}),
-    };
-    crate::outbox::pending_job(JOB_CLEAR, None, None, payload, CLEAR_ATTEMPTS, now())
+/// The first-tier keys a job clears: all of them, or these.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ClearKeys {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
 }
 
-/// Runs queued clearings against the first tier.
+/// The outbox row that clears first-tier keys once Redis answers again (SPEC §9).
+pub fn clearing_job(scope: &Scope, keys: &[String]) -> Result<job_outbox::ActiveModel> {
+    let payload = match scope {
+        Scope::All => ClearKeys {
+            all: true,
+            keys: None,
+        },
+        _ => ClearKeys {
+            all: false,
+            keys: Some(keys.to_vec()),
+        },
+    };
+    crate::outbox::queue::<Clearer>(None, None, &payload, now())
+}
+
+/// The job that clears first-tier keys.
 pub struct Clearer {
     first: FirstTier,
 }
 
 impl Clearer {
-    pub fn handler(first: FirstTier) -> Arc<dyn Handler> {
-        Arc::new(Self { first })
+    pub fn new(first: FirstTier) -> Self {
+        Self { first }
     }
 }
 
-impl Handler for Clearer {
-    fn run<'a>(&'a self, _db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let all = job.payload.get("all").and_then(|v| v.as_bool()) == Some(true);
-            let keys: Vec<String> = job
-                .payload
-                .get("keys")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default();
-            let done = if all {
-                self.first.clear().await
-            } else {
-                self.first.remove(&keys).await
-            };
-            if done {
-                Ok(())
-            } else {
-                Err("the first tier is unreachable".to_owned())
-            }
-        })
+/// The first tier could not be reached; the job is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("the first tier is unreachable")]
+pub struct Unreachable;
+
+impl Job for Clearer {
+    const NAME: &'static str = JOB_CLEAR;
+    /// With back-off capped at 5 minutes, a day — the first tier's TTL.
+    const MAX_ATTEMPTS: i32 = 300;
+    type Payload = ClearKeys;
+    type Error = Unreachable;
+
+    async fn run(&self, _db: &Database, job: &ClearKeys) -> std::result::Result<(), Unreachable> {
+        let done = if job.all {
+            self.first.clear().await
+        } else {
+            self.first
+                .remove(job.keys.as_deref().unwrap_or_default())
+                .await
+        };
+        if done { Ok(()) } else { Err(Unreachable) }
     }
 }

@@ -67,7 +67,7 @@ pub async fn invalidate(
     let cleared = before && clear(first, &scope, &keys).await;
     if !cleared {
         tracing::warn!("the first tier could not be cleared; the clearing is queued");
-        clearing_job(&scope, &keys).insert(conn).await?;
+        clearing_job(&scope, &keys)?.insert(conn).await?;
     }
     Ok(Invalidation {
         rows,

@@ -3,25 +3,52 @@
 //! processing (complete, invalidated meanwhile, replaced) is left alone.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use entity::job_outbox;
-use entity::scenario_matrix::MatrixStatus;
+use entity::scenario_matrix::{self, MatrixStatus};
+use serde::{Deserialize, Serialize};
 
-use super::from_canonical;
-use super::lookup::generate_payload;
+use super::MatrixConfig;
+use super::generator::generate;
+use super::key::from_canonical;
 use super::stats::Stats;
-use super::store;
+use super::store::{self, JOB_GENERATE, Payload};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::outbox::{Handler, HandlerFuture};
+use crate::outbox::Job;
 
 pub struct Generator {
     stats: Arc<Stats>,
 }
 
+/// Generates and encodes a config's matrix on the blocking pool (up to 100,000 × 50 cells); returns the
+/// stored form and the values.
+pub(super) async fn generate_payload(
+    stats: &Stats,
+    config: MatrixConfig,
+) -> Result<(Payload, Vec<f32>)> {
+    let started = Instant::now();
+    let generated = tokio::task::spawn_blocking(move || {
+        let values = generate(&config).values;
+        Payload::encode(&values).map(|payload| (payload, values))
+    })
+    .await
+    .map_err(|e| Error::Invariant(format!("the generator stopped: {e}")))??;
+    stats.generated(started.elapsed());
+    Ok(generated)
+}
+
+/// The matrix a job generates.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GenerateMatrix {
+    pub matrix_key: String,
+}
+
 impl Generator {
-    pub fn handler(stats: Arc<Stats>) -> Arc<dyn Handler> {
-        Arc::new(Self { stats })
+    pub fn new(stats: Arc<Stats>) -> Self {
+        Self { stats }
     }
 
     async fn generate(&self, db: &Database, key: &str) -> Result<()> {
@@ -62,57 +89,47 @@ impl Generator {
     }
 }
 
-fn key_of(job: &job_outbox::Model) -> Option<&str> {
-    job.payload.get("matrix_key").and_then(|v| v.as_str())
-}
-
-async fn fail(db: &Database, key: &str, message: &str) {
+/// Moves the matrix to `failed` with `message`, from wherever it stopped; a matrix already complete,
+/// invalidated or replaced is left as it is.
+async fn fail(db: &Database, key: &str, message: &str) -> Result<()> {
     for from in [MatrixStatus::Processing, MatrixStatus::Pending] {
-        let failed = store::transition(
+        let failed = Some(message.to_owned());
+        store::transition(
             db.connection(),
             key,
             from,
             MatrixStatus::Failed,
             None,
-            Some(message.to_owned()),
+            failed,
         )
-        .await;
-        if let Err(e) = failed {
-            tracing::warn!(matrix_key = key, error = %e, "could not mark the matrix failed");
-        }
+        .await?;
     }
+    Ok(())
 }
 
-impl Handler for Generator {
-    fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let Some(key) = key_of(job) else {
-                return Err("the job names no matrix_key".to_owned());
-            };
-            match self.generate(db, key).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let message = e.to_string();
-                    if job.attempt_count >= job.max_attempts {
-                        fail(db, key, &message).await;
-                    }
-                    Err(message)
-                }
-            }
-        })
+/// The outbox row that has a queued matrix generated (SPEC §8), deduplicated by key and row version.
+pub fn generation_job(
+    row: &scenario_matrix::Model,
+    at: DateTime<Utc>,
+) -> Result<job_outbox::ActiveModel> {
+    let payload = GenerateMatrix {
+        matrix_key: row.matrix_key.clone(),
+    };
+    let dedupe = Some(format!("{}:{}", row.matrix_key, row.version));
+    crate::outbox::queue::<Generator>(Some(row.fund_id), dedupe, &payload, at)
+}
+
+impl Job for Generator {
+    const NAME: &'static str = JOB_GENERATE;
+    const MAX_ATTEMPTS: i32 = 5;
+    type Payload = GenerateMatrix;
+    type Error = Error;
+
+    async fn run(&self, db: &Database, job: &GenerateMatrix) -> Result<()> {
+        self.generate(db, &job.matrix_key).await
     }
 
-    fn give_up<'a>(
-        &'a self,
-        db: &'a Database,
-        job: &'a job_outbox::Model,
-        reason: &'a str,
-    ) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            if let Some(key) = key_of(job) {
-                fail(db, key, reason).await;
-            }
-            Ok(())
-        })
+    async fn give_up(&self, db: &Database, job: &GenerateMatrix, reason: &str) -> Result<()> {
+        fail(db, &job.matrix_key, reason).await
     }
 }

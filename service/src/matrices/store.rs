@@ -3,15 +3,13 @@
 //! (invalidated, failed, or holding another config under the key) is replaced by a versioned update.
 //! Never check-then-insert.
 
-use chrono::{DateTime, Utc};
-use entity::job_outbox;
 use entity::scenario_matrix::{self, MatrixStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     TryInsertResult,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::MatrixConfig;
@@ -253,16 +251,4 @@ pub async fn bytes_stored<C: ConnectionTrait>(conn: &C) -> Result<(i64, i64)> {
         .one(conn)
         .await?;
     found.ok_or_else(|| Error::Invariant("an aggregate returned no row".into()))
-}
-
-/// The outbox row that has a queued matrix generated (SPEC §8), deduplicated by key and row version.
-pub fn generation_job(row: &scenario_matrix::Model, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    crate::outbox::pending_job(
-        JOB_GENERATE,
-        Some(row.fund_id),
-        Some(format!("{}:{}", row.matrix_key, row.version)),
-        json!({"matrix_key": row.matrix_key}),
-        5,
-        at,
-    )
 }

@@ -10,7 +10,7 @@ pub mod reuse;
 use chrono::NaiveDate;
 
 pub use moic::*;
-pub use reuse::{Computed, MetricsCache};
+pub use reuse::MetricsCache;
 
 use crate::auth::Principal;
 use crate::context::Service;
@@ -26,7 +26,7 @@ pub async fn fund_moic(
     principal: &Principal,
     fund_id: i64,
     as_of: Option<NaiveDate>,
-) -> Result<std::sync::Arc<Computed>> {
+) -> Result<std::sync::Arc<PortfolioMetrics>> {
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
@@ -53,7 +53,7 @@ pub async fn fund_moic(
         metrics
     })
     .await?;
-    let computed = std::sync::Arc::new(Computed::new(metrics));
+    let computed = std::sync::Arc::new(metrics);
     svc.metrics
         .insert(fund_id, as_of, fingerprint, computed.clone());
     Ok(computed)
@@ -72,7 +72,7 @@ pub async fn lot_page(
 ) -> Result<(NaiveDate, Page<LotMetrics>)> {
     let after = page.after.map(|c| c.as_uuid()).transpose()?;
     let computed = fund_moic(svc, principal, fund_id, as_of).await?;
-    let lots = &computed.metrics.lots;
+    let lots = &computed.lots;
     let start = after.map_or(0, |id| lots.partition_point(|l| l.lot_id <= id));
     let rows = lots
         .iter()
@@ -81,7 +81,7 @@ pub async fn lot_page(
         .cloned()
         .collect();
     Ok((
-        computed.metrics.as_of,
+        computed.as_of,
         Page::from_rows(rows, page.limit, |l| Cursor::Uuid(l.lot_id)),
     ))
 }

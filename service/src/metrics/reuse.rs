@@ -21,28 +21,12 @@ use crate::flight::Flights;
 /// How many lot-and-company units the cache holds (each unit a few hundred bytes of metrics).
 const CAPACITY_UNITS: u64 = 500_000;
 
-/// A fund's computed metrics, and a slot for the answer rendered from them (filled by the API on first
-/// use, so that an unchanged fund is not even serialised again).
-pub struct Computed {
-    pub metrics: PortfolioMetrics,
-    pub rendered: std::sync::OnceLock<bytes::Bytes>,
-}
-
-impl Computed {
-    pub fn new(metrics: PortfolioMetrics) -> Self {
-        Self {
-            metrics,
-            rendered: std::sync::OnceLock::new(),
-        }
-    }
-}
-
 /// Computed metrics by fund and valuation date, with the fingerprint of the state they were computed
 /// from: one entry per fund and date, so that a fund's superseded states do not stay in memory (a
 /// 100,000-lot fund's metrics are tens of megabytes) until the bound evicts them.
 #[derive(Clone)]
 pub struct MetricsCache {
-    entries: Cache<(i64, NaiveDate), (Arc<str>, Arc<Computed>)>,
+    entries: Cache<(i64, NaiveDate), (Arc<str>, Arc<PortfolioMetrics>)>,
     /// One calculation per fund state at a time: concurrent misses wait for it rather than each reading
     /// and computing the whole fund (8 at once on a 100,000-lot fund held 330 MB).
     pub(crate) flights: Arc<Flights>,
@@ -53,8 +37,7 @@ impl Default for MetricsCache {
         Self {
             entries: Cache::builder()
                 .max_capacity(CAPACITY_UNITS)
-                .weigher(|_, (_, c): &(Arc<str>, Arc<Computed>)| {
-                    let m = &c.metrics;
+                .weigher(|_, (_, m): &(Arc<str>, Arc<PortfolioMetrics>)| {
                     u32::try_from(m.lots.len() + m.companies.len() + 1).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -65,7 +48,12 @@ impl Default for MetricsCache {
 
 impl MetricsCache {
     /// The metrics of this fund and date, if they were computed from the state with this fingerprint.
-    pub fn get(&self, fund_id: i64, as_of: NaiveDate, fingerprint: &str) -> Option<Arc<Computed>> {
+    pub fn get(
+        &self,
+        fund_id: i64,
+        as_of: NaiveDate,
+        fingerprint: &str,
+    ) -> Option<Arc<PortfolioMetrics>> {
         self.entries
             .get(&(fund_id, as_of))
             .filter(|(of, _)| **of == *fingerprint)
@@ -73,7 +61,13 @@ impl MetricsCache {
     }
 
     /// Keeps `c` as the fund's metrics for the date, replacing those of any earlier state.
-    pub fn insert(&self, fund_id: i64, as_of: NaiveDate, fingerprint: String, c: Arc<Computed>) {
+    pub fn insert(
+        &self,
+        fund_id: i64,
+        as_of: NaiveDate,
+        fingerprint: String,
+        c: Arc<PortfolioMetrics>,
+    ) {
         self.entries
             .insert((fund_id, as_of), (Arc::from(fingerprint), c));
     }

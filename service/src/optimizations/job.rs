@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use entity::job_outbox;
 use entity::optimization_session::{self, OptimizationStatus};
 use entity::scenario_matrix::MatrixStatus;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use super::model::{Pass, Scenarios, Solution, SolveError, solve};
 use crate::db::{Database, now};
 use crate::error::{Error, Result};
 use crate::matrices::{Matrices, load};
-use crate::outbox::{Handler, HandlerFuture};
+use crate::outbox::Job;
 
 /// The job that solves a session.
 pub const JOB_OPTIMIZE: &str = "optimize";
@@ -30,16 +30,15 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn handler(matrices: Arc<Matrices>) -> Arc<dyn Handler> {
-        Arc::new(Self { matrices })
+    pub fn new(matrices: Arc<Matrices>) -> Self {
+        Self { matrices }
     }
 }
 
-fn session_of(job: &job_outbox::Model) -> Option<Uuid> {
-    job.payload
-        .get("session_id")
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok())
+/// The session a job solves.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SolveSession {
+    pub session_id: Uuid,
 }
 
 /// Moves the session `id` from `from` to `to` with the columns of `set`; `false` if it was not in
@@ -198,36 +197,17 @@ impl Optimizer {
     }
 }
 
-impl Handler for Optimizer {
-    fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            let Some(id) = session_of(job) else {
-                return Err("the job names no session_id".to_owned());
-            };
-            match self.optimize(db, id).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let message = e.to_string();
-                    if job.attempt_count >= job.max_attempts {
-                        let _ = fail(db, id, &message).await;
-                    }
-                    Err(message)
-                }
-            }
-        })
+impl Job for Optimizer {
+    const NAME: &'static str = JOB_OPTIMIZE;
+    const MAX_ATTEMPTS: i32 = 3;
+    type Payload = SolveSession;
+    type Error = Error;
+
+    async fn run(&self, db: &Database, job: &SolveSession) -> Result<()> {
+        self.optimize(db, job.session_id).await
     }
 
-    fn give_up<'a>(
-        &'a self,
-        db: &'a Database,
-        job: &'a job_outbox::Model,
-        reason: &'a str,
-    ) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            if let Some(id) = session_of(job) {
-                let _ = fail(db, id, reason).await;
-            }
-            Ok(())
-        })
+    async fn give_up(&self, db: &Database, job: &SolveSession, reason: &str) -> Result<()> {
+        fail(db, job.session_id, reason).await
     }
 }

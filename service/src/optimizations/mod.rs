@@ -5,7 +5,7 @@ pub mod model;
 
 mod job;
 
-pub use job::{JOB_OPTIMIZE, Optimizer};
+pub use job::{JOB_OPTIMIZE, Optimizer, SolveSession};
 
 use std::collections::BTreeMap;
 
@@ -23,9 +23,9 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
+use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::Problems;
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
 use crate::matrices::{MatrixRecord, store as matrix_store};
 use model::{Model, Objective};
 
@@ -208,8 +208,21 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
     })
 }
 
+impl Keyed for optimization_session::Entity {
+    const KEY_INDEX: UniqueIndex = unique::OPTIMIZATION_KEY;
+    fn key_column() -> optimization_session::Column {
+        optimization_session::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<optimization_session::Column> {
+        Some(optimization_session::Column::MatrixId)
+    }
+    fn locate(o: &optimization_session::Model) -> ResourceRef {
+        ResourceRef::Optimization(o.id)
+    }
+}
+
 /// Queues an optimization of the matrix `matrix_key` (SPEC §10), idempotently (SPEC §4): the session
-/// and its job in one transaction; 202.
+/// and its job in one transaction, queued.
 #[tracing::instrument(skip_all, fields(matrix_key = matrix_key))]
 pub async fn create_optimization(
     svc: &Service,
@@ -217,8 +230,7 @@ pub async fn create_optimization(
     matrix_key: &str,
     input: NewOptimization,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&optimization_session::Model) -> Result<Rendered> + Send,
-) -> Result<Outcome> {
+) -> Result<Outcome<optimization_session::Model>> {
     let matrix = match matrix_store::find(svc.db.connection(), matrix_key).await? {
         Some(m) if principal.may_read(m.fund_id) => m,
         _ => return Err(Error::not_found("scenario matrix", matrix_key)),
@@ -229,17 +241,15 @@ pub async fn create_optimization(
     idempotency::create(
         svc,
         idem,
-        Some(KeyedBy::<optimization_session::Entity> {
-            index: unique::OPTIMIZATION_KEY,
-            key_column: optimization_session::Column::IdempotencyKey,
-            parent: Some((optimization_session::Column::MatrixId, matrix_id.into())),
-            locate: |o| ResourceRef::Optimization(o.id),
-        }),
+        KeyedBy::<optimization_session::Entity>::under(matrix_id),
         move |txn, key| Box::pin(insert(txn, fund_id, matrix_id, config, key)),
-        render,
     )
     .await
-    .inspect(|_| svc.db.jobs_queued().ring())
+    .inspect(|outcome| {
+        if outcome.queued() {
+            svc.db.jobs_queued().ring()
+        }
+    })
 }
 
 async fn insert(
@@ -248,7 +258,7 @@ async fn insert(
     matrix_id: Uuid,
     config: OptimizationConfig,
     key: Option<String>,
-) -> Result<optimization_session::Model> {
+) -> Result<Outcome<optimization_session::Model>> {
     let at = now();
     let config = serde_json::to_value(&config)
         .map_err(|e| Error::Invariant(format!("optimization config: {e}")))?;
@@ -274,20 +284,20 @@ async fn insert(
     }
     .insert(txn)
     .await?;
-    job(&session, at).insert(txn).await?;
-    Ok(session)
+    job(&session, at)?.insert(txn).await?;
+    Ok(Outcome::Queued(session))
 }
 
 /// The outbox row that solves a session (SPEC §10): deduplicated by the session's id.
-fn job(session: &optimization_session::Model, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    crate::outbox::pending_job(
-        JOB_OPTIMIZE,
-        Some(session.fund_id),
-        Some(session.id.to_string()),
-        serde_json::json!({"session_id": session.id}),
-        3,
-        at,
-    )
+fn job(
+    session: &optimization_session::Model,
+    at: DateTime<Utc>,
+) -> Result<job_outbox::ActiveModel> {
+    let payload = SolveSession {
+        session_id: session.id,
+    };
+    let dedupe = Some(session.id.to_string());
+    crate::outbox::queue::<Optimizer>(Some(session.fund_id), dedupe, &payload, at)
 }
 
 /// A session the caller may read; another fund's is not found (SPEC §13).

@@ -1,21 +1,19 @@
 //! Calculating a snapshot (SPEC §7.2): the outbox handler of `snapshot.calculate`, which computes the
 //! metrics and the engine's allocations from the captured inputs alone.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use entity::forecast_snapshot::{self, SnapshotStatus};
-use entity::job_outbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::complete::complete;
-use super::model::{CalculatedMetrics, SnapshotInputs, can_transition};
+use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::{compute, off_the_async_workers};
-use crate::outbox::{Handler, HandlerFuture};
+use crate::outbox::Job;
 use crate::reserves::{ReservePolicy, allocate};
 
 /// The calculation, from the captured inputs only: the same inputs give the same bytes.
@@ -37,21 +35,22 @@ pub fn calculate(inputs: &SnapshotInputs, snapshot_time: DateTime<Utc>) -> Calcu
     }
 }
 
-/// The outbox handler for `snapshot.calculate`.
+/// The job that calculates a snapshot (`snapshot.calculate`).
 pub struct Calculator;
 
+/// The snapshot a job calculates.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CalculateSnapshot {
+    pub snapshot_id: Uuid,
+}
+
 impl Calculator {
-    pub fn handler() -> Arc<dyn Handler> {
-        Arc::new(Calculator)
+    /// The calculation as the worker runs it (a job row in).
+    pub fn handler() -> std::sync::Arc<dyn crate::outbox::Handler> {
+        Calculator.erased()
     }
 
-    async fn calculate_job(db: &Database, job: &job_outbox::Model) -> Result<()> {
-        let id: Uuid = job
-            .payload
-            .get("snapshot_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| Error::Invariant(format!("job {} has no snapshot_id", job.id)))?;
+    async fn calculate_job(db: &Database, id: Uuid) -> Result<()> {
         let conn = db.connection();
         // The inputs as text, parsed straight into their types (no `serde_json::Value` of megabytes).
         let Some((status, fund_id, snapshot_time, inputs)) =
@@ -130,58 +129,34 @@ async fn set_status(
     Ok(())
 }
 
-impl Handler for Calculator {
-    fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            match Self::calculate_job(db, job).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let message = e.to_string();
-                    // The last attempt failed: the snapshot ends in `error` with the reason.
-                    if job.attempt_count >= job.max_attempts {
-                        fail_snapshot(db, job, &message).await;
-                    }
-                    Err(message)
-                }
-            }
-        })
+impl Job for Calculator {
+    const NAME: &'static str = JOB_CALCULATE;
+    const MAX_ATTEMPTS: i32 = 5;
+    type Payload = CalculateSnapshot;
+    type Error = Error;
+
+    async fn run(&self, db: &Database, job: &CalculateSnapshot) -> Result<()> {
+        Self::calculate_job(db, job.snapshot_id).await
     }
 
-    fn give_up<'a>(
-        &'a self,
-        db: &'a Database,
-        job: &'a job_outbox::Model,
-        reason: &'a str,
-    ) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            fail_snapshot(db, job, reason).await;
-            Ok(())
-        })
+    /// The snapshot ends in `error` with the reason.
+    async fn give_up(&self, db: &Database, job: &CalculateSnapshot, reason: &str) -> Result<()> {
+        fail_snapshot(db, job.snapshot_id, reason).await
     }
 }
 
-/// Moves the job's snapshot to `error` with `message`, from wherever it stopped; a snapshot already
+/// Moves the snapshot to `error` with `message`, from wherever it stopped; a snapshot already
 /// complete, failed or deleted is left as it is.
-async fn fail_snapshot(db: &Database, job: &job_outbox::Model, message: &str) {
-    let Some(id) = job
-        .payload
-        .get("snapshot_id")
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok())
-    else {
-        return;
-    };
+async fn fail_snapshot(db: &Database, id: Uuid, message: &str) -> Result<()> {
     for from in [SnapshotStatus::Calculating, SnapshotStatus::Pending] {
-        if let Err(e) = set_status(
+        set_status(
             db,
             id,
             from,
             SnapshotStatus::Error,
             Some(message.to_owned()),
         )
-        .await
-        {
-            tracing::warn!(snapshot = %id, error = %e, "could not mark the snapshot failed");
-        }
+        .await?;
     }
+    Ok(())
 }

@@ -13,17 +13,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::model::{
-    JOB_CALCULATE, ManualAllocation, SnapshotInputs, allocation_model, insert_allocations,
-};
+use super::calculate::{CalculateSnapshot, Calculator};
+use super::model::{ManualAllocation, SnapshotInputs, allocation_model, insert_allocations};
 use crate::auth::Principal;
 use crate::canonical::{sha256_hex, to_canonical_string};
 use crate::context::Service;
 use crate::db::{json_text, now};
-use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
+use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, UniqueIndex, unique};
 use crate::fields::{Problems, name_ok};
 use crate::fund_state::{PortfolioState, load_state};
-use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, Rendered};
+use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
 use crate::reserves::{ENGINE_VERSION, ReservePolicy, allocate};
 
 #[derive(Clone, Debug)]
@@ -33,10 +32,17 @@ pub struct NewSnapshot {
     pub allocations: Option<Vec<ManualAllocation>>,
 }
 
-/// The snapshot a create answered with: a new one (202) or the existing capture of the same state (200).
-pub enum Created {
-    New(Summary),
-    Existing(Summary),
+impl Keyed for forecast_snapshot::Entity {
+    const KEY_INDEX: UniqueIndex = unique::SNAPSHOT_KEY;
+    fn key_column() -> forecast_snapshot::Column {
+        forecast_snapshot::Column::IdempotencyKey
+    }
+    fn parent_column() -> Option<forecast_snapshot::Column> {
+        Some(forecast_snapshot::Column::FundId)
+    }
+    fn locate(s: &forecast_snapshot::Model) -> ResourceRef {
+        ResourceRef::Snapshot(s.id)
+    }
 }
 
 fn validate(input: &NewSnapshot) -> Result<()> {
@@ -92,7 +98,8 @@ fn check_manual_allocations(
     p.finish()
 }
 
-/// Captures the fund's state and queues its calculation, in one transaction (SPEC §7.1).
+/// Captures the fund's state and queues its calculation, in one transaction (SPEC §7.1): a new snapshot
+/// is queued; the same state captured before answers with that snapshot, existing.
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_snapshot(
     svc: &Service,
@@ -100,21 +107,14 @@ pub async fn create_snapshot(
     fund_id: i64,
     input: NewSnapshot,
     idem: Option<Idempotency>,
-    render: impl FnOnce(&Created) -> Result<Rendered> + Send,
-) -> Result<Outcome> {
+) -> Result<Outcome<Summary>> {
     principal.require_write(fund_id)?;
     validate(&input)?;
     idempotency::create(
         svc,
         idem,
-        Some(KeyedBy::<forecast_snapshot::Entity> {
-            index: unique::SNAPSHOT_KEY,
-            key_column: forecast_snapshot::Column::IdempotencyKey,
-            parent: Some((forecast_snapshot::Column::FundId, fund_id.into())),
-            locate: |s| ResourceRef::Snapshot(s.id),
-        }),
+        KeyedBy::<forecast_snapshot::Entity>::under(fund_id),
         move |txn, key| Box::pin(capture(txn, fund_id, input, key)),
-        render,
     )
     .await
     .map_err(|e| match &e {
@@ -126,9 +126,12 @@ pub async fn create_snapshot(
         },
         _ => e,
     })
-    // The calculation job is committed: this process's workers start it now (a replay or an existing
-    // snapshot rings for nothing, at the cost of one look at the queue).
-    .inspect(|_| svc.db.jobs_queued().ring())
+    // The calculation job is committed: this process's workers start it now.
+    .inspect(|outcome| {
+        if outcome.queued() {
+            svc.db.jobs_queued().ring()
+        }
+    })
 }
 
 async fn capture(
@@ -136,7 +139,7 @@ async fn capture(
     fund_id: i64,
     input: NewSnapshot,
     key: Option<String>,
-) -> Result<Created> {
+) -> Result<Outcome<Summary>> {
     let state = load_state(txn, fund_id).await?;
     if let Some(allocations) = &input.allocations {
         check_manual_allocations(&state, &input, allocations)?;
@@ -162,7 +165,7 @@ async fn capture(
         .one(txn)
         .await?
     {
-        return Ok(Created::Existing(existing));
+        return Ok(Outcome::Existing(existing));
     }
 
     let at = now();
@@ -201,8 +204,8 @@ async fn capture(
         })
         .collect();
     insert_allocations(txn, rows).await?;
-    calculation_job(fund_id, id, at).insert(txn).await?;
-    Ok(Created::New(snapshot))
+    calculation_job(fund_id, id, at)?.insert(txn).await?;
+    Ok(Outcome::Queued(snapshot))
 }
 
 /// Inserts the snapshot row with `inputs` given as its canonical text. Without `RETURNING`: the row is the
@@ -249,13 +252,12 @@ async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String)
 }
 
 /// The outbox row that has the snapshot calculated (SPEC §8): deduplicated by the snapshot's id.
-fn calculation_job(fund_id: i64, snapshot_id: Uuid, at: DateTime<Utc>) -> job_outbox::ActiveModel {
-    crate::outbox::pending_job(
-        JOB_CALCULATE,
-        Some(fund_id),
-        Some(snapshot_id.to_string()),
-        serde_json::json!({"snapshot_id": snapshot_id}),
-        5,
-        at,
-    )
+fn calculation_job(
+    fund_id: i64,
+    snapshot_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<job_outbox::ActiveModel> {
+    let payload = CalculateSnapshot { snapshot_id };
+    let dedupe = Some(snapshot_id.to_string());
+    crate::outbox::queue::<Calculator>(Some(fund_id), dedupe, &payload, at)
 }

@@ -13,8 +13,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-pub use calculate::{Calculator, calculate};
-pub use capture::{Created, NewSnapshot, create_snapshot};
+pub use calculate::{CalculateSnapshot, Calculator, calculate};
+pub use capture::{NewSnapshot, create_snapshot};
 pub use model::{
     CalculatedMetrics, JOB_CALCULATE, ManualAllocation, SnapshotInputs, can_transition,
 };

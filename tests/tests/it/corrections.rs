@@ -329,6 +329,7 @@ async fn the_demo_fund_is_seeded_once_with_real_numbers_whatever_the_runs() {
             app.db.db.clone(),
             24,
             service::matrices::FirstTier::memory(1 << 20),
+            std::sync::Arc::new(api::replies::Replies),
         );
         let first = service::demo::seed(&svc).await.unwrap();
         let tables = [

@@ -518,6 +518,7 @@ async fn computed_metrics_are_reused_while_the_fund_is_unchanged_and_recomputed_
             app.db.db.clone(),
             24,
             service::matrices::FirstTier::memory(1 << 20),
+            std::sync::Arc::new(api::replies::Replies),
         );
         let admin = service::auth::Principal {
             key_id: uuid::Uuid::now_v7(),
@@ -598,7 +599,7 @@ async fn computed_metrics_are_reused_while_the_fund_is_unchanged_and_recomputed_
             );
             before = after;
         }
-        assert_eq!(before.metrics.fund.invested_cents, 2_000);
-        assert_eq!(before.metrics.fund.realized_cents, 100);
+        assert_eq!(before.fund.invested_cents, 2_000);
+        assert_eq!(before.fund.realized_cents, 100);
     }
 }

@@ -343,3 +343,83 @@ async fn two_workers_on_separate_connections_never_run_one_job_twice() {
         assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 30);
     }
 }
+
+/// Everything logged while it is the thread's subscriber, as text.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The last attempt of a calculation fails, and so does the status write that gives its snapshot up
+/// (the database refuses every update of it): the job is failed all the same, and the refused write is
+/// logged with the database's own words, never dropped.
+#[tokio::test]
+async fn a_status_write_refused_while_giving_up_a_job_is_logged_with_its_cause() {
+    const REFUSAL: &str = "snapshots are read-only in this test";
+    for backend in backends() {
+        let db = updog_tests::TestDb::migrated(backend).await;
+        fixtures::fund(1).insert(&db).await.unwrap();
+        let id = uuid::Uuid::now_v7();
+        let snapshot = db.uuid_literal(id);
+        fixtures::snapshot(&db, &snapshot, 1)
+            .insert(&db)
+            .await
+            .unwrap();
+        fixtures::job(&db, 1)
+            .with("payload", &format!("'{{\"snapshot_id\": \"{id}\"}}'"))
+            .with("max_attempts", "1")
+            .insert(&db)
+            .await
+            .unwrap();
+        let refuse = match backend {
+            Backend::Postgres => format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION '{REFUSAL}'; END $$; \
+                 CREATE TRIGGER refuse BEFORE UPDATE ON forecast_snapshots \
+                 FOR EACH ROW EXECUTE FUNCTION refuse();"
+            ),
+            Backend::Sqlite => format!(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON forecast_snapshots \
+                 BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END;"
+            ),
+        };
+        db.exec(&refuse).await.unwrap();
+
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let at = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let ran = {
+            let _logging = tracing::subscriber::set_default(subscriber);
+            outbox::run_once(&db.db, &updog_tests::job_handlers(), "w", at).await
+        };
+        assert!(ran.unwrap(), "[{backend:?}] the job ran");
+
+        let job = job_row(&db).await;
+        assert_eq!(job.status, job_outbox::JobStatus::Failed, "[{backend:?}]");
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let gave_up = text
+            .lines()
+            .find(|l| l.contains("giving up the job failed"))
+            .unwrap_or_else(|| {
+                panic!("[{backend:?}] no log line of the failed give-up in:\n{text}")
+            });
+        assert!(gave_up.contains("ERROR"), "[{backend:?}] {gave_up}");
+        assert!(gave_up.contains(REFUSAL), "[{backend:?}] {gave_up}");
+        assert!(
+            gave_up.contains("snapshot.calculate"),
+            "[{backend:?}] {gave_up}"
+        );
+    }
+}

@@ -6,10 +6,6 @@
 //! workers in any number of processes never claim the same job; on SQLite (one connection, one writer)
 //! the same `UPDATE … RETURNING` is atomic by construction.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +19,9 @@ use uuid::Uuid;
 use crate::db::{Database, now};
 use crate::error::{Error, Result};
 
+mod job;
+pub use job::{Handler, HandlerFuture, Handlers, Job, cause_chain, queue};
+
 /// How long a claimed job may run before the reaper hands it to another worker.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
 /// Backoff after the n-th failed attempt: `min(2^n, 300)` seconds.
@@ -33,93 +32,6 @@ pub fn backoff(attempt: i32) -> chrono::Duration {
         300,
     );
     chrono::Duration::seconds(secs)
-}
-
-pub type HandlerFuture<'a> =
-    Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send + 'a>>;
-
-/// Runs one kind of job. Handlers must be idempotent: a job may run more than once (after a crash, or a
-/// lease that ran out), and running it twice must leave the same rows.
-pub trait Handler: Send + Sync {
-    fn run<'a>(&'a self, db: &'a Database, job: &'a job_outbox::Model) -> HandlerFuture<'a>;
-
-    /// Called once a job has failed for good without its handler seeing the failure: its last attempt's
-    /// worker stopped (its lease ran out), so the reaper marks it `failed`. The handler leaves what the
-    /// job was for in a final state (a snapshot in `error`). Must be idempotent; by default nothing.
-    fn give_up<'a>(
-        &'a self,
-        db: &'a Database,
-        job: &'a job_outbox::Model,
-        reason: &'a str,
-    ) -> HandlerFuture<'a> {
-        let _ = (db, job, reason);
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// The handlers a worker knows, by job type.
-#[derive(Clone, Default)]
-pub struct Handlers {
-    map: HashMap<String, Arc<dyn Handler>>,
-}
-
-impl Handlers {
-    pub fn with(mut self, job_type: &str, handler: Arc<dyn Handler>) -> Self {
-        self.map.insert(job_type.to_owned(), handler);
-        self
-    }
-}
-
-/// Wakes this process's idle workers as soon as a job queued here is committed, instead of at their next
-/// poll (every 200 ms when idle). Jobs queued by other processes are still found by polling. A ring
-/// while no worker waits is kept for the next one to wait, so that a job committed while the workers
-/// were busy is never left until the next poll.
-#[derive(Clone, Debug, Default)]
-pub struct Doorbell(Arc<tokio::sync::Notify>);
-
-impl Doorbell {
-    /// Call after the commit of the transaction that queued the job: rung earlier, a worker could look
-    /// before the job is visible, find nothing and go back to sleep.
-    pub fn ring(&self) {
-        self.0.notify_one();
-    }
-
-    async fn rung(&self) {
-        self.0.notified().await;
-    }
-}
-
-/// A new pending job of `job_type`, due at `at` (SPEC §8): the row every queueing site inserts in the
-/// transaction of the rows that need it. `dedupe_key` makes a second queueing of the same work a
-/// unique violation instead of a second job.
-pub fn pending_job(
-    job_type: &str,
-    fund_id: Option<i64>,
-    dedupe_key: Option<String>,
-    payload: serde_json::Value,
-    max_attempts: i32,
-    at: DateTime<Utc>,
-) -> job_outbox::ActiveModel {
-    use sea_orm::ActiveValue::Set;
-    job_outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        job_type: Set(job_type.to_owned()),
-        fund_id: Set(fund_id),
-        dedupe_key: Set(dedupe_key),
-        payload: Set(payload),
-        status: Set(JobStatus::Pending),
-        priority: Set(0),
-        attempt_count: Set(0),
-        max_attempts: Set(max_attempts),
-        next_run_at: Set(at),
-        locked_by: Set(None),
-        locked_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        version: Set(1),
-    }
 }
 
 /// Claims the next due job for `worker`, or `None`.
@@ -205,15 +117,35 @@ pub async fn run_once(
     let Some(job) = claim(db, worker, at).await? else {
         return Ok(false);
     };
-    let outcome = match handlers.map.get(&job.job_type) {
+    let handler = handlers.map.get(&job.job_type);
+    let outcome = match handler {
         Some(handler) => handler.run(db, &job).await,
         None => Err(format!("no handler for job type {}", job.job_type)),
     };
     if let Err(message) = &outcome {
         tracing::warn!(job = %job.id, job_type = %job.job_type, attempt = job.attempt_count, error = %message, "job failed");
+        if job.attempt_count >= job.max_attempts
+            && let Some(handler) = handler
+        {
+            // The last attempt: what the job served is left in a final state before the job is.
+            give_up(db, handler.as_ref(), &job, message).await;
+        }
     }
     finish(db, &job, outcome, std::cmp::max(now(), at)).await?;
     Ok(true)
+}
+
+/// Runs the handler's [`Handler::give_up`]; a failure — a status write the database refused — is
+/// logged with its cause, since the job is failed all the same and nothing else would report it.
+async fn give_up(db: &Database, handler: &dyn Handler, job: &job_outbox::Model, reason: &str) {
+    if let Err(error) = handler.give_up(db, job, reason).await {
+        tracing::error!(
+            job = %job.id,
+            job_type = %job.job_type,
+            %error,
+            "giving up the job failed: what it served may be left unfinished"
+        );
+    }
 }
 
 /// An update of jobs that releases their lease (no worker holds them any more) at `at`.
@@ -275,12 +207,8 @@ pub async fn reap_expired_leases(
         if failed.rows_affected == 1 {
             reaped += 1;
             tracing::warn!(job = %job.id, job_type = %job.job_type, "job failed: {LEASE_EXPIRED_ON_LAST_ATTEMPT}");
-            if let Some(handler) = handlers.map.get(&job.job_type)
-                && let Err(e) = handler
-                    .give_up(db, &job, LEASE_EXPIRED_ON_LAST_ATTEMPT)
-                    .await
-            {
-                tracing::warn!(job = %job.id, error = %e, "giving up a job failed");
+            if let Some(handler) = handlers.map.get(&job.job_type) {
+                give_up(db, handler.as_ref(), &job, LEASE_EXPIRED_ON_LAST_ATTEMPT).await;
             }
         }
     }
