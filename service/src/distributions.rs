@@ -100,3 +100,43 @@ pub async fn create_distribution(
     )
     .await
 }
+
+/// What a fund has distributed: how many distributions, their total and the first and last dates (none
+/// for a fund without distributions).
+#[derive(Clone, Debug, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct DistributionSummary {
+    pub count: i64,
+    pub total_cents: i64,
+    pub first_on: Option<NaiveDate>,
+    pub last_on: Option<NaiveDate>,
+}
+
+/// The summary of a fund's distributions, in one aggregate query.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn summary(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+) -> Result<DistributionSummary> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    principal.require_read(fund_id)?;
+    let conn = svc.db.connection();
+    funds::require(conn, fund_id).await?;
+    let on = || Expr::col(distribution::Column::DistributedOn);
+    distribution::Entity::find()
+        .select_only()
+        .column_as(Expr::col(distribution::Column::Id).count(), "count")
+        // PostgreSQL sums a bigint as numeric: cast back, and an empty sum is 0 cents.
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT)"),
+            "total_cents",
+        )
+        .column_as(on().min(), "first_on")
+        .column_as(on().max(), "last_on")
+        .filter(distribution::Column::FundId.eq(fund_id))
+        .into_model::<DistributionSummary>()
+        .one(conn)
+        .await?
+        .ok_or_else(|| crate::Error::Invariant("an aggregate returned no row".into()))
+}

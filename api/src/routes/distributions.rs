@@ -168,11 +168,44 @@ pub async fn delete_distribution(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// What a fund has distributed.
+#[derive(Serialize, ToSchema)]
+pub struct DistributionSummary {
+    /// How many distributions the fund has recorded.
+    pub count: i64,
+    /// Their proceeds together, cents.
+    pub total_cents: i64,
+    /// The date of the first; `null` without distributions.
+    pub first_on: Option<NaiveDate>,
+    /// The date of the last; `null` without distributions.
+    pub last_on: Option<NaiveDate>,
+}
+
+/// Summarise a fund's distributions: how many, their total, the first and last dates.
+#[utoipa::path(
+    tag = "distributions", operation_id = "get_distribution_summary", params(FundPath),
+    responses((status = 200, description = "The summary.", body = DistributionSummary), ReadErrors)
+)]
+#[get("/api/v1/funds/{fund_id}/distributions/summary")]
+pub async fn get_distribution_summary(
+    caller: Caller,
+    path: web::Path<FundPath>,
+) -> Result<HttpResponse, Error> {
+    let s = distributions::summary(caller.service(), &caller.principal, path.fund_id.0).await?;
+    Ok(HttpResponse::Ok().json(DistributionSummary {
+        count: s.count,
+        total_cents: s.total_cents,
+        first_on: s.first_on,
+        last_on: s.last_on,
+    }))
+}
+
 /// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
 /// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_distribution)
         .service(list_distributions)
+        .service(get_distribution_summary)
         .service(get_distribution)
         .service(delete_distribution);
 }

@@ -477,3 +477,51 @@ async fn an_integral_number_written_as_a_float_is_taken_as_the_integer() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "[{backend:?}]");
     }
 }
+
+/// A fund's distributions summarised: none at first (a count of 0, a total of 0, no dates); then the
+/// count, the total to the cent and the first and last dates of three; another fund's summary is not
+/// the caller's to read, and a fund that does not exist is not found.
+#[tokio::test]
+async fn a_funds_distributions_are_summarised_by_count_total_and_first_and_last_date() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund").await;
+        let company = app.company(fund, "Acme").await;
+        let summary = format!("/api/v1/funds/{fund}/distributions/summary");
+        let read =
+            async || -> Value { app.get_as(&summary, &app.admin).await.json().await.unwrap() };
+        assert_eq!(
+            read().await,
+            json!({"count": 0, "total_cents": 0, "first_on": null, "last_on": null}),
+            "[{backend:?}]"
+        );
+
+        for (on, cents) in [
+            ("2025-06-30", 12_345),
+            ("2024-01-15", 5_000),
+            ("2025-12-31", 1),
+        ] {
+            let body = json!({"company_id": company, "distributed_on": on, "amount_cents": cents, "kind": "dividend"});
+            let path = format!("/api/v1/funds/{fund}/distributions");
+            let created = app.post(&path, &app.admin, &body, None).await;
+            assert_eq!(created.status(), StatusCode::CREATED, "[{backend:?}]");
+        }
+        assert_eq!(
+            read().await,
+            json!({"count": 3, "total_cents": 17_346, "first_on": "2024-01-15", "last_on": "2025-12-31"}),
+            "[{backend:?}]"
+        );
+
+        let other = app.fund("Other").await;
+        let stranger = app.key(Role::Reader, &[other]).await;
+        assert_eq!(
+            app.get_as(&summary, &stranger).await.status(),
+            StatusCode::FORBIDDEN,
+            "[{backend:?}]"
+        );
+        let missing = app
+            .get_as("/api/v1/funds/999999/distributions/summary", &app.admin)
+            .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "[{backend:?}]");
+    }
+}
