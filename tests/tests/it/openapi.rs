@@ -78,3 +78,60 @@ fn the_cursor_patterns_are_the_servers() {
     }
     assert_eq!(seen, 7, "every list has a cursor");
 }
+
+/// Every documented path whose literal segment stands where a sibling path has a `{param}` — such as
+/// `…/distributions/summary` beside `…/distributions/{distribution_id}` — reaches its own handler: actix
+/// tries routes in registration order, and a literal registered after its `{param}` sibling would be
+/// captured by it and answered 400 (the parameter does not parse). Each such `GET` is sent with the ids
+/// of a real fund and must not be a 400.
+#[tokio::test]
+async fn no_literal_path_segment_is_captured_by_a_parameter_sibling() {
+    let spec = serde_json::to_value(api::openapi::openapi()).expect("the document as JSON");
+    let paths: Vec<(String, Vec<String>)> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .map(|(p, item)| {
+            let methods = item.as_object().map(|m| m.keys().cloned().collect());
+            (p.clone(), methods.unwrap_or_default())
+        })
+        .collect();
+    let segments = |p: &str| p.split('/').map(str::to_owned).collect::<Vec<_>>();
+    let is_param = |s: &str| s.starts_with('{');
+    let shadowed: Vec<&String> = paths
+        .iter()
+        .filter(|(p, methods)| {
+            let mine = segments(p);
+            methods.iter().any(|m| m == "get")
+                && paths.iter().any(|(q, _)| {
+                    let theirs = segments(q);
+                    theirs.len() == mine.len()
+                        && (0..mine.len()).any(|i| {
+                            !is_param(&mine[i])
+                                && is_param(&theirs[i])
+                                && mine[..i] == theirs[..i]
+                                && mine[i + 1..] == theirs[i + 1..]
+                        })
+                })
+        })
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        shadowed
+            .iter()
+            .any(|p| p.ends_with("/distributions/summary")),
+        "the walk finds the literal siblings: {shadowed:?}"
+    );
+
+    let app = updog_tests::TestApp::spawn(service::Backend::Sqlite).await;
+    let fund = app.fund("Fund").await;
+    for path in shadowed {
+        let concrete = path.replace("{fund_id}", &fund.to_string());
+        let answer = app.get_as(&concrete, &app.admin).await;
+        assert_ne!(
+            answer.status(),
+            reqwest::StatusCode::BAD_REQUEST,
+            "{path} is captured by a parameter sibling: register it first"
+        );
+    }
+}
