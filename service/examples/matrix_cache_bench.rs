@@ -13,17 +13,13 @@ use std::time::{Duration, Instant};
 
 use service::cache::Redis;
 use service::matrices::{
-    Bucket, CorrelationWeights, Entry, FirstTier, Matrices, MatrixConfig, MatrixRecord, Recycling,
-    canonical_config, generate, matrix_key, store::Payload,
+    Bucket, Entry, FirstTier, Matrices, MatrixConfig, MatrixRecord, canonical_config, generate,
+    matrix_key, store::Payload,
 };
 
 fn config(scenarios: u32, buckets: usize) -> MatrixConfig {
     let share = 100.0 / buckets as f64;
     MatrixConfig {
-        fund_id: 1,
-        taxonomy_version: "bench".into(),
-        num_scenarios: scenarios,
-        seed: 2026,
         buckets: (0..buckets)
             .map(|i| Bucket {
                 name: format!("bucket_{i:02}"),
@@ -32,16 +28,7 @@ fn config(scenarios: u32, buckets: usize) -> MatrixConfig {
                 moic_p90: 3.0 + i as f64,
             })
             .collect(),
-        correlation_weights: CorrelationWeights {
-            macro_: 0.3,
-            systematic: 0.3,
-            idiosyncratic: 0.4,
-        },
-        recycling: Recycling {
-            enabled: false,
-            mode: None,
-            reinvestment_rate: None,
-        },
+        ..MatrixConfig::sample(1, scenarios, 2026)
     }
 }
 

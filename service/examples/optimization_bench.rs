@@ -6,16 +6,12 @@ mod support;
 
 use std::time::Instant;
 
-use service::matrices::{Bucket, CorrelationWeights, MatrixConfig, Recycling, generate};
+use service::matrices::{Bucket, MatrixConfig, generate};
 use service::optimizations::model::{Model, Objective, Scenarios, solve};
 
 fn main() {
     let buckets = 10;
     let config = MatrixConfig {
-        fund_id: 1,
-        taxonomy_version: "bench".into(),
-        num_scenarios: 10_000,
-        seed: 2026,
         buckets: (0..buckets)
             .map(|i| Bucket {
                 name: format!("bucket_{i:02}"),
@@ -24,16 +20,7 @@ fn main() {
                 moic_p90: 2.5 + i as f64 * 0.6,
             })
             .collect(),
-        correlation_weights: CorrelationWeights {
-            macro_: 0.3,
-            systematic: 0.3,
-            idiosyncratic: 0.4,
-        },
-        recycling: Recycling {
-            enabled: false,
-            mode: None,
-            reinvestment_rate: None,
-        },
+        ..MatrixConfig::sample(1, 10_000, 2026)
     };
     let values = generate(&config).values;
     let m = Scenarios {

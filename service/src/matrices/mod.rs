@@ -87,6 +87,38 @@ pub struct MatrixConfig {
 }
 
 impl MatrixConfig {
+    /// The sample config of examples, benchmarks and tests: two buckets (`seed` 40% at a median 1.5×
+    /// and a p90 6×, `series_a` 60% at 2× and 4×), correlation weights 0.3 / 0.3 / 0.4, no recycling.
+    /// The tests pin its matrices; a benchmark replaces its buckets (`MatrixConfig { buckets, ..sample }`).
+    pub fn sample(fund_id: i64, num_scenarios: u32, seed: u64) -> Self {
+        let bucket = |name: &str, capital_allocation_pct, moic_median, moic_p90| Bucket {
+            name: name.into(),
+            capital_allocation_pct,
+            moic_median,
+            moic_p90,
+        };
+        Self {
+            fund_id,
+            taxonomy_version: "v1".into(),
+            num_scenarios,
+            seed,
+            buckets: vec![
+                bucket("seed", 40.0, 1.5, 6.0),
+                bucket("series_a", 60.0, 2.0, 4.0),
+            ],
+            correlation_weights: CorrelationWeights {
+                macro_: 0.3,
+                systematic: 0.3,
+                idiosyncratic: 0.4,
+            },
+            recycling: Recycling {
+                enabled: false,
+                mode: None,
+                reinvestment_rate: None,
+            },
+        }
+    }
+
     /// S × B.
     pub fn cells(&self) -> u64 {
         u64::from(self.num_scenarios) * self.buckets.len() as u64

@@ -3,36 +3,7 @@ use sha2::{Digest, Sha256};
 use super::*;
 
 fn config() -> MatrixConfig {
-    MatrixConfig {
-        fund_id: 1,
-        taxonomy_version: "v1".into(),
-        num_scenarios: 2_000,
-        seed: 42,
-        buckets: vec![
-            Bucket {
-                name: "seed".into(),
-                capital_allocation_pct: 40.0,
-                moic_median: 1.5,
-                moic_p90: 6.0,
-            },
-            Bucket {
-                name: "series_a".into(),
-                capital_allocation_pct: 60.0,
-                moic_median: 2.0,
-                moic_p90: 4.0,
-            },
-        ],
-        correlation_weights: CorrelationWeights {
-            macro_: 0.3,
-            systematic: 0.3,
-            idiosyncratic: 0.4,
-        },
-        recycling: Recycling {
-            enabled: false,
-            mode: None,
-            reinvestment_rate: None,
-        },
-    }
+    MatrixConfig::sample(1, 2_000, 42)
 }
 
 fn digest(m: &GeneratedMatrix) -> String {

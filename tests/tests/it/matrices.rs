@@ -8,7 +8,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use service::entity::api_key::Role;
-use service::matrices::{Bucket, CorrelationWeights, MatrixConfig, Recycling, generate};
+use service::matrices::{MatrixConfig, generate};
 use updog_tests::{TestApp, backends};
 
 /// A 2,000 × 2 config; its buckets deliberately not in name order.
@@ -27,33 +27,7 @@ pub(crate) fn config(seed: u64) -> Value {
 
 /// The values the generator gives for [`config`] of `fund_id`, row-major, columns `seed`, `series_a`.
 pub(crate) fn expected_values(fund_id: i64, seed: u64, num_scenarios: u32) -> Vec<f32> {
-    let bucket = |name: &str, pct, median, p90| Bucket {
-        name: name.into(),
-        capital_allocation_pct: pct,
-        moic_median: median,
-        moic_p90: p90,
-    };
-    generate(&MatrixConfig {
-        fund_id,
-        taxonomy_version: "v1".into(),
-        num_scenarios,
-        seed,
-        buckets: vec![
-            bucket("series_a", 60.0, 2.0, 4.0),
-            bucket("seed", 40.0, 1.5, 6.0),
-        ],
-        correlation_weights: CorrelationWeights {
-            macro_: 0.3,
-            systematic: 0.3,
-            idiosyncratic: 0.4,
-        },
-        recycling: Recycling {
-            enabled: false,
-            mode: None,
-            reinvestment_rate: None,
-        },
-    })
-    .values
+    generate(&MatrixConfig::sample(fund_id, num_scenarios, seed)).values
 }
 
 /// The values of a `?include=matrix` answer, row-major.
