@@ -172,6 +172,26 @@ for crate in ("service", "api"):
         names = sorted(str(mods[m].relative_to(ROOT)) for m in comp)
         failed.append(f"import cycle in {crate}/src: {' <-> '.join(names)}")
 
+# The calculations are pure: nothing under service/src/calc reaches a resource module, the database, a
+# clock or an await.
+calc_src = ROOT / "service" / "src" / "calc"
+allowed = ("calc", "error", "fields")
+impure = []
+mods = module_files(ROOT / "service" / "src")
+for f in sorted(calc_src.rglob("*.rs")):
+    text = strip_comments(f.read_text())
+    here = f.relative_to(ROOT / "service" / "src").with_suffix("")
+    here = [p for p in here.parts if p != "mod"]
+    for p in paths_in(text):
+        target = resolve(mods, here, p)
+        if target is not None and target and target[0] not in allowed:
+            impure.append(f"{f.relative_to(ROOT)} reaches {'/'.join(target)}")
+    for word in (".await", "Utc::now", "sea_orm::Database", "DatabaseConnection", "now()"):
+        if word in text:
+            impure.append(f"{f.relative_to(ROOT)} uses {word}")
+print(f"service/src/calc: {len(list(calc_src.rglob('*.rs')))} files, {len(impure)} impure references")
+failed.extend(f"calc is not pure: {x}" for x in sorted(set(impure)))
+
 http_words = re.compile(r"StatusCode|\bhttp::|actix")
 hits = []
 for f in (ROOT / "service").rglob("*"):

@@ -63,8 +63,8 @@ mod tests {
         let empty = service::fund_state::PortfolioState {
             fund: service::fund_state::FundState {
                 id: 1,
-                size_cents: 100,
-                reserve_ratio_bps: 0,
+                size_cents: service::money::Cents::new(100),
+                reserve_ratio_bps: service::money::Bps::ZERO,
             },
             companies: Vec::new(),
             lots: Vec::new(),

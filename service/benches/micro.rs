@@ -15,7 +15,7 @@ use service::entity::portfolio_company::{CompanyStatus, Stage};
 use service::fund_state::{CompanyState, DistributionState, FundState, LotState, PortfolioState};
 use service::metrics::compute;
 use service::metrics::xirr::{CashFlow, xirr};
-use service::money::cost_basis_cents;
+use service::money::{Bps, Cents, cost_basis_cents};
 use service::reserves::{ReservePolicy, allocate};
 use uuid::Uuid;
 
@@ -42,8 +42,8 @@ fn fund() -> PortfolioState {
     PortfolioState {
         fund: FundState {
             id: 1,
-            size_cents: 50_000_000_000,
-            reserve_ratio_bps: 4_000,
+            size_cents: Cents::new(50_000_000_000),
+            reserve_ratio_bps: Bps::new(4_000).unwrap(),
         },
         companies: (1..=COMPANIES)
             .map(|c| CompanyState {

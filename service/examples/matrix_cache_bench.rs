@@ -174,7 +174,7 @@ async fn main() {
         let (tier, key) = (&tier, key.clone());
         async move {
             match tier.entry(&key).await {
-                service::matrices::tier::Found::Hit(e) => {
+                service::matrices::first_tier::Found::Hit(e) => {
                     std::hint::black_box(e);
                 }
                 _ => panic!("a hit"),

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+use crate::calc::money::SHARE_SCALE;
 use crate::error::{Error, FieldError, Result};
-use crate::money::SHARE_SCALE;
 
 /// The invalid fields of one request, collected so that the client learns of all of them at once.
 #[derive(Default)]

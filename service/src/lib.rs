@@ -8,7 +8,9 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod blocking;
 pub mod cache;
+pub mod calc;
 pub mod canonical;
 pub mod companies;
 pub mod context;
@@ -27,13 +29,13 @@ pub mod investments;
 pub mod lots;
 pub mod matrices;
 pub mod metrics;
-pub mod money;
 pub mod optimizations;
 pub mod outbox;
 pub mod pagination;
 pub mod reserves;
 pub mod snapshots;
 
+pub use calc::money;
 pub use context::Service;
 pub use db::{Backend, Database, now};
 /// The entities, for reading the models the service returns (the API maps them to its own types).

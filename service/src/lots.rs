@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::calc::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
@@ -16,7 +17,6 @@ use crate::fields::{Problems, parse_shares};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
 use crate::in_fund::InFund;
-use crate::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::pagination::{self, Page, PageRequest};
 
 #[derive(Clone, Debug)]

@@ -3,8 +3,6 @@
 //! transaction. (A binary `COPY` reader for the MOIC's reads was removed once SeaORM's queries measured
 //! within SPEC §16's target: docs/DECISIONS.md.)
 
-mod model;
-
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,8 +16,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use model::{CompanyState, DistributionState, FundState, LotState, PortfolioState};
+pub use crate::calc::state::{
+    CompanyState, DistributionState, FundState, LotState, PortfolioState,
+};
 
+use crate::calc::money::{Bps, Cents};
 use crate::error::{Error, Result};
 
 /// Reads everything the calculations need in five queries, whatever the size of the fund, on any
@@ -51,8 +52,11 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
     Ok(PortfolioState {
         fund: FundState {
             id: fund.id,
-            size_cents: fund.size_cents,
-            reserve_ratio_bps: fund.reserve_ratio_bps,
+            size_cents: Cents::new(fund.size_cents),
+            // The schema's CHECK keeps it within 0..=10000.
+            reserve_ratio_bps: Bps::new(fund.reserve_ratio_bps.into()).ok_or_else(|| {
+                Error::Invariant(format!("fund {fund_id}: reserve ratio out of range"))
+            })?,
         },
         companies: companies?.into_iter().map(CompanyState::from).collect(),
         lots,

@@ -7,8 +7,8 @@ use entity::job_outbox;
 use sea_orm::ActiveModelTrait;
 use serde::{Deserialize, Serialize};
 
+use super::first_tier::FirstTier;
 use super::store::Scope;
-use super::tier::FirstTier;
 use crate::context::Service;
 use crate::db::{Database, now};
 use crate::error::Result;

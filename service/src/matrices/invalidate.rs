@@ -8,9 +8,9 @@
 use sea_orm::ActiveModelTrait;
 
 use super::clearing::clearing_job;
+use super::first_tier::FirstTier;
 use super::stats::StatsSnapshot;
 use super::store::{self, Scope};
-use super::tier::FirstTier;
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::error::{Error, Result};

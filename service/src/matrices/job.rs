@@ -11,10 +11,11 @@ use entity::scenario_matrix::{self, MatrixStatus};
 use serde::{Deserialize, Serialize};
 
 use super::MatrixConfig;
-use super::generator::generate;
 use super::key::from_canonical;
 use super::stats::Stats;
 use super::store::{self, JOB_GENERATE, Payload};
+use crate::blocking::off_the_async_workers;
+use crate::calc::scenarios::generate;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::outbox::Job;
@@ -30,12 +31,11 @@ pub(super) async fn generate_payload(
     config: MatrixConfig,
 ) -> Result<(Payload, Vec<f32>)> {
     let started = Instant::now();
-    let generated = tokio::task::spawn_blocking(move || {
+    let generated = off_the_async_workers("the generator", move || {
         let values = generate(&config).values;
         Payload::encode(&values).map(|payload| (payload, values))
     })
-    .await
-    .map_err(|e| Error::Invariant(format!("the generator stopped: {e}")))??;
+    .await??;
     stats.generated(started.elapsed());
     Ok(generated)
 }

@@ -4,24 +4,12 @@
 
 use serde_json::{Value, json};
 
-use super::MatrixConfig;
+use crate::calc::scenarios::{Bucket, MatrixConfig, units_of_five_decimals};
 use crate::canonical::canonical_sha256;
 use crate::error::Result;
 
 /// Changes whenever the canonical form does, so that no key of one form is read as the other.
 pub const KEY_VERSION: u32 = 1;
-
-/// `v` in units of 10⁻⁵, rounded half away from zero (0.1 + 0.2 and 0.3 meet; -0 is 0).
-fn units_of_five_decimals(v: f64) -> i64 {
-    let scaled = libm::round(v * 100_000.0);
-    if scaled == 0.0 { 0 } else { scaled as i64 }
-}
-
-/// `v` rounded to 5 decimals: the value the key stands for, and what the generator is fed, so that
-/// configs with one key give one matrix.
-pub(super) fn round5(v: f64) -> f64 {
-    units_of_five_decimals(v) as f64 / 100_000.0
-}
 
 /// A number rounded to 5 decimals, written as a decimal string (not a float, so that no
 /// float formatting can change a key).
@@ -35,7 +23,7 @@ fn five(v: f64) -> Value {
 /// The canonical config: what the key is the hash of, and what is stored with the matrix (a hit whose
 /// stored canonical config differs from the request's is never served).
 pub fn canonical_config(config: &MatrixConfig) -> Value {
-    let mut buckets: Vec<&super::Bucket> = config.buckets.iter().collect();
+    let mut buckets: Vec<&Bucket> = config.buckets.iter().collect();
     buckets.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let recycling = if config.recycling.enabled {
         json!({

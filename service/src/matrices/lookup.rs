@@ -8,13 +8,14 @@ use entity::scenario_matrix::{self, MatrixStatus};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction};
 use serde_json::Value;
 
+use super::cache::Matrices;
 use super::job::{generate_payload, generation_job};
 use super::record::{Entry, MatrixRecord};
 use super::stats::{ServedFrom, Stats};
 use super::store::{self, Payload};
-use super::tiers::Matrices;
 use super::{INLINE_MAX_CELLS, MatrixConfig, canonical_config, codec, from_canonical, generate};
 use crate::auth::Principal;
+use crate::blocking::off_the_async_workers;
 use crate::canonical::canonical_sha256;
 use crate::context::Service;
 use crate::db::{Database, now};
@@ -244,9 +245,7 @@ async fn regenerate<C: ConnectionTrait>(
         ))
     })?;
     let started = Instant::now();
-    let values = tokio::task::spawn_blocking(move || generate(&config).values)
-        .await
-        .map_err(|e| Error::Invariant(format!("the generator stopped: {e}")))?;
+    let values = off_the_async_workers("the generator", move || generate(&config).values).await?;
     stats.generated(started.elapsed());
     store::repair(conn, &row, Payload::encode(&values)?).await?;
     let row = store::find(conn, &row.matrix_key)

@@ -2,17 +2,16 @@
 //! [`PortfolioState`](crate::fund_state::PortfolioState), so that a snapshot can recompute them from
 //! its captured inputs alone; and `GET /funds/{id}/moic`, which computes them from the fund's rows.
 
-pub mod xirr;
-
-mod moic;
 pub mod reuse;
 
 use chrono::NaiveDate;
 
-pub use moic::*;
+pub use crate::calc::moic::*;
+pub use crate::calc::xirr;
 pub use reuse::MetricsCache;
 
 use crate::auth::Principal;
+use crate::blocking::off_the_async_workers;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, Result};
@@ -46,7 +45,7 @@ pub async fn fund_moic(
         return Ok(hit);
     }
     let state = load_state(svc.db.connection(), fund_id).await?;
-    let metrics = off_the_async_workers(move || {
+    let metrics = off_the_async_workers("the MOIC calculation", move || {
         let mut metrics = compute(&state, as_of);
         // In id order, the order of the lot pages (`lot_page`).
         metrics.lots.sort_unstable_by_key(|l| l.lot_id);
@@ -84,14 +83,4 @@ pub async fn lot_page(
         computed.as_of,
         Page::from_rows(rows, page.limit, |l| Cursor::Uuid(l.lot_id)),
     ))
-}
-
-/// Runs a CPU-bound calculation on tokio's blocking pool, so that it does not hold up the async
-/// workers that serve other requests.
-pub async fn off_the_async_workers<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Invariant(format!("a calculation did not finish: {e}")))
 }

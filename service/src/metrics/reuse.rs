@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use moka::sync::Cache;
 use sea_orm::{ConnectionTrait, Statement};
 
-use super::moic::PortfolioMetrics;
+use crate::calc::moic::PortfolioMetrics;
 use crate::db::{Backend, Database};
 use crate::error::Result;
 use crate::flight::Flights;

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::OptimizationConfig;
-use super::model::{Pass, Scenarios, Solution, SolveError, solve};
+use crate::blocking::off_the_async_workers;
+use crate::calc::optimizer::{Pass, Scenarios, Solution, SolveError, solve};
 use crate::db::{Database, now};
 use crate::error::{Error, Result};
 use crate::matrices::{Matrices, load};
@@ -156,15 +157,14 @@ impl Optimizer {
         let buckets = record.buckets();
         let model = config.model(&buckets);
         let alpha = config.cvar_confidence;
-        let solved = tokio::task::spawn_blocking(move || {
+        let solved = off_the_async_workers("the solver", move || {
             let m = Scenarios {
                 buckets: buckets.len(),
                 values: &values,
             };
             solve(&m, &model).map(|s| (s, buckets))
         })
-        .await
-        .map_err(|e| Error::Invariant(format!("the solver stopped: {e}")))?;
+        .await?;
         match solved {
             Ok((s, buckets)) => {
                 let weights: serde_json::Map<String, Value> = buckets

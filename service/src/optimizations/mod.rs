@@ -1,7 +1,7 @@
 //! Optimization sessions (SPEC §10): a config posted against a stored scenario matrix, solved in the
 //! background by an outbox job (`job.rs`) with the two-pass model of `model.rs`.
 
-pub mod model;
+pub use crate::calc::optimizer as model;
 
 mod job;
 

@@ -1,11 +1,10 @@
 //! Follow-on reserves: the allocation engine (SPEC §6.5), the rankings it works from, and the fund's
 //! reserve plan (SPEC §7.5).
 
-mod engine;
 mod plan;
 mod rankings;
 
-pub use engine::{
+pub use crate::calc::reserves::{
     BindingCap, CompanyAllocation, DEFAULT_CAP_PERCENT_BPS, ENGINE_VERSION, Ranked, ReservePlan,
     ReservePolicy, allocate, rank, score,
 };

@@ -3,8 +3,8 @@
 
 use rust_decimal::Decimal;
 
-use super::engine::rank;
 use crate::auth::Principal;
+use crate::calc::reserves::rank;
 use crate::context::Service;
 use crate::error::Result;
 use crate::fund_state::load_state;

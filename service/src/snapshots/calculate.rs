@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::complete::complete;
 use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
+use crate::blocking::off_the_async_workers;
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
-use crate::metrics::{compute, off_the_async_workers};
+use crate::metrics::compute;
 use crate::outbox::Job;
 use crate::reserves::{ReservePolicy, allocate};
 
@@ -79,15 +80,16 @@ impl Calculator {
             )
             .await?;
         }
-        let (calculated, metrics_text) = off_the_async_workers(move || {
-            let inputs: SnapshotInputs = serde_json::from_str(&inputs)
-                .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
-            let calculated = calculate(&inputs, snapshot_time);
-            let text = serde_json::to_string(&calculated)
-                .map_err(|e| Error::Invariant(format!("snapshot {id} metrics: {e}")))?;
-            Ok::<_, Error>((calculated, text))
-        })
-        .await??;
+        let (calculated, metrics_text) =
+            off_the_async_workers("the snapshot calculation", move || {
+                let inputs: SnapshotInputs = serde_json::from_str(&inputs)
+                    .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
+                let calculated = calculate(&inputs, snapshot_time);
+                let text = serde_json::to_string(&calculated)
+                    .map_err(|e| Error::Invariant(format!("snapshot {id} metrics: {e}")))?;
+                Ok::<_, Error>((calculated, text))
+            })
+            .await??;
 
         let allocations = calculated
             .reserve_plan

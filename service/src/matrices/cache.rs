@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::first_tier::{FirstTier, Found};
 use super::record::{Entry, MatrixRecord};
 use super::stats::Stats;
-use super::tier::{FirstTier, Found};
 use crate::canonical::canonical_sha256;
 use crate::flight::Flights;
 use entity::scenario_matrix::MatrixStatus;

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::fund_state::{CompanyState, FundState, LotState};
+use crate::calc::money::Cents;
+use crate::calc::state::{CompanyState, FundState, LotState};
 
 fn company(id: i64, reserve_bps: Option<i64>, p: Option<&str>) -> CompanyState {
     CompanyState {
@@ -44,8 +45,8 @@ fn state(
     PortfolioState {
         fund: FundState {
             id: 1,
-            size_cents: size,
-            reserve_ratio_bps: ratio,
+            size_cents: Cents::new(size),
+            reserve_ratio_bps: Bps::new(ratio.into()).unwrap(),
         },
         companies,
         lots,

@@ -10,10 +10,10 @@ use rust_decimal::Decimal;
 use sea_orm::ActiveEnum;
 use serde::{Deserialize, Serialize};
 
+use super::moic::bps;
+use super::money::{Bps, fixed_scale};
+use super::state::{CompanyState, PortfolioState};
 use crate::error::{Error, FieldError, Result};
-use crate::fund_state::{CompanyState, PortfolioState};
-use crate::metrics::bps;
-use crate::money::fixed_scale;
 
 /// Version of the engine's rules, recorded in snapshots so that a change of rules changes the hash.
 pub const ENGINE_VERSION: &str = "reserves-1";
@@ -167,8 +167,10 @@ pub fn rank(state: &PortfolioState) -> Vec<Ranked<'_>> {
 
 /// Allocates the fund's available reserves. Deterministic, and independent of the order of the inputs.
 pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
+    // A policy's ratio is validated to 0..=10000 (`ReservePolicy::validate`).
     let ratio = policy
         .reserve_ratio_bps
+        .and_then(|r| Bps::new(r.into()))
         .unwrap_or(state.fund.reserve_ratio_bps);
     let follow_on_made: i64 = state
         .lots
@@ -176,7 +178,7 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
         .filter(|l| l.lot_type == LotType::FollowOn)
         .map(|l| l.cost_basis_cents)
         .sum();
-    let available = (floor_bps(state.fund.size_cents, ratio) - follow_on_made).max(0);
+    let available = (state.fund.size_cents.times_bps_floor(ratio).get() - follow_on_made).max(0);
     let cap_percent = policy.cap_percent_bps.unwrap_or(DEFAULT_CAP_PERCENT_BPS);
     let min_check = policy.min_check_cents.unwrap_or(0);
 

@@ -8,11 +8,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::money::{Bps, Cents};
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundState {
     pub id: i64,
-    pub size_cents: i64,
-    pub reserve_ratio_bps: i32,
+    pub size_cents: Cents,
+    pub reserve_ratio_bps: Bps,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

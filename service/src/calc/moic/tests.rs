@@ -7,7 +7,8 @@ use entity::distribution::DistributionKind;
 use entity::portfolio_company::Stage;
 
 use super::*;
-use crate::fund_state::FundState;
+use crate::calc::money::{Bps, Cents};
+use crate::calc::state::FundState;
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -82,8 +83,8 @@ fn state(
     PortfolioState {
         fund: FundState {
             id: 1,
-            size_cents: 100_000_000,
-            reserve_ratio_bps: 4000,
+            size_cents: Cents::new(100_000_000),
+            reserve_ratio_bps: Bps::new(4000).unwrap(),
         },
         companies,
         lots,
@@ -414,7 +415,7 @@ proptest! {
 
     #[test]
     fn integer_half_up_division_agrees_with_decimal_rounding(n in -1_000_000_000_000i64..1_000_000_000_000, d in 1i64..1_000_000_000) {
-        let expected = crate::money::round_half_up(Decimal::from(n) / Decimal::from(d), 0);
+        let expected = crate::calc::money::round_half_up(Decimal::from(n) / Decimal::from(d), 0);
         prop_assert_eq!(Decimal::from(div_half_up(i128::from(n), i128::from(d))), expected);
         prop_assert_eq!(div_half_up(i128::from(n), -i128::from(d)), -div_half_up(i128::from(n), i128::from(d)));
     }

@@ -7,9 +7,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::money::{
+    SHARE_UNIT, cents, div_half_up, fixed_scale, share_units, shares_decimal, to_cents,
+};
+pub use super::money::{allocate_cents, bps, ratio};
+use super::state::{CompanyState, DistributionState, LotState, PortfolioState};
 use super::xirr::{CashFlow, xirr};
-use crate::fund_state::{CompanyState, DistributionState, LotState, PortfolioState};
-use crate::money::{SHARE_SCALE, div_half_up, fixed_scale, round_half_up};
 
 /// Ratios (MOIC, multiples, IRR) are reported with 6 decimal places.
 pub const RATIO_SCALE: u32 = 6;
@@ -82,88 +85,6 @@ pub struct PortfolioMetrics {
     pub fund: FundMetrics,
     pub companies: Vec<CompanyMetrics>,
     pub lots: Vec<LotMetrics>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Arithmetic helpers
-
-/// A multiple in basis points as a decimal (40000 → 4).
-pub fn bps(value: i64) -> Decimal {
-    Decimal::new(value, 4)
-}
-
-/// `numerator / denominator` (two integer amounts, e.g. cents) rounded half-up to 6 places, computed
-/// exactly in integers; `None` when the denominator is zero. The hot path of the lot and company ratios.
-pub fn ratio(numerator: i64, denominator: i64) -> Option<Decimal> {
-    if denominator == 0 {
-        return None;
-    }
-    let scaled = div_half_up(i128::from(numerator) * 1_000_000, i128::from(denominator));
-    Decimal::try_from_i128_with_scale(scaled, RATIO_SCALE).ok()
-}
-
-/// Share quantities inside the calculation are integers in units of 10⁻⁸ share (the 8 places of
-/// `numeric(18,8)`), so that FIFO relief, sums and pro-rata splits are exact integer arithmetic.
-const SHARE_UNIT: i128 = 100_000_000;
-
-/// A share quantity in 10⁻⁸ units. More than 8 places (never stored) are rounded half-up to 8.
-fn share_units(shares: Decimal) -> i128 {
-    let shares = if shares.scale() > SHARE_SCALE {
-        round_half_up(shares, SHARE_SCALE)
-    } else {
-        shares
-    };
-    shares.mantissa() * 10i128.pow(SHARE_SCALE - shares.scale())
-}
-
-/// Back from 10⁻⁸ units to a decimal with 8 places.
-fn shares_decimal(units: i128) -> Decimal {
-    // In range for any sum of numeric(18,8) quantities a fund can hold (< 10²⁸ units).
-    Decimal::try_from_i128_with_scale(units, SHARE_SCALE).unwrap_or(Decimal::MAX)
-}
-
-fn cents(value: i128) -> i64 {
-    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
-}
-
-/// Splits `total` cents over non-negative integer `weights` in proportion, exactly: floors first, then
-/// the leftover cents go to the largest remainders (ties to the earlier weight). Σ result = total. All
-/// weights zero → even split.
-pub fn allocate_cents(total: i64, weights: &[i128]) -> Vec<i64> {
-    if weights.is_empty() {
-        return Vec::new();
-    }
-    let even;
-    let (weights, sum) = match weights.iter().sum::<i128>() {
-        0 => {
-            even = vec![1i128; weights.len()];
-            (&even[..], even.len() as i128)
-        }
-        sum => (weights, sum),
-    };
-    let total_wide = i128::from(total);
-    // (floor, remainder over `sum`): the exact share is floor + remainder / sum.
-    let mut shares: Vec<(i64, i128)> = weights
-        .iter()
-        .map(|w| {
-            let exact = total_wide * w;
-            (cents(exact.div_euclid(sum)), exact.rem_euclid(sum))
-        })
-        .collect();
-    let assigned: i64 = shares.iter().map(|s| s.0).sum();
-    let leftover = usize::try_from(total - assigned).unwrap_or(0);
-    if leftover > 0 {
-        let mut order: Vec<usize> = (0..shares.len()).collect();
-        order.sort_by(|a, b| shares[*b].1.cmp(&shares[*a].1).then(a.cmp(b)));
-        for i in order.into_iter().take(leftover) {
-            shares[i].0 += 1;
-        }
-    }
-    shares.into_iter().map(|s| s.0).collect()
-}
-
-fn to_cents(value: Decimal) -> i64 {
-    i64::try_from(round_half_up(value, 0)).unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------

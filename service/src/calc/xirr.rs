@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::MathematicalOps;
 
-use crate::money::{div_half_up, fixed_scale};
+use super::money::{div_half_up, fixed_scale};
 
 /// A dated cash flow: negative for money invested, positive for money returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
