@@ -58,13 +58,9 @@ after_p99=$(python3 - "$PORT" "$key" <<'PY'
 import json, sys, time, urllib.request
 port, key = sys.argv[1], sys.argv[2]
 base = f"http://127.0.0.1:{port}"
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    req.add_header("Authorization", f"Bearer {key}")
-    if body:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as r:
-        r.read()
+sys.path.insert(0, "bench")
+from client import caller
+call = caller(base, key, parse=False)
 times = []
 for i in range(200):
     call("POST", "/api/v1/funds/1/distributions",

@@ -29,13 +29,9 @@ measure() {
 import json, os, statistics, sys, time, urllib.request
 port, key, lots, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 base = f"http://127.0.0.1:{port}/api/v1"
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    req.add_header("Authorization", f"Bearer {key}")
-    if body:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as r:
-        return r.status, json.loads(r.read())
+sys.path.insert(0, "bench")
+from client import caller
+call = caller(base, key)
 posts, completes = [], []
 for i in range(runs + 1):
     call("POST", "/funds/1/distributions",

@@ -12,10 +12,13 @@ use service::FieldError;
 use service::Service;
 use service::auth::Principal;
 use service::idempotency::{Idempotency, IdempotencyKey, Outcome};
+use service::in_fund::{self, InFund};
+use service::pagination::Page;
 
 use crate::error::Error;
 use crate::replies::{Written, respond};
 use crate::state::AppState;
+use crate::wire::PageQuery;
 
 pub use service::money::MAX_SAFE_INTEGER;
 
@@ -32,6 +35,22 @@ pub struct Caller {
 impl Caller {
     pub fn service(&self) -> &Service {
         &self.state.service
+    }
+
+    /// A page of the fund's rows of `E` (newest first), answered as the wire page `W`: every list of a
+    /// fund-owned resource.
+    pub async fn page_in_fund<E, W>(
+        &self,
+        fund_id: i64,
+        query: &PageQuery,
+    ) -> Result<HttpResponse, Error>
+    where
+        E: InFund<Id = i64>,
+        E::Model: Send + Sync,
+        W: From<Page<E::Model>> + Serialize,
+    {
+        let page = in_fund::list::<E>(self.service(), &self.principal, fund_id, query.page()?);
+        Ok(HttpResponse::Ok().json(W::from(page.await?)))
     }
 }
 

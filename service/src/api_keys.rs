@@ -15,10 +15,8 @@ use uuid::Uuid;
 use crate::auth::{KEY_PREFIX, KeyCache, Principal, digest};
 use crate::context::Service;
 use crate::db::{Database, now};
-use crate::error::{
-    Error, FieldError, ResourceRef, Result, UniqueIndex, is_unique_violation, unique,
-};
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::error::{Error, FieldError, ResourceRef, Result, is_unique_violation};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 
 /// A newly minted key: the stored row and the secret, which is shown once and never again.
 #[derive(Debug)]
@@ -199,18 +197,7 @@ pub async fn revoke(
     ))
 }
 
-impl Keyed for api_key::Entity {
-    const KEY_INDEX: UniqueIndex = unique::API_KEY_KEY;
-    fn key_column() -> api_key::Column {
-        api_key::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<api_key::Column> {
-        None
-    }
-    fn locate(k: &api_key::Model) -> ResourceRef {
-        ResourceRef::ApiKey(k.id)
-    }
-}
+keyed!(api_key, API_KEY_KEY, |k| ResourceRef::ApiKey(k.id));
 
 /// Mints a key over HTTP (admin only), through the one idempotent create path. A fresh outcome holds the
 /// secret, shown once; its idempotency record never does (the recorder sees the key's row only).

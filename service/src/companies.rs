@@ -6,18 +6,18 @@ use entity::ExactDecimal;
 use entity::portfolio_company::{self, CompanyStatus, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, ExprTrait,
+    QueryFilter, TransactionTrait,
 };
 
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ConflictCode, Error, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{ConflictCode, Error, Result, unique};
 use crate::fields::{Problems, name_ok, parse_probability};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
-use crate::in_fund::{self, InFund};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, TxFuture, keyed};
+use crate::in_fund::{self, in_fund};
 use crate::reserves;
 
 /// Fields of a company; on creation `name` and `stage` are required, on update everything is optional.
@@ -123,32 +123,9 @@ fn name_taken(err: Error, name: Option<&str>) -> Error {
     }
 }
 
-impl InFund for portfolio_company::Entity {
-    const NAME: &'static str = "company";
-    type Id = i64;
-    fn fund_column() -> portfolio_company::Column {
-        portfolio_company::Column::FundId
-    }
-    fn id_column() -> portfolio_company::Column {
-        portfolio_company::Column::Id
-    }
-}
+in_fund!(portfolio_company, "company", i64);
 
-impl Keyed for portfolio_company::Entity {
-    const KEY_INDEX: UniqueIndex = unique::COMPANY_KEY;
-    fn key_column() -> portfolio_company::Column {
-        portfolio_company::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<portfolio_company::Column> {
-        Some(portfolio_company::Column::FundId)
-    }
-    fn locate(c: &portfolio_company::Model) -> ResourceRef {
-        ResourceRef::Company {
-            fund_id: c.fund_id,
-            id: c.id,
-        }
-    }
-}
+keyed!(portfolio_company, COMPANY_KEY, FundId, in_fund Company);
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_company(
@@ -205,6 +182,20 @@ pub async fn create_company(
         .await
     };
     outcome.map_err(|e| name_taken(e, name.as_deref()))
+}
+
+/// The checks of a create under a fund that names one of its companies: the fund exists (404) and the
+/// company is the fund's (422 naming `/company_id`). Run on the transaction path of `create_row`.
+pub(crate) fn fund_and_company(
+    fund_id: i64,
+    company_id: i64,
+) -> impl for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, ()> + Send + 'static {
+    move |txn: &DatabaseTransaction| -> TxFuture<'_, ()> {
+        Box::pin(async move {
+            funds::require(txn, fund_id).await?;
+            require_named(txn, fund_id, company_id).await
+        })
+    }
 }
 
 /// A company named in a request body must be the fund's: otherwise the body's `/company_id` is invalid.

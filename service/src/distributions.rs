@@ -10,11 +10,11 @@ use crate::auth::Principal;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ResourceRef, Result, UniqueIndex, unique};
+use crate::error::Result;
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
-use crate::in_fund::InFund;
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
+use crate::in_fund::in_fund;
 
 #[derive(Clone, Debug)]
 pub struct NewDistribution {
@@ -26,32 +26,9 @@ pub struct NewDistribution {
     pub shares_sold: Option<String>,
 }
 
-impl InFund for distribution::Entity {
-    const NAME: &'static str = "distribution";
-    type Id = i64;
-    fn fund_column() -> distribution::Column {
-        distribution::Column::FundId
-    }
-    fn id_column() -> distribution::Column {
-        distribution::Column::Id
-    }
-}
+in_fund!(distribution, "distribution", i64);
 
-impl Keyed for distribution::Entity {
-    const KEY_INDEX: UniqueIndex = unique::DISTRIBUTION_KEY;
-    fn key_column() -> distribution::Column {
-        distribution::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<distribution::Column> {
-        Some(distribution::Column::FundId)
-    }
-    fn locate(d: &distribution::Model) -> ResourceRef {
-        ResourceRef::Distribution {
-            fund_id: d.fund_id,
-            id: d.id,
-        }
-    }
-}
+keyed!(distribution, DISTRIBUTION_KEY, FundId, in_fund Distribution);
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_distribution(
@@ -90,13 +67,7 @@ pub async fn create_distribution(
         idem,
         KeyedBy::<distribution::Entity>::under(fund_id),
         row,
-        move |txn| {
-            Box::pin(async move {
-                funds::require(txn, fund_id).await?;
-                companies::require_named(txn, fund_id, input.company_id).await?;
-                Ok(())
-            })
-        },
+        companies::fund_and_company(fund_id, input.company_id),
     )
     .await
 }

@@ -9,9 +9,9 @@ use sea_orm::{
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{Error, ResourceRef, Result};
 use crate::fields::{Problems, bps_ok, name_ok};
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 use crate::pagination::{self, Page, PageRequest};
 
 #[derive(Clone, Debug)]
@@ -123,18 +123,7 @@ impl From<NewFund> for FundPatch {
     }
 }
 
-impl Keyed for fund::Entity {
-    const KEY_INDEX: UniqueIndex = unique::FUND_KEY;
-    fn key_column() -> fund::Column {
-        fund::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<fund::Column> {
-        None
-    }
-    fn locate(f: &fund::Model) -> ResourceRef {
-        ResourceRef::Fund(f.id)
-    }
-}
+keyed!(fund, FUND_KEY, |f| ResourceRef::Fund(f.id));
 
 /// Creates a fund (admin only: a new fund is outside every scoped key).
 #[tracing::instrument(skip_all)]

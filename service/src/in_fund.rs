@@ -20,7 +20,29 @@ pub trait InFund: EntityTrait {
     type Id: Into<sea_orm::Value> + Display + Copy + Send + Sync;
     fn fund_column() -> Self::Column;
     fn id_column() -> Self::Column;
+    fn id_of(row: &Self::Model) -> Self::Id;
 }
+
+/// Declares a resource's [`InFund`] impl: its entity module, its name in a not-found answer and its id
+/// type (the columns are `fund_id` and `id`): `in_fund!(distribution, "distribution", i64)`.
+macro_rules! in_fund {
+    ($entity:ident, $name:literal, $id:ty) => {
+        impl $crate::in_fund::InFund for $entity::Entity {
+            const NAME: &'static str = $name;
+            type Id = $id;
+            fn fund_column() -> $entity::Column {
+                $entity::Column::FundId
+            }
+            fn id_column() -> $entity::Column {
+                $entity::Column::Id
+            }
+            fn id_of(row: &$entity::Model) -> $id {
+                row.id
+            }
+        }
+    };
+}
+pub(crate) use in_fund;
 
 /// The row `id` of the fund, if it is the fund's.
 pub async fn find<E: InFund, C: ConnectionTrait>(
@@ -57,7 +79,6 @@ pub async fn list<E>(
     principal: &Principal,
     fund_id: i64,
     page: PageRequest,
-    id_of: fn(&E::Model) -> i64,
 ) -> Result<Page<E::Model>>
 where
     E: InFund<Id = i64>,
@@ -67,7 +88,7 @@ where
     let conn = svc.db.connection();
     funds::require(conn, fund_id).await?;
     let query = E::find().filter(E::fund_column().eq(fund_id));
-    pagination::by_id(query, E::id_column(), &page, conn, id_of).await
+    pagination::by_id(query, E::id_column(), &page, conn, E::id_of).await
 }
 
 /// Deletes the fund's row `id` (a mistyped immutable row, or a resource whose dependents go with it by

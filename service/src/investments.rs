@@ -8,11 +8,10 @@ use crate::auth::Principal;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{Error, Result};
 use crate::fields::{Problems, name_ok};
-use crate::funds;
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
-use crate::in_fund::{self, InFund};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
+use crate::in_fund::{self, in_fund};
 
 #[derive(Clone, Debug)]
 pub struct NewInvestment {
@@ -21,32 +20,9 @@ pub struct NewInvestment {
     pub invested_on: NaiveDate,
 }
 
-impl InFund for investment::Entity {
-    const NAME: &'static str = "investment";
-    type Id = i64;
-    fn fund_column() -> investment::Column {
-        investment::Column::FundId
-    }
-    fn id_column() -> investment::Column {
-        investment::Column::Id
-    }
-}
+in_fund!(investment, "investment", i64);
 
-impl Keyed for investment::Entity {
-    const KEY_INDEX: UniqueIndex = unique::INVESTMENT_KEY;
-    fn key_column() -> investment::Column {
-        investment::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<investment::Column> {
-        Some(investment::Column::FundId)
-    }
-    fn locate(m: &investment::Model) -> ResourceRef {
-        ResourceRef::Investment {
-            fund_id: m.fund_id,
-            id: m.id,
-        }
-    }
-}
+keyed!(investment, INVESTMENT_KEY, FundId, in_fund Investment);
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn create_investment(
@@ -82,13 +58,7 @@ pub async fn create_investment(
         idem,
         KeyedBy::<investment::Entity>::under(fund_id),
         row,
-        move |txn| {
-            Box::pin(async move {
-                funds::require(txn, fund_id).await?;
-                companies::require_named(txn, fund_id, input.company_id).await?;
-                Ok(())
-            })
-        },
+        companies::fund_and_company(fund_id, input.company_id),
     )
     .await
 }

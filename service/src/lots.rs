@@ -12,11 +12,11 @@ use crate::auth::Principal;
 use crate::calc::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{Error, Result};
 use crate::fields::{Problems, parse_shares};
 use crate::funds;
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
-use crate::in_fund::InFund;
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
+use crate::in_fund::in_fund;
 use crate::pagination::{self, Page, PageRequest};
 
 #[derive(Clone, Debug)]
@@ -67,32 +67,9 @@ fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
     Ok((shares, cost))
 }
 
-impl InFund for investment_lot::Entity {
-    const NAME: &'static str = "lot";
-    type Id = Uuid;
-    fn fund_column() -> investment_lot::Column {
-        investment_lot::Column::FundId
-    }
-    fn id_column() -> investment_lot::Column {
-        investment_lot::Column::Id
-    }
-}
+in_fund!(investment_lot, "lot", Uuid);
 
-impl Keyed for investment_lot::Entity {
-    const KEY_INDEX: UniqueIndex = unique::LOT_KEY;
-    fn key_column() -> investment_lot::Column {
-        investment_lot::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<investment_lot::Column> {
-        Some(investment_lot::Column::InvestmentId)
-    }
-    fn locate(l: &investment_lot::Model) -> ResourceRef {
-        ResourceRef::Lot {
-            fund_id: l.fund_id,
-            id: l.id,
-        }
-    }
-}
+keyed!(investment_lot, LOT_KEY, InvestmentId, in_fund Lot);
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, investment_id = investment_id))]
 pub async fn create_lot(

@@ -410,6 +410,25 @@ impl TestApp {
     }
 
     /// `GET` with a bearer key.
+    /// Sends `method` to `path` with `key`, an `If-Match` version if given and a JSON body if given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", version);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the request is sent")
+    }
+
     pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -444,6 +463,49 @@ impl TestApp {
         self.created(&format!("/api/v1/funds/{fund}/investments"), &body)
             .await
     }
+
+    /// Records a lot of `investment` (the body as the API takes it); asserts it was created.
+    pub async fn lot(&self, fund: i64, investment: i64, body: &Value) -> Value {
+        let path = format!("/api/v1/funds/{fund}/investments/{investment}/lots");
+        let response = self.post(&path, &self.admin, body, None).await;
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "a lot");
+        response.json().await.expect("the lot's JSON")
+    }
+
+    /// The test fixture of a populated fund: two companies at series A with reserve assumptions (Acme
+    /// marked at 300 cents a share, Beta unmarked), each with one investment and one initial lot of
+    /// 1,000 shares (at 100 and 200 cents).
+    pub async fn portfolio(&self) -> Portfolio {
+        let fund = self.fund("Fund").await;
+        let mut companies = Vec::new();
+        for (name, price) in [("Acme", Some(300)), ("Beta", None)] {
+            let body = json!({"name": name, "stage": "series_a", "current_share_price_cents": price,
+                              "reserve_exit_moic_bps": 30000, "exit_moic_bps": 40000, "exit_probability": "0.5"});
+            companies.push(
+                self.created(&format!("/api/v1/funds/{fund}/companies"), &body)
+                    .await,
+            );
+        }
+        for (i, company) in companies.iter().enumerate() {
+            let investment = self.investment(fund, *company).await;
+            let lot = json!({"lot_type": "initial", "share_price_cents": 100 * (i as i64 + 1), "shares_acquired": "1000", "acquired_on": "2024-01-01"});
+            self.lot(fund, investment, &lot).await;
+        }
+        Portfolio {
+            fund,
+            acme: companies[0],
+            beta: companies[1],
+        }
+    }
+
+    /// Runs every due job of the outbox, as a worker would, until none is left.
+    pub async fn run_jobs(&self) {
+        let handlers = job_handlers();
+        while service::outbox::run_once(&self.db.db, &handlers, "test", service::now())
+            .await
+            .expect("a worker's round")
+        {}
+    }
 }
 
 /// The `id` of a 201 response's body (panics with the body otherwise).
@@ -468,6 +530,42 @@ async fn mint_key(db: &TestDb, role: Role, funds: &[i64]) -> String {
         .await
         .expect("mint a key")
         .secret
+}
+
+/// The tables whose rows belong to one fund (deleted with it).
+pub const FUND_OWNED_TABLES: [&str; 9] = [
+    "portfolio_companies",
+    "investments",
+    "investment_lots",
+    "distributions",
+    "forecast_snapshots",
+    "reserve_allocations",
+    "job_outbox",
+    "scenario_matrices",
+    "optimization_sessions",
+];
+
+/// Every table of the data model (SPEC §3).
+pub const TABLES: [&str; 12] = [
+    "funds",
+    FUND_OWNED_TABLES[0],
+    FUND_OWNED_TABLES[1],
+    FUND_OWNED_TABLES[2],
+    FUND_OWNED_TABLES[3],
+    FUND_OWNED_TABLES[4],
+    FUND_OWNED_TABLES[5],
+    FUND_OWNED_TABLES[6],
+    FUND_OWNED_TABLES[7],
+    FUND_OWNED_TABLES[8],
+    "idempotency_records",
+    "api_keys",
+];
+
+/// The ids of [`TestApp::portfolio`].
+pub struct Portfolio {
+    pub fund: i64,
+    pub acme: i64,
+    pub beta: i64,
 }
 
 /// The job handlers of a worker process, with an in-process first tier of its own.

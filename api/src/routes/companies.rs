@@ -217,16 +217,9 @@ pub async fn list_companies(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let (svc, principal) = (caller.service(), &caller.principal);
-    let page = in_fund::list::<portfolio_company::Entity>(
-        svc,
-        principal,
-        path.fund_id.0,
-        query.page()?,
-        |r| r.id,
-    );
-    let page = page.await?;
-    Ok(HttpResponse::Ok().json(CompanyPage::from(page)))
+    caller
+        .page_in_fund::<portfolio_company::Entity, CompanyPage>(path.fund_id.0, &query)
+        .await
 }
 
 /// Get one company.

@@ -121,13 +121,9 @@ pub async fn list_distributions(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let (svc, principal) = (caller.service(), &caller.principal);
-    let page =
-        in_fund::list::<distribution::Entity>(svc, principal, path.fund_id.0, query.page()?, |r| {
-            r.id
-        });
-    let page = page.await?;
-    Ok(HttpResponse::Ok().json(DistributionPage::from(page)))
+    caller
+        .page_in_fund::<distribution::Entity, DistributionPage>(path.fund_id.0, &query)
+        .await
 }
 
 /// Get one distribution of the fund.

@@ -109,13 +109,9 @@ pub async fn list_investments(
     path: web::Path<FundPath>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let (svc, principal) = (caller.service(), &caller.principal);
-    let page =
-        in_fund::list::<investment::Entity>(svc, principal, path.fund_id.0, query.page()?, |r| {
-            r.id
-        });
-    let page = page.await?;
-    Ok(HttpResponse::Ok().json(InvestmentPage::from(page)))
+    caller
+        .page_in_fund::<investment::Entity, InvestmentPage>(path.fund_id.0, &query)
+        .await
 }
 
 /// Get one investment.

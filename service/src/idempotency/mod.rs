@@ -58,6 +58,43 @@ pub trait Keyed: EntityTrait {
     fn locate(row: &Self::Model) -> ResourceRef;
 }
 
+/// Declares a resource's [`Keyed`] impl: its entity module, its key index (a `unique::` name), the
+/// parent column that scopes the key (or `top` for none), and how a row is located:
+/// `keyed!(snapshot, SNAPSHOT_KEY, FundId, |s| ResourceRef::Snapshot(s.id))`; a fund-owned resource
+/// located as `ResourceRef::Company { fund_id, id }` says `in_fund Company` instead of the closure.
+macro_rules! keyed {
+    ($entity:ident, $index:ident, $parent:ident, in_fund $variant:ident) => {
+        $crate::idempotency::keyed!($entity, $index, $parent, |row| {
+            $crate::error::ResourceRef::$variant {
+                fund_id: row.fund_id,
+                id: row.id,
+            }
+        });
+    };
+    ($entity:ident, $index:ident, $parent:ident, $locate:expr) => {
+        $crate::idempotency::keyed!(@impl $entity, $index, Some($entity::Column::$parent), $locate);
+    };
+    ($entity:ident, $index:ident, $locate:expr) => {
+        $crate::idempotency::keyed!(@impl $entity, $index, None, $locate);
+    };
+    (@impl $entity:ident, $index:ident, $parent:expr, $locate:expr) => {
+        impl $crate::idempotency::Keyed for $entity::Entity {
+            const KEY_INDEX: $crate::error::UniqueIndex = $crate::error::unique::$index;
+            fn key_column() -> $entity::Column {
+                $entity::Column::IdempotencyKey
+            }
+            fn parent_column() -> Option<$entity::Column> {
+                $parent
+            }
+            fn locate(row: &$entity::Model) -> $crate::error::ResourceRef {
+                let locate: fn(&$entity::Model) -> $crate::error::ResourceRef = $locate;
+                locate(row)
+            }
+        }
+    };
+}
+pub(crate) use keyed;
+
 /// The keyed row of one create: its entity and the parent id scoping its key.
 pub struct KeyedBy<E> {
     parent: Option<sea_orm::Value>,

@@ -50,9 +50,14 @@ impl Matrices {
 
     /// Counts a miss, an outage or a corrupt entry (which is removed, so that the next store replaces
     /// it).
-    async fn missed<T>(&self, key: &str, found: Found<T>) {
+    async fn missed<T, U>(&self, key: &str, found: Found<T>) -> Option<U> {
         match found {
-            Found::Hit(_) | Found::Miss => self.stats.first_tier_misses.add(),
+            Found::Hit(_) => {
+                // Found but not to be trusted (incomplete, or another config under the key): gone.
+                self.first.remove(&[key.to_owned()]).await;
+                self.stats.first_tier_misses.add();
+            }
+            Found::Miss => self.stats.first_tier_misses.add(),
             Found::Unavailable => self.stats.first_tier_errors.add(),
             Found::Corrupt(why) => {
                 self.stats.first_tier_corrupt.add();
@@ -60,6 +65,7 @@ impl Matrices {
                 self.first.remove(&[key.to_owned()]).await;
             }
         }
+        None
     }
 
     /// The complete record of `key` from the first tier, if it can be trusted.
@@ -69,15 +75,7 @@ impl Matrices {
                 self.stats.first_tier_hits.add();
                 Some(record)
             }
-            Found::Hit(_) => {
-                self.first.remove(&[key.to_owned()]).await;
-                self.stats.first_tier_misses.add();
-                None
-            }
-            other => {
-                self.missed(key, other).await;
-                None
-            }
+            other => self.missed(key, other).await,
         }
     }
 
@@ -92,20 +90,12 @@ impl Matrices {
                         Some((entry, values))
                     }
                     Err(e) => {
-                        self.missed::<()>(key, Found::Corrupt(e.to_string())).await;
-                        None
+                        self.missed::<(), _>(key, Found::Corrupt(e.to_string()))
+                            .await
                     }
                 }
             }
-            Found::Hit(_) => {
-                self.first.remove(&[key.to_owned()]).await;
-                self.stats.first_tier_misses.add();
-                None
-            }
-            other => {
-                self.missed(key, other).await;
-                None
-            }
+            other => self.missed(key, other).await,
         }
     }
 

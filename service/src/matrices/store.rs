@@ -94,6 +94,16 @@ pub async fn insert<C: ConnectionTrait>(
     }
 }
 
+/// An update of `row` that applies only while it is at its version, and moves the version on.
+fn at_its_version(row: &scenario_matrix::Model) -> sea_orm::UpdateMany<scenario_matrix::Entity> {
+    use scenario_matrix::Column as C;
+    scenario_matrix::Entity::update_many()
+        .col_expr(C::UpdatedAt, Expr::value(now()))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .filter(C::Id.eq(row.id))
+        .filter(C::Version.eq(row.version))
+}
+
 /// Replaces `row` (an invalidated, failed or colliding one) if it is still at its version; `None` if
 /// another request changed it first.
 pub async fn replace<C: ConnectionTrait>(
@@ -106,7 +116,7 @@ pub async fn replace<C: ConnectionTrait>(
     use scenario_matrix::Column as C;
     let (status, matrix, raw_bytes) = payload_columns(payload);
     let complete = status == MatrixStatus::Complete;
-    let updated = scenario_matrix::Entity::update_many()
+    let updated = at_its_version(row)
         .col_expr(C::FundId, Expr::value(config.fund_id))
         .col_expr(
             C::TaxonomyVersion,
@@ -127,10 +137,6 @@ pub async fn replace<C: ConnectionTrait>(
         .col_expr(C::Config, Expr::value(canonical.clone()))
         .col_expr(C::Status, Expr::value(status))
         .col_expr(C::ErrorMessage, Expr::value(Option::<String>::None))
-        .col_expr(C::UpdatedAt, Expr::value(now()))
-        .col_expr(C::Version, Expr::col(C::Version).add(1))
-        .filter(C::Id.eq(row.id))
-        .filter(C::Version.eq(row.version))
         .exec(conn)
         .await?;
     if updated.rows_affected == 1 {
@@ -147,15 +153,11 @@ pub async fn repair<C: ConnectionTrait>(
     payload: Payload,
 ) -> Result<()> {
     use scenario_matrix::Column as C;
-    scenario_matrix::Entity::update_many()
+    at_its_version(row)
         .col_expr(C::Matrix, Expr::value(Some(payload.bytes)))
         .col_expr(C::CompressionCodec, Expr::value(codec::CODEC))
         .col_expr(C::MatrixLayout, Expr::value(codec::LAYOUT))
         .col_expr(C::RawBytes, Expr::value(payload.raw_bytes))
-        .col_expr(C::UpdatedAt, Expr::value(now()))
-        .col_expr(C::Version, Expr::col(C::Version).add(1))
-        .filter(C::Id.eq(row.id))
-        .filter(C::Version.eq(row.version))
         .exec(conn)
         .await?;
     Ok(())

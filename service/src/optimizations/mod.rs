@@ -23,9 +23,9 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result};
 use crate::fields::Problems;
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 use crate::matrices::{MatrixRecord, store as matrix_store};
 use model::{Model, Objective};
 
@@ -208,18 +208,9 @@ fn validate(input: NewOptimization, matrix: &MatrixRecord) -> Result<Optimizatio
     })
 }
 
-impl Keyed for optimization_session::Entity {
-    const KEY_INDEX: UniqueIndex = unique::OPTIMIZATION_KEY;
-    fn key_column() -> optimization_session::Column {
-        optimization_session::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<optimization_session::Column> {
-        Some(optimization_session::Column::MatrixId)
-    }
-    fn locate(o: &optimization_session::Model) -> ResourceRef {
-        ResourceRef::Optimization(o.id)
-    }
-}
+keyed!(optimization_session, OPTIMIZATION_KEY, MatrixId, |o| {
+    ResourceRef::Optimization(o.id)
+});
 
 /// Queues an optimization of the matrix `matrix_key` (SPEC §10), idempotently (SPEC §4): the session
 /// and its job in one transaction, queued.

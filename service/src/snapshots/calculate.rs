@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::complete::complete;
+use super::complete::{Completion, complete};
 use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
 use crate::blocking::off_the_async_workers;
 use crate::db::{Database, now};
@@ -95,7 +95,13 @@ impl Calculator {
             .reserve_plan
             .as_ref()
             .map_or(&[][..], |plan| &plan.allocations[..]);
-        complete(conn, id, fund_id, metrics_text, allocations).await?;
+        let done = Completion {
+            id,
+            fund_id,
+            metrics: metrics_text,
+            allocations,
+        };
+        complete(conn, done).await?;
         Ok(())
     }
 }

@@ -19,10 +19,10 @@ use crate::auth::Principal;
 use crate::canonical::{sha256_hex, to_canonical_string};
 use crate::context::Service;
 use crate::db::{json_text, now};
-use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, UniqueIndex, unique};
+use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
 use crate::fields::{Problems, name_ok};
 use crate::fund_state::{PortfolioState, load_state};
-use crate::idempotency::{self, Idempotency, Keyed, KeyedBy, Outcome};
+use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 use crate::reserves::{ENGINE_VERSION, ReservePolicy, allocate};
 
 #[derive(Clone, Debug)]
@@ -32,18 +32,9 @@ pub struct NewSnapshot {
     pub allocations: Option<Vec<ManualAllocation>>,
 }
 
-impl Keyed for forecast_snapshot::Entity {
-    const KEY_INDEX: UniqueIndex = unique::SNAPSHOT_KEY;
-    fn key_column() -> forecast_snapshot::Column {
-        forecast_snapshot::Column::IdempotencyKey
-    }
-    fn parent_column() -> Option<forecast_snapshot::Column> {
-        Some(forecast_snapshot::Column::FundId)
-    }
-    fn locate(s: &forecast_snapshot::Model) -> ResourceRef {
-        ResourceRef::Snapshot(s.id)
-    }
-}
+keyed!(forecast_snapshot, SNAPSHOT_KEY, FundId, |s| {
+    ResourceRef::Snapshot(s.id)
+});
 
 fn validate(input: &NewSnapshot) -> Result<()> {
     let mut p = Problems::default();

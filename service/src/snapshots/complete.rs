@@ -21,19 +21,21 @@ use crate::db::{json_text, now};
 use crate::error::{Error, Result};
 use crate::reserves::CompanyAllocation;
 
-/// Writes the result of snapshot `id` of fund `fund_id`: `metrics` (the calculated document's JSON
-/// text) and the engine's `allocations` (none when they were given by hand). A snapshot no longer
-/// `calculating` is left as it is, and none of its allocations are written.
-pub(super) async fn complete(
-    conn: &DatabaseConnection,
-    id: Uuid,
-    fund_id: i64,
-    metrics: String,
-    allocations: &[CompanyAllocation],
-) -> Result<()> {
+/// The result of a calculation: snapshot `id` of fund `fund_id`, its `metrics` (the calculated
+/// document's JSON text) and the engine's `allocations` (none when they were given by hand).
+pub(super) struct Completion<'a> {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub metrics: String,
+    pub allocations: &'a [CompanyAllocation],
+}
+
+/// Writes a calculation's result. A snapshot no longer `calculating` is left as it is, and none of its
+/// allocations are written.
+pub(super) async fn complete(conn: &DatabaseConnection, done: Completion<'_>) -> Result<()> {
     match conn.get_database_backend() {
-        DbBackend::Postgres => in_one_statement(conn, id, metrics, allocations).await,
-        _ => in_a_transaction(conn, id, fund_id, metrics, allocations).await,
+        DbBackend::Postgres => in_one_statement(conn, done).await,
+        _ => in_a_transaction(conn, done).await,
     }
 }
 
@@ -69,12 +71,13 @@ struct Row<'a> {
     rationale: &'a str,
 }
 
-async fn in_one_statement(
-    conn: &DatabaseConnection,
-    id: Uuid,
-    metrics: String,
-    allocations: &[CompanyAllocation],
-) -> Result<()> {
+async fn in_one_statement(conn: &DatabaseConnection, done: Completion<'_>) -> Result<()> {
+    let Completion {
+        id,
+        metrics,
+        allocations,
+        ..
+    } = done;
     let rows: Vec<Row> = allocations
         .iter()
         .map(|a| Row {
@@ -104,13 +107,13 @@ async fn in_one_statement(
     Ok(())
 }
 
-async fn in_a_transaction(
-    conn: &DatabaseConnection,
-    id: Uuid,
-    fund_id: i64,
-    metrics: String,
-    allocations: &[CompanyAllocation],
-) -> Result<()> {
+async fn in_a_transaction(conn: &DatabaseConnection, done: Completion<'_>) -> Result<()> {
+    let Completion {
+        id,
+        fund_id,
+        metrics,
+        allocations,
+    } = done;
     let txn = conn.begin().await?;
     let at = now();
     let rows: Vec<_> = allocations

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use service::entity::api_key::Role;
-use updog_tests::{TestApp, backends, job_handlers};
+use updog_tests::{TestApp, backends};
 
 async fn get(app: &TestApp, path: &str) -> Value {
     let r = app.get_as(path, &app.admin).await;
@@ -66,11 +66,7 @@ async fn corrections_show_at_once_in_moic_and_rankings_and_never_in_a_captured_s
             .json()
             .await
             .unwrap();
-        let handlers = job_handlers();
-        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
-            .await
-            .unwrap()
-        {}
+        app.run_jobs().await;
         let snapshot_path = format!("/api/v1/snapshots/{}", snapshot["id"].as_str().unwrap());
         let captured = get(&app, &snapshot_path).await;
         assert_eq!(captured["status"], "complete", "[{backend:?}]");
@@ -295,11 +291,7 @@ async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_4
             .json()
             .await
             .unwrap();
-        let handlers = job_handlers();
-        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
-            .await
-            .unwrap()
-        {}
+        app.run_jobs().await;
         let table = get_with(
             format!(
                 "/api/v1/snapshots/{}/allocations",
@@ -332,29 +324,25 @@ async fn the_demo_fund_is_seeded_once_with_real_numbers_whatever_the_runs() {
             std::sync::Arc::new(api::replies::Replies),
         );
         let first = service::demo::seed(&svc).await.unwrap();
-        let tables = [
-            "funds",
-            "portfolio_companies",
-            "investments",
-            "investment_lots",
-            "distributions",
-            "forecast_snapshots",
+        let expected = [
+            ("funds", 1),
+            ("portfolio_companies", 6),
+            ("investments", 8),
+            ("investment_lots", 9),
+            ("distributions", 3),
+            ("forecast_snapshots", 1),
         ];
         let mut counts = Vec::new();
-        for t in tables {
-            counts.push(app.db.count(t).await);
+        for (table, _) in expected {
+            counts.push((table, app.db.count(table).await));
         }
-        assert_eq!(counts, vec![1, 6, 8, 9, 3, 1], "[{backend:?}]");
+        assert_eq!(counts, expected, "[{backend:?}]");
         let again = service::demo::seed(&svc).await.unwrap();
         assert_eq!(again, first, "[{backend:?}] the same fund, the same rows");
-        for (t, before) in tables.iter().zip(&counts) {
-            assert_eq!(app.db.count(t).await, *before, "[{backend:?}] {t}");
+        for (table, before) in expected {
+            assert_eq!(app.db.count(table).await, before, "[{backend:?}] {table}");
         }
-        let handlers = job_handlers();
-        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
-            .await
-            .unwrap()
-        {}
+        app.run_jobs().await;
         let fund = first.fund_id;
         let moic = get(&app, &format!("/api/v1/funds/{fund}/moic")).await;
         assert_eq!(

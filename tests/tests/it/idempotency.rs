@@ -286,15 +286,14 @@ async fn a_deleted_lots_key_still_replays_its_creation_and_makes_no_second_lot()
         let first_body = first.bytes().await.unwrap();
         let lot: Value = serde_json::from_slice(&first_body).unwrap();
         let deleted = app
-            .client
-            .delete(app.url(&format!(
-                "/api/v1/funds/{fund}/lots/{}",
-                lot["id"].as_str().unwrap()
-            )))
-            .bearer_auth(&app.admin)
-            .send()
-            .await
-            .unwrap();
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/funds/{fund}/lots/{}", lot["id"].as_str().unwrap()),
+                &app.admin,
+                None,
+                None,
+            )
+            .await;
         assert_eq!(deleted.status(), StatusCode::NO_CONTENT, "[{backend:?}]");
 
         // The record outlives the row: the retry is the recorded answer, not a new lot.

@@ -6,14 +6,14 @@ use updog_tests::{TestApp, backends};
 
 async fn patch_company(app: &TestApp, fund: i64, company: i64, body: Value) {
     let response = app
-        .client
-        .patch(app.url(&format!("/api/v1/funds/{fund}/companies/{company}")))
-        .bearer_auth(&app.admin)
-        .header("If-Match", "\"1\"")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/funds/{fund}/companies/{company}"),
+            &app.admin,
+            Some("\"1\""),
+            Some(&body),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -33,15 +33,7 @@ async fn the_moic_endpoint_reports_lot_company_and_fund_figures() {
             (acme_inv, lot("follow_on", 200, "100", "2024-02-01")),
             (beta_inv, lot("initial", 1000, "10", "2024-03-01")),
         ] {
-            let r = app
-                .post(
-                    &format!("/api/v1/funds/{fund}/investments/{inv}/lots"),
-                    &app.admin,
-                    &body,
-                    None,
-                )
-                .await;
-            assert_eq!(r.status(), StatusCode::CREATED);
+            app.lot(fund, inv, &body).await;
         }
         let sale = json!({"company_id": acme, "distributed_on": "2025-01-01", "amount_cents": 60000, "kind": "partial_sale", "shares_sold": "150"});
         assert_eq!(
@@ -439,20 +431,7 @@ async fn the_fund_state_reader_loads_exactly_the_funds_own_rows() {
         ];
         for (f, inv, kind, price, shares, on) in lots {
             let body = json!({"lot_type": kind, "share_price_cents": price, "shares_acquired": shares, "acquired_on": on});
-            let r = app
-                .post(
-                    &format!("/api/v1/funds/{f}/investments/{inv}/lots"),
-                    &app.admin,
-                    &body,
-                    None,
-                )
-                .await;
-            assert_eq!(
-                r.status(),
-                StatusCode::CREATED,
-                "[{backend:?}] {}",
-                r.text().await.unwrap()
-            );
+            app.lot(f, inv, &body).await;
         }
         for body in [
             json!({"company_id": acme, "distributed_on": "2025-01-01", "amount_cents": 60000, "kind": "partial_sale", "shares_sold": "0.5"}),

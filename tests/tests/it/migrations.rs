@@ -129,20 +129,7 @@ async fn each_down_restores_exactly_the_schema_before_its_up_and_up_again_rebuil
 
 #[tokio::test]
 async fn every_table_of_the_data_model_exists_after_migrating() {
-    let tables = [
-        "funds",
-        "portfolio_companies",
-        "investments",
-        "investment_lots",
-        "distributions",
-        "forecast_snapshots",
-        "reserve_allocations",
-        "job_outbox",
-        "scenario_matrices",
-        "optimization_sessions",
-        "idempotency_records",
-        "api_keys",
-    ];
+    let tables = updog_tests::TABLES;
     for backend in backends() {
         let db = TestDb::migrated(backend).await;
         for table in tables {

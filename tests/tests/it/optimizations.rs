@@ -256,11 +256,7 @@ async fn a_pending_session_is_cancelled_and_never_runs_and_another_funds_is_not_
             "idempotent"
         );
         // Its job runs and leaves it cancelled.
-        let handlers = updog_tests::job_handlers();
-        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
-            .await
-            .unwrap()
-        {}
+        app.run_jobs().await;
         let got: Value = app
             .get_as(&location, &app.admin)
             .await
@@ -273,10 +269,7 @@ async fn a_pending_session_is_cancelled_and_never_runs_and_another_funds_is_not_
         // A completed one cannot be cancelled.
         let response = post(&app, &key, &json!({"objective": "minimize_risk"})).await;
         let done_location = response.headers()["location"].to_str().unwrap().to_owned();
-        while service::outbox::run_once(&app.db.db, &handlers, "test", service::now())
-            .await
-            .unwrap()
-        {}
+        app.run_jobs().await;
         let done: Value = app
             .get_as(&done_location, &app.admin)
             .await
@@ -285,12 +278,14 @@ async fn a_pending_session_is_cancelled_and_never_runs_and_another_funds_is_not_
             .unwrap();
         assert_eq!(done["status"], "completed", "{done}");
         let refused = app
-            .client
-            .delete(app.url(&done_location))
-            .bearer_auth(&app.admin)
-            .send()
-            .await
-            .unwrap();
+            .send(
+                reqwest::Method::DELETE,
+                &done_location,
+                &app.admin,
+                None,
+                None,
+            )
+            .await;
         assert_eq!(refused.status(), StatusCode::CONFLICT);
         let problem: Value = refused.json().await.unwrap();
         assert_eq!(problem["code"], "optimization_not_pending");

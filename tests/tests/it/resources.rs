@@ -131,17 +131,7 @@ async fn the_lot_list_never_shows_another_funds_lots() {
             let fund = app.fund(name).await;
             let company = app.company(fund, "Co").await;
             let investment = app.investment(fund, company).await;
-            let lot: Value = app
-                .post(
-                    &format!("/api/v1/funds/{fund}/investments/{investment}/lots"),
-                    &app.admin,
-                    &body,
-                    None,
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
+            let lot = app.lot(fund, investment, &body).await;
             ids.push((fund, investment, lot["id"].as_str().unwrap().to_owned()));
         }
         let (one, _, one_lot) = &ids[0];

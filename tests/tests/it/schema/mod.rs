@@ -151,17 +151,7 @@ async fn deleting_a_parent_deletes_its_children() {
         let db = TestDb::migrated(backend).await;
         let one = portfolio(&db, 1).await;
         let two = portfolio(&db, 2).await;
-        let fund_owned = [
-            "portfolio_companies",
-            "investments",
-            "investment_lots",
-            "distributions",
-            "forecast_snapshots",
-            "reserve_allocations",
-            "job_outbox",
-            "scenario_matrices",
-            "optimization_sessions",
-        ];
+        let fund_owned = updog_tests::FUND_OWNED_TABLES;
         for table in fund_owned {
             assert_eq!(db.count(table).await, 2, "[{backend:?}] {table} before");
         }

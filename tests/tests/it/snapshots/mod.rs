@@ -10,32 +10,10 @@ use serde_json::{Value, json};
 use service::entity::api_key::Role;
 use updog_tests::{TestApp, backends};
 
-/// A fund with two companies (one marked, with reserve assumptions), lots and a sale.
+/// The populated fund of [`TestApp::portfolio`], as (fund, Acme, Beta).
 async fn portfolio(app: &TestApp) -> (i64, i64, i64) {
-    let fund = app.fund("Fund").await;
-    let mut companies = Vec::new();
-    for (name, price) in [("Acme", Some(300)), ("Beta", None)] {
-        let body = json!({"name": name, "stage": "series_a", "current_share_price_cents": price,
-                          "reserve_exit_moic_bps": 30000, "exit_moic_bps": 40000, "exit_probability": "0.5"});
-        companies.push(
-            app.created(&format!("/api/v1/funds/{fund}/companies"), &body)
-                .await,
-        );
-    }
-    for (i, company) in companies.iter().enumerate() {
-        let investment = app.investment(fund, *company).await;
-        let lot = json!({"lot_type": "initial", "share_price_cents": 100 * (i as i64 + 1), "shares_acquired": "1000", "acquired_on": "2024-01-01"});
-        let r = app
-            .post(
-                &format!("/api/v1/funds/{fund}/investments/{investment}/lots"),
-                &app.admin,
-                &lot,
-                None,
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
-    (fund, companies[0], companies[1])
+    let p = app.portfolio().await;
+    (p.fund, p.acme, p.beta)
 }
 
 async fn create(app: &TestApp, fund: i64, body: Value) -> reqwest::Response {
@@ -161,13 +139,7 @@ async fn an_unchanged_fund_gives_the_same_snapshot_and_one_more_lot_a_new_one() 
 
         let investment = app.investment(fund, acme).await;
         let lot = json!({"lot_type": "follow_on", "share_price_cents": 500, "shares_acquired": "1", "acquired_on": "2025-01-01"});
-        app.post(
-            &format!("/api/v1/funds/{fund}/investments/{investment}/lots"),
-            &app.admin,
-            &lot,
-            None,
-        )
-        .await;
+        app.lot(fund, investment, &lot).await;
         let changed = create(&app, fund, json!({"name": "A"})).await;
         assert_eq!(changed.status(), StatusCode::ACCEPTED, "[{backend:?}]");
         let changed: Value = changed.json().await.unwrap();
