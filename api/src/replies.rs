@@ -67,8 +67,9 @@ impl Recorder for Replies {
 
 /// The HTTP response to a create's outcome.
 pub fn respond<T: Written>(outcome: Outcome<T>) -> Result<HttpResponse, Error> {
-    let (status, body, location, replayed) = match outcome {
-        Outcome::Replayed(r) => {
+    let (status, body, location, replayed) = match outcome.into_fresh() {
+        Ok((fresh, v)) => (status(fresh), body(&v)?, Some(v.location()), false),
+        Err(r) => {
             // Statuses are recorded from `status` above; an impossible one is a 500.
             let status = u16::try_from(r.status_code)
                 .ok()
@@ -78,14 +79,6 @@ pub fn respond<T: Written>(outcome: Outcome<T>) -> Result<HttpResponse, Error> {
                 })?;
             (status, r.body, r.location, true)
         }
-        Outcome::Created(v) => (status(Fresh::Created), body(&v)?, Some(v.location()), false),
-        Outcome::Existing(v) => (
-            status(Fresh::Existing),
-            body(&v)?,
-            Some(v.location()),
-            false,
-        ),
-        Outcome::Queued(v) => (status(Fresh::Queued), body(&v)?, Some(v.location()), false),
     };
     let mut builder = HttpResponse::build(status);
     builder.content_type("application/json");

@@ -15,6 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::calc::money::Cents;
 use crate::companies::{self, CompanyFields};
 use crate::context::Service;
 use crate::distributions::{self, NewDistribution};
@@ -60,9 +61,9 @@ async fn made<E: Keyed, T>(
     outcome: Result<Outcome<T>>,
     locate: fn(&T) -> ResourceRef,
 ) -> Result<ResourceRef> {
-    match outcome {
-        Ok(Outcome::Created(v) | Outcome::Existing(v) | Outcome::Queued(v)) => Ok(locate(&v)),
-        Ok(Outcome::Replayed(_)) => keyed_by
+    match outcome.map(Outcome::into_fresh) {
+        Ok(Ok((_, v))) => Ok(locate(&v)),
+        Ok(Err(_replayed)) => keyed_by
             .existing(&svc.db, &key(what))
             .await?
             .ok_or_else(|| Error::Invariant(format!("demo: {what} was recorded but is gone"))),
@@ -125,7 +126,7 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
         p,
         NewFund {
             name: "Updog Demo Fund I".into(),
-            size_cents: 10_000_000_000,
+            size_cents: Cents::new(10_000_000_000),
             vintage_year: 2022,
             management_fee_bps: 200,
             carry_bps: 2000,
@@ -319,7 +320,7 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
                 investment,
                 NewLot {
                     lot_type: *lot_type,
-                    share_price_cents: *price,
+                    share_price_cents: Cents::new(*price),
                     shares_acquired: (*shares).into(),
                     cost_basis_cents: None,
                     acquired_on: *on,
@@ -372,7 +373,7 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
             NewDistribution {
                 company_id: company_ids[company],
                 distributed_on: on,
-                amount_cents: amount,
+                amount_cents: Cents::new(amount),
                 kind,
                 shares_sold: sold.map(str::to_owned),
             },

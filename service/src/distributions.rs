@@ -7,6 +7,7 @@ use entity::distribution::{self, DistributionKind};
 use sea_orm::ActiveValue::Set;
 
 use crate::auth::Principal;
+use crate::calc::money::Cents;
 use crate::companies;
 use crate::context::Service;
 use crate::db::now;
@@ -20,7 +21,7 @@ use crate::in_fund::in_fund;
 pub struct NewDistribution {
     pub company_id: i64,
     pub distributed_on: NaiveDate,
-    pub amount_cents: i64,
+    pub amount_cents: Cents,
     pub kind: DistributionKind,
     /// Shares sold as sent (a decimal string), validated here.
     pub shares_sold: Option<String>,
@@ -41,7 +42,7 @@ pub async fn create_distribution(
     principal.require_write(fund_id)?;
     let mut p = Problems::default();
     p.check(
-        input.amount_cents > 0,
+        input.amount_cents > Cents::ZERO,
         "/amount_cents",
         "must be greater than 0",
     );
@@ -55,7 +56,7 @@ pub async fn create_distribution(
         fund_id: Set(fund_id),
         company_id: Set(input.company_id),
         distributed_on: Set(input.distributed_on),
-        amount_cents: Set(input.amount_cents),
+        amount_cents: Set(input.amount_cents.get()),
         kind: Set(input.kind),
         shares_sold: Set(shares_sold.map(ExactDecimal)),
         idempotency_key: Set(idem.as_ref().map(|i| i.key.as_str().to_owned())),

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 use crate::auth::Principal;
+use crate::calc::money::Cents;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, ResourceRef, Result};
@@ -17,7 +18,7 @@ use crate::pagination::{self, Page, PageRequest};
 #[derive(Clone, Debug)]
 pub struct NewFund {
     pub name: String,
-    pub size_cents: i64,
+    pub size_cents: Cents,
     pub vintage_year: i32,
     pub management_fee_bps: i32,
     pub carry_bps: i32,
@@ -29,7 +30,7 @@ pub struct NewFund {
 #[derive(Clone, Debug, Default)]
 pub struct FundPatch {
     pub name: Option<String>,
-    pub size_cents: Option<i64>,
+    pub size_cents: Option<Cents>,
     pub vintage_year: Option<i32>,
     pub management_fee_bps: Option<i32>,
     pub carry_bps: Option<i32>,
@@ -45,7 +46,7 @@ impl FundPatch {
             p.check(name_ok(name), "/name", "must be 1 to 255 characters");
         }
         if let Some(size) = self.size_cents {
-            p.check(size > 0, "/size_cents", "must be greater than 0");
+            p.check(size > Cents::ZERO, "/size_cents", "must be greater than 0");
         }
         if let Some(year) = self.vintage_year {
             p.check(
@@ -84,7 +85,7 @@ impl FundPatch {
             model.name = Set(v.trim().to_owned());
         }
         if let Some(v) = self.size_cents {
-            model.size_cents = Set(v);
+            model.size_cents = Set(v.get());
         }
         if let Some(v) = self.vintage_year {
             model.vintage_year = Set(v);

@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::calc::money::{COST_BASIS_TOLERANCE_CENTS, MAX_SAFE_INTEGER, cost_basis_cents};
+use crate::calc::money::{COST_BASIS_TOLERANCE_CENTS, Cents, MAX_SAFE_INTEGER, cost_basis_cents};
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, Result};
@@ -22,11 +22,11 @@ use crate::pagination::{self, Page, PageRequest};
 #[derive(Clone, Debug)]
 pub struct NewLot {
     pub lot_type: LotType,
-    pub share_price_cents: i64,
+    pub share_price_cents: Cents,
     /// Shares as sent (a decimal string), validated here.
     pub shares_acquired: String,
     /// Cost including fees; computed from price × shares when absent.
-    pub cost_basis_cents: Option<i64>,
+    pub cost_basis_cents: Option<Cents>,
     pub acquired_on: NaiveDate,
 }
 
@@ -35,17 +35,17 @@ pub struct NewLot {
 fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
     let mut p = Problems::default();
     p.check(
-        input.share_price_cents >= 0,
+        input.share_price_cents >= Cents::ZERO,
         "/share_price_cents",
         "must be 0 or more",
     );
     if let Some(c) = input.cost_basis_cents {
-        p.check(c >= 0, "/cost_basis_cents", "must be 0 or more");
+        p.check(c >= Cents::ZERO, "/cost_basis_cents", "must be 0 or more");
     }
     let shares = p.absorb(parse_shares(&input.shares_acquired, "/shares_acquired"))?;
     p.finish()?;
     let shares = shares.ok_or_else(|| Error::Invariant("shares validated".into()))?;
-    let expected = cost_basis_cents(input.share_price_cents, shares)
+    let expected = cost_basis_cents(input.share_price_cents.get(), shares)
         .filter(|cents| *cents <= MAX_SAFE_INTEGER)
         .ok_or_else(|| {
             Error::invalid(
@@ -53,7 +53,7 @@ fn shares_and_cost(input: &NewLot) -> Result<(rust_decimal::Decimal, i64)> {
                 "share price × shares exceeds the largest amount the API handles, 2^53 − 1 cents",
             )
         })?;
-    let cost = match input.cost_basis_cents {
+    let cost = match input.cost_basis_cents.map(Cents::get) {
         None => expected,
         Some(given) if given.abs_diff(expected) > COST_BASIS_TOLERANCE_CENTS as u64 => {
             return Err(Error::CostBasisMismatch {
@@ -87,7 +87,7 @@ pub async fn create_lot(
         fund_id: Set(fund_id),
         investment_id: Set(investment_id),
         lot_type: Set(input.lot_type),
-        share_price_cents: Set(input.share_price_cents),
+        share_price_cents: Set(input.share_price_cents.get()),
         shares_acquired: Set(ExactDecimal(shares)),
         cost_basis_cents: Set(cost),
         acquired_on: Set(input.acquired_on),

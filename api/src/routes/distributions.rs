@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use service::distributions::{self, NewDistribution};
 use service::entity::distribution;
 use service::in_fund;
+use service::money::Cents;
 use utoipa::ToSchema;
 
 use crate::error::Error;
@@ -100,7 +101,7 @@ pub async fn create_distribution(
                 let input = NewDistribution {
                     company_id: input.company_id,
                     distributed_on: input.distributed_on,
-                    amount_cents: input.amount_cents,
+                    amount_cents: Cents::new(input.amount_cents),
                     kind: input.kind.into(),
                     shares_sold: input.shares_sold,
                 };

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::fund;
 use service::funds::{self, FundPatch, NewFund};
+use service::money::Cents;
 use utoipa::ToSchema;
 
 use crate::error::Error;
@@ -142,7 +143,7 @@ pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
         .run(scope, async |svc, principal, input: CreateFund, idem| {
             let input = NewFund {
                 name: input.name,
-                size_cents: input.size_cents,
+                size_cents: Cents::new(input.size_cents),
                 vintage_year: input.vintage_year,
                 management_fee_bps: input.management_fee_bps,
                 carry_bps: input.carry_bps,
@@ -195,7 +196,7 @@ pub async fn update_fund(
     let (input, _) = json_body::<UpdateFund>(&req, &body)?;
     let patch = FundPatch {
         name: input.name,
-        size_cents: input.size_cents,
+        size_cents: input.size_cents.map(Cents::new),
         vintage_year: input.vintage_year,
         management_fee_bps: input.management_fee_bps,
         carry_bps: input.carry_bps,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use service::entity::investment_lot;
 use service::in_fund;
 use service::lots::{self, LotFilter, NewLot};
+use service::money::Cents;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -103,9 +104,9 @@ pub async fn create_lot(
         .run(scope, async |svc, principal, input: CreateLot, idem| {
             let input = NewLot {
                 lot_type: input.lot_type.into(),
-                share_price_cents: input.share_price_cents,
+                share_price_cents: Cents::new(input.share_price_cents),
                 shares_acquired: input.shares_acquired,
-                cost_basis_cents: input.cost_basis_cents,
+                cost_basis_cents: input.cost_basis_cents.map(Cents::new),
                 acquired_on: input.acquired_on,
             };
             lots::create_lot(svc, principal, fund_id, investment_id, input, idem).await

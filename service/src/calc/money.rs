@@ -136,7 +136,9 @@ pub(crate) fn to_cents(value: Decimal) -> i64 {
 
 /// An amount of money in integer cents (SPEC §2). Arithmetic is checked — an overflow is `None`, never
 /// a wrap — and every operation that divides names its rounding. On the wire a plain integer within
-/// ±(2^53 − 1) ([`Cents::from_wire`]); serialised as that integer.
+/// ±(2^53 − 1): the API refuses any integer beyond that in a request body before one is built
+/// (`api::extract::json_body`), and [`Cents::from_wire`] holds the same bound for other edges.
+/// Serialised as that integer.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]

@@ -47,6 +47,16 @@ impl<T> Outcome<T> {
         }
     }
 
+    /// The value and how it came, or the reply of a replay.
+    pub fn into_fresh(self) -> std::result::Result<(Fresh, T), Reply> {
+        match self {
+            Self::Created(v) => Ok((Fresh::Created, v)),
+            Self::Existing(v) => Ok((Fresh::Existing, v)),
+            Self::Queued(v) => Ok((Fresh::Queued, v)),
+            Self::Replayed(r) => Err(r),
+        }
+    }
+
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
         match self {
             Self::Created(v) => Outcome::Created(f(v)),
