@@ -355,8 +355,7 @@ pub async fn up(
     db: &DatabaseConnection,
     steps: Option<u32>,
 ) -> Result<Vec<String>, DbErr> {
-    let lock = MigrationLock::acquire(url, db).await?;
-    let result = async {
+    locked(url, db, async {
         verify(db).await?;
         record_unrecorded(db).await?;
         let pending: Vec<String> = Migrator::get_pending_migrations(db)
@@ -382,8 +381,19 @@ pub async fn up(
             applied.push(name);
         }
         Ok(applied)
-    }
-    .await;
+    })
+    .await
+}
+
+/// Runs `work` holding the migration lock (not polled before the lock is held), and releases the lock
+/// whatever `work` answered.
+async fn locked<T>(
+    url: &str,
+    db: &DatabaseConnection,
+    work: impl std::future::Future<Output = Result<T, DbErr>>,
+) -> Result<T, DbErr> {
+    let lock = MigrationLock::acquire(url, db).await?;
+    let result = work.await;
     lock.release().await?;
     result
 }
@@ -394,8 +404,7 @@ pub async fn down(
     db: &DatabaseConnection,
     steps: Option<u32>,
 ) -> Result<Vec<String>, DbErr> {
-    let lock = MigrationLock::acquire(url, db).await?;
-    let result = async {
+    locked(url, db, async {
         let mut applied: Vec<String> = Migrator::get_applied_migrations(db)
             .await?
             .iter()
@@ -413,10 +422,8 @@ pub async fn down(
             rolled_back.push(name);
         }
         Ok(rolled_back)
-    }
-    .await;
-    lock.release().await?;
-    result
+    })
+    .await
 }
 
 /// Re-records the current checksum of `name` after a reviewed change.

@@ -113,9 +113,7 @@ async fn a_corrupt_or_foreign_redis_entry_is_replaced_not_served() {
         .query_async::<()>(&mut conn)
         .await
         .unwrap();
-    let (status, got) = read(&app, &key, true).await;
-    assert_eq!(status, StatusCode::OK, "{got}");
-    assert_eq!(values_of(&got), expected);
+    answers_the_right_values(&app, &key, &expected).await;
     // Warmed again with the right entry.
     let kind: String = redis::cmd("TYPE")
         .arg(&redis_key)
@@ -140,9 +138,7 @@ async fn a_corrupt_or_foreign_redis_entry_is_replaced_not_served() {
         .query_async::<()>(&mut conn)
         .await
         .unwrap();
-    let (status, got) = read(&app, &key, true).await;
-    assert_eq!(status, StatusCode::OK, "{got}");
-    assert_eq!(values_of(&got), expected);
+    answers_the_right_values(&app, &key, &expected).await;
 
     // Metadata whose config is another's (a collision): not served, counted.
     let meta: String = redis::cmd("HGET")
@@ -236,9 +232,7 @@ async fn a_redis_stopped_mid_test_costs_no_answer_and_is_used_again_once_back() 
 
     println!("stopping the test's redis-server on port {port}");
     own.stop();
-    let (status, got) = read(&app, &key, true).await;
-    assert_eq!(status, StatusCode::OK, "{got}");
-    assert_eq!(values_of(&got), expected_values(fund, 6, 2000));
+    answers_the_right_values(&app, &key, &expected_values(fund, 6, 2000)).await;
     let (status, other) = create(&app, fund, &config(8)).await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
     // A burst of 24 concurrent reads and creates while Redis is down: every answer correct.
@@ -282,4 +276,11 @@ async fn a_redis_stopped_mid_test_costs_no_answer_and_is_used_again_once_back() 
         "Redis is used again once it is back"
     );
     own.stop();
+}
+
+/// A read of the matrix with its values answers 200 and exactly `expected`, whatever the first tier held.
+async fn answers_the_right_values(app: &TestApp, key: &str, expected: &[f32]) {
+    let (status, got) = read(app, key, true).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(values_of(&got), expected);
 }

@@ -94,22 +94,21 @@ fn state(
 
 const AS_OF: fn() -> NaiveDate = || date(2026, 1, 1);
 
-#[test]
-fn invested_one_million_worth_two_million_is_2x() {
+/// One company marked at 200 cents a share, bought at 100 cents: `shares` on `on`.
+fn bought_at_one_marked_at_two(shares: &str, on: NaiveDate) -> PortfolioState {
     let mut c = company(1);
     c.current_share_price_cents = Some(200);
-    let s = state(
+    let cost = 100 * shares.parse::<i64>().expect("whole shares");
+    state(
         vec![c],
-        vec![lot(
-            1,
-            1,
-            LotType::Initial,
-            "1000000",
-            100_000_000,
-            date(2024, 1, 1),
-        )],
+        vec![lot(1, 1, LotType::Initial, shares, cost, on)],
         vec![],
-    );
+    )
+}
+
+#[test]
+fn invested_one_million_worth_two_million_is_2x() {
+    let s = bought_at_one_marked_at_two("1000000", date(2024, 1, 1));
     let m = compute(&s, AS_OF());
     assert_eq!(m.companies[0].current_moic, Some(dec("2.000000")));
     assert_eq!(m.companies[0].total_value_cents, 200_000_000);
@@ -274,20 +273,7 @@ fn only_flows_on_or_before_as_of_count() {
 
 #[test]
 fn the_fund_irr_of_a_doubling_in_one_year_is_100_percent() {
-    let mut c = company(1);
-    c.current_share_price_cents = Some(200);
-    let s = state(
-        vec![c],
-        vec![lot(
-            1,
-            1,
-            LotType::Initial,
-            "1000",
-            100_000,
-            date(2025, 1, 1),
-        )],
-        vec![],
-    );
+    let s = bought_at_one_marked_at_two("1000", date(2025, 1, 1));
     let m = compute(&s, date(2026, 1, 1));
     assert_eq!(m.fund.gross_irr, Some(dec("1.000000")));
     assert_eq!(m.as_of, date(2026, 1, 1));
