@@ -453,11 +453,26 @@ async fn docs_redirect() -> HttpResponse {
 
 /// actix's own path and query extractor failures go through the problem envelope too (bodies are
 /// read by [`crate::extract::json_body`]).
+/// A path that is a literal route's (`…/distributions/summary`) reached with a method it does not
+/// allow falls through to its `{param}` sibling (actix tries the next route); that is a 405 with the
+/// literal route's `Allow`, not a parameter that does not parse.
 fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, _req| {
-        Error::BadRequest {
-            code: ProblemCode::InvalidPath,
-            detail: format!("Invalid path parameter: {err}"),
+    web::PathConfig::default().error_handler(|err, req| {
+        let method = req.method().to_string();
+        let allowed = req
+            .app_data::<web::Data<RouteTable>>()
+            .and_then(|routes| routes.allowed(req.path()))
+            .filter(|allow| !allow.contains(&method));
+        match allowed {
+            Some(allow) => Error::MethodNotAllowed {
+                method,
+                path: req.path().to_owned(),
+                allow,
+            },
+            None => Error::BadRequest {
+                code: ProblemCode::InvalidPath,
+                detail: format!("Invalid path parameter: {err}"),
+            },
         }
         .into()
     })

@@ -171,20 +171,35 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The methods allowed on `path`, or `None` when no route matches it.
+    /// The methods allowed on `path`, or `None` when no route matches it. Where templates with a
+    /// literal and a `{param}` in the same place both match (`…/distributions/summary` and
+    /// `…/distributions/{distribution_id}`), the path is the literal one's: only the templates with
+    /// the most literal segments count.
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut allowed: Vec<String> = Vec::new();
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| match s {
-                    Segment::Literal(l) => l == p,
-                    Segment::Param => !p.is_empty(),
-                });
-            if matches {
-                allowed.extend(methods.iter().cloned());
-            }
-        }
+        let literals = |segments: &[Segment]| {
+            segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count()
+        };
+        let matching: Vec<&(Vec<Segment>, Vec<String>)> = self
+            .routes
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(s, p)| match s {
+                        Segment::Literal(l) => l == p,
+                        Segment::Param => !p.is_empty(),
+                    })
+            })
+            .collect();
+        let most = matching.iter().map(|(s, _)| literals(s)).max()?;
+        let mut allowed: Vec<String> = matching
+            .into_iter()
+            .filter(|(s, _)| literals(s) == most)
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
         if allowed.is_empty() {
             return None;
         }
@@ -228,5 +243,20 @@ mod tests {
             Some(vec!["GET".to_owned(), "HEAD".to_owned()])
         );
         assert_eq!(table.allowed("/nothing/here"), None);
+    }
+
+    #[test]
+    fn a_literal_segment_is_its_own_path_and_not_its_parameter_siblings() {
+        let table = RouteTable::from_spec(&openapi());
+        let get = Some(vec!["GET".to_owned(), "HEAD".to_owned()]);
+        assert_eq!(table.allowed("/api/v1/funds/1/distributions/summary"), get);
+        assert_eq!(
+            table.allowed("/api/v1/funds/1/distributions/7"),
+            Some(vec![
+                "DELETE".to_owned(),
+                "GET".to_owned(),
+                "HEAD".to_owned()
+            ])
+        );
     }
 }

@@ -14,10 +14,9 @@ use crate::error::Error;
 
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
-/// How a created value is answered: its wire form and where it lives.
-pub trait Written {
-    type Wire: Serialize;
-    fn wire(&self) -> Self::Wire;
+/// How a created value is answered: its wire form (made `From` it) and where it lives.
+pub trait Written: Sized {
+    type Wire: Serialize + for<'a> From<&'a Self>;
     /// `Location`: the path that answers `GET` for it.
     fn location(&self) -> String;
 }
@@ -33,7 +32,7 @@ fn status(fresh: Fresh) -> StatusCode {
 
 /// The body of a wire value. A wire type that cannot be serialized is a bug, reported as such.
 fn body<T: Written>(value: &T) -> service::Result<Vec<u8>> {
-    serde_json::to_vec(&value.wire())
+    serde_json::to_vec(&T::Wire::from(value))
         .map_err(|e| service::Error::Invariant(format!("response body: {e}")))
 }
 

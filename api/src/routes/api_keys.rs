@@ -64,30 +64,36 @@ pub struct CreatedApiKey {
 const SECRET_SHOWN_ONCE: &str = "The secret of an API key is shown only once, in the response that created it; it is not stored.";
 
 /// A key as its creation answers it: with the secret, shown this once.
-impl Written for MintedKey {
-    type Wire = CreatedApiKey;
-    fn wire(&self) -> CreatedApiKey {
+impl From<&MintedKey> for CreatedApiKey {
+    fn from(minted: &MintedKey) -> Self {
         CreatedApiKey {
-            api_key: ApiKey::from(&self.key),
-            key: Some(self.secret.clone()),
+            api_key: ApiKey::from(&minted.key),
+            key: Some(minted.secret.clone()),
             detail: None,
         }
     }
+}
+
+impl Written for MintedKey {
+    type Wire = CreatedApiKey;
     fn location(&self) -> String {
         self.key.location()
     }
 }
 
 /// A key's creation as its idempotency record keeps it: the secret withheld, and said so.
-impl Written for api_key::Model {
-    type Wire = CreatedApiKey;
-    fn wire(&self) -> CreatedApiKey {
+impl From<&api_key::Model> for CreatedApiKey {
+    fn from(key: &api_key::Model) -> Self {
         CreatedApiKey {
-            api_key: ApiKey::from(self),
+            api_key: ApiKey::from(key),
             key: None,
             detail: Some(SECRET_SHOWN_ONCE.to_owned()),
         }
     }
+}
+
+impl Written for api_key::Model {
+    type Wire = CreatedApiKey;
     fn location(&self) -> String {
         format!("/api/v1/api-keys/{}", self.id)
     }

@@ -179,9 +179,6 @@ impl From<UpdateCompany> for CompanyFields {
 
 impl Written for portfolio_company::Model {
     type Wire = Company;
-    fn wire(&self) -> Company {
-        Company::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/funds/{}/companies/{}", self.fund_id, self.id)
     }

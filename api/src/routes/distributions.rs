@@ -52,9 +52,6 @@ impl From<&distribution::Model> for Distribution {
 
 impl Written for distribution::Model {
     type Wire = Distribution;
-    fn wire(&self) -> Distribution {
-        Distribution::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/funds/{}/distributions/{}", self.fund_id, self.id)
     }

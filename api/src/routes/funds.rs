@@ -123,9 +123,6 @@ pub struct UpdateFund {
 
 impl Written for fund::Model {
     type Wire = Fund;
-    fn wire(&self) -> Fund {
-        Fund::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/funds/{}", self.id)
     }

@@ -90,9 +90,6 @@ pub async fn create_investment(
 
 impl Written for investment::Model {
     type Wire = Investment;
-    fn wire(&self) -> Investment {
-        Investment::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/funds/{}/investments/{}", self.fund_id, self.id)
     }

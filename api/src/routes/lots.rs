@@ -80,9 +80,6 @@ pub struct CreateLot {
 
 impl Written for investment_lot::Model {
     type Wire = Lot;
-    fn wire(&self) -> Lot {
-        Lot::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/funds/{}/lots/{}", self.fund_id, self.id)
     }

@@ -88,11 +88,15 @@ impl ScenarioMatrix {
     }
 }
 
+/// A matrix's metadata, as a create answers it (without its values).
+impl From<&MatrixRecord> for ScenarioMatrix {
+    fn from(record: &MatrixRecord) -> Self {
+        ScenarioMatrix::of(record, None)
+    }
+}
+
 impl Written for MatrixRecord {
     type Wire = ScenarioMatrix;
-    fn wire(&self) -> ScenarioMatrix {
-        ScenarioMatrix::of(self, None)
-    }
     fn location(&self) -> String {
         format!("/api/v1/scenario-matrices/{}", self.matrix_key)
     }

@@ -179,9 +179,6 @@ fn session_response(m: &optimization_session::Model) -> HttpResponse {
 
 impl Written for optimization_session::Model {
     type Wire = Optimization;
-    fn wire(&self) -> Optimization {
-        Optimization::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/optimizations/{}", self.id)
     }

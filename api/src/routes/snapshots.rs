@@ -165,9 +165,6 @@ pub struct CreateSnapshot {
 
 impl Written for forecast_snapshot::Summary {
     type Wire = Snapshot;
-    fn wire(&self) -> Snapshot {
-        Snapshot::from(self)
-    }
     fn location(&self) -> String {
         format!("/api/v1/snapshots/{}", self.id)
     }

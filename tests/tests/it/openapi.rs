@@ -98,7 +98,7 @@ async fn no_literal_path_segment_is_captured_by_a_parameter_sibling() {
         .collect();
     let segments = |p: &str| p.split('/').map(str::to_owned).collect::<Vec<_>>();
     let is_param = |s: &str| s.starts_with('{');
-    let shadowed: Vec<&String> = paths
+    let shadowed: Vec<&(String, Vec<String>)> = paths
         .iter()
         .filter(|(p, methods)| {
             let mine = segments(p);
@@ -114,18 +114,17 @@ async fn no_literal_path_segment_is_captured_by_a_parameter_sibling() {
                         })
                 })
         })
-        .map(|(p, _)| p)
         .collect();
     assert!(
         shadowed
             .iter()
-            .any(|p| p.ends_with("/distributions/summary")),
+            .any(|(p, _)| p.ends_with("/distributions/summary")),
         "the walk finds the literal siblings: {shadowed:?}"
     );
 
     let app = updog_tests::TestApp::spawn(service::Backend::Sqlite).await;
     let fund = app.fund("Fund").await;
-    for path in shadowed {
+    for (path, methods) in shadowed {
         let concrete = path.replace("{fund_id}", &fund.to_string());
         let answer = app.get_as(&concrete, &app.admin).await;
         assert_ne!(
@@ -133,5 +132,18 @@ async fn no_literal_path_segment_is_captured_by_a_parameter_sibling() {
             reqwest::StatusCode::BAD_REQUEST,
             "{path} is captured by a parameter sibling: register it first"
         );
+        // A method the literal path does not allow is a 405 naming its own methods, even where its
+        // parameter sibling has that method.
+        if methods.iter().any(|m| m == "delete") {
+            continue;
+        }
+        let delete = reqwest::Method::DELETE;
+        let refused = app.send(delete, &concrete, &app.admin, None, None).await;
+        assert_eq!(
+            refused.status(),
+            reqwest::StatusCode::METHOD_NOT_ALLOWED,
+            "{path}"
+        );
+        assert_eq!(refused.headers()["allow"], "GET, HEAD", "{path}");
     }
 }
