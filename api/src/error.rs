@@ -7,6 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+pub use service::error::error_chain;
 use service::{FieldError, ResourceRef};
 
 use crate::problem::{FieldProblem, Problem, ProblemCode};
@@ -284,20 +285,4 @@ impl ResponseError for Error {
         }
         response
     }
-}
-
-/// `error: cause: cause…`, the whole chain on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        // Some errors repeat their source in their own message; say each thing once.
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }

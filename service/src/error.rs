@@ -124,6 +124,23 @@ pub enum Error {
     Invariant(String),
 }
 
+/// `error: cause: cause…`, the whole chain on one line: what a log line needs to be acted on (the
+/// API's opaque 500s, a job's failed give-up).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Some errors repeat their source in their own message; say each thing once.
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         Self::from_db(err)

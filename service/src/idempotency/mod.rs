@@ -7,9 +7,10 @@
 //! 1. A live record for `(scope, key)` exists → same fingerprint: replay it byte for byte; different
 //!    fingerprint: `IdempotencyKeyReused`. Nothing is written.
 //! 2. Otherwise the work runs in a transaction, the API's [`Recorder`] writes the reply to its outcome,
-//!    and the record is inserted in the same transaction. A concurrent request with the same key blocks on the unique index (the
-//!    business row's partial index or the record's) until the first commits, then fails with a unique
-//!    violation; it rolls back and goes back to step 1, which now replays.
+//!    and the record is inserted in the same transaction. A concurrent request with the same key
+//!    blocks on the unique index (the business row's partial index or the record's) until the first
+//!    commits, then fails with a unique violation; it rolls back and goes back to step 1, which now
+//!    replays.
 //! 3. A unique violation with no record left means the record expired while the business row remains:
 //!    `IdempotencyKeyExpired`, never a second row.
 //!
@@ -59,7 +60,7 @@ pub trait Keyed: EntityTrait {
 }
 
 /// Declares a resource's [`Keyed`] impl: its entity module, its key index (a `unique::` name), the
-/// parent column that scopes the key (or `top` for none), and how a row is located:
+/// parent column that scopes the key (left out when there is none), and how a row is located:
 /// `keyed!(snapshot, SNAPSHOT_KEY, FundId, |s| ResourceRef::Snapshot(s.id))`; a fund-owned resource
 /// located as `ResourceRef::Company { fund_id, id }` says `in_fund Company` instead of the closure.
 macro_rules! keyed {

@@ -19,7 +19,7 @@ use serde::{Deserialize as _, Serialize};
 use uuid::Uuid;
 
 use crate::db::Database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, error_chain};
 
 /// A kind of job. Runs must be idempotent: a job may run more than once (after a crash, or a lease that
 /// ran out), and running it twice must leave the same rows.
@@ -109,21 +109,9 @@ impl<J: Job> Handler for Typed<J> {
             self.0
                 .give_up(db, &payload, reason)
                 .await
-                .map_err(|e| cause_chain(&e))
+                .map_err(|e| error_chain(&e))
         })
     }
-}
-
-/// An error and every cause under it, `: `-separated: what a log line needs to be acted on.
-pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The handlers a worker knows, by job type.

@@ -20,7 +20,7 @@ use crate::db::{Database, now};
 use crate::error::{Error, Result};
 
 mod job;
-pub use job::{Handler, HandlerFuture, Handlers, Job, cause_chain, queue};
+pub use job::{Handler, HandlerFuture, Handlers, Job, queue};
 
 /// How long a claimed job may run before the reaper hands it to another worker.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
