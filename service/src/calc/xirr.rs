@@ -417,7 +417,11 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
         /// The fast fixed-point NPV is the exact decimal NPV to well within the tolerance, for rates
-        /// from −50% to 500% and flows over up to ten years.
+        /// from −50% to 500% and flows over up to ten years. Each fixed-point product is rounded to
+        /// 2⁻⁵⁰ of the unit, so the difference grows with the size of the discounted terms relative to
+        /// the amount invested (Σ|term|): the bound is 10⁻⁹ plus 10⁻¹² of that (a few thousand
+        /// roundings). Found by CI: one cent invested and 22,620.95 returned two days later differed by
+        /// 1.8 × 10⁻⁹, beyond the bare 10⁻⁹ the test used to allow; the code is unchanged.
         #[test]
         fn fixed_point_npv_matches_the_decimal_npv(
             raw in prop::collection::vec((0u64..3650, -5_000_000i64..5_000_000), 1..60),
@@ -432,10 +436,16 @@ mod tests {
             let flows = Flows::new(cents, invested);
             let r = Decimal::new(rate_bps, 4);
             let q = (-(Decimal::ONE + r).ln() / Decimal::from(365)).exp();
+            // Σ |term|: the size the fixed point's roundings are relative to.
+            let size: Decimal = flows.cents.iter().map(|(d, a)| {
+                Decimal::from(a.abs() as i64) / Decimal::from(invested as i64) * q.powu(*d)
+            }).sum();
+            let npv_tolerance = dec("0.000000001") + dec("0.000000000001") * size;
+            let weighted_tolerance = dec("0.00001") + dec("0.000000000001") * size * Decimal::from(3650);
             let (fixed_npv, fixed_weighted) = flows.npv_fixed(q).unwrap();
             let (exact_npv, exact_weighted) = flows.npv_decimal(q).unwrap();
-            prop_assert!((fixed_npv - exact_npv).abs() < dec("0.000000001"), "{fixed_npv} vs {exact_npv}");
-            prop_assert!((fixed_weighted - exact_weighted).abs() < dec("0.00001"), "{fixed_weighted} vs {exact_weighted}");
+            prop_assert!((fixed_npv - exact_npv).abs() < npv_tolerance, "{fixed_npv} vs {exact_npv}");
+            prop_assert!((fixed_weighted - exact_weighted).abs() < weighted_tolerance, "{fixed_weighted} vs {exact_weighted}");
         }
     }
 }
