@@ -36,6 +36,8 @@ pub struct Application {
     workers: Workers,
     /// How long shutdown waits for running jobs.
     shutdown_grace: Duration,
+    /// The admin key minted on the first start of an empty database, to be shown once, last.
+    minted_admin_key: Option<String>,
 }
 
 /// The job handlers every worker runs; the matrix jobs share the service's first tier and statistics.
@@ -123,14 +125,9 @@ impl Application {
             }
         }
         let redis = config.redis_url.as_deref().map(Redis::new).transpose()?;
-        if let Some(minted) = service::api_keys::bootstrap_admin(&db).await? {
-            // Printed once, on the first start of an empty database, like a notebook server's token.
-            eprintln!(
-                "\nupdog: no API keys existed, so an admin key was minted. It is shown only now:\n\n    {}\n\n\
-                 Use it as `Authorization: Bearer <key>`; mint more with `updog keys create`.\n",
-                minted.secret
-            );
-        }
+        let minted_admin_key = service::api_keys::bootstrap_admin(&db)
+            .await?
+            .map(|minted| minted.secret);
         spawn_idempotency_reaper(db.clone());
         let service = Service::new(
             db.clone(),
@@ -169,8 +166,8 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(route_table.clone())
-                .app_data(path_config())
-                .app_data(query_config())
+                .app_data(crate::rejections::path_config())
+                .app_data(crate::rejections::query_config())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .split_for_parts();
@@ -200,7 +197,21 @@ impl Application {
             server,
             workers,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+            minted_admin_key,
         })
+    }
+
+    /// Prints the admin key minted on the first start of an empty database, once, like a notebook
+    /// server's token: called after the start-up log lines, so that the key is the last thing on the
+    /// screen, on its own, with the header line that uses it.
+    pub fn announce_minted_admin_key(&mut self) {
+        if let Some(secret) = self.minted_admin_key.take() {
+            eprintln!(
+                "\nupdog: no API keys existed, so an admin key was minted. It is shown only now:\n\n    \
+                 {secret}\n\nSend it with every request:\n\n    Authorization: Bearer {secret}\n\n\
+                 Mint more with `updog keys create`.\n"
+            );
+        }
     }
 
     /// The bound address (useful when binding port 0).
@@ -449,41 +460,4 @@ async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
-}
-
-/// actix's own path and query extractor failures go through the problem envelope too (bodies are
-/// read by [`crate::extract::json_body`]).
-/// A path that is a literal route's (`…/distributions/summary`) reached with a method it does not
-/// allow falls through to its `{param}` sibling (actix tries the next route); that is a 405 with the
-/// literal route's `Allow`, not a parameter that does not parse.
-fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err, req| {
-        let method = req.method().to_string();
-        let allowed = req
-            .app_data::<web::Data<RouteTable>>()
-            .and_then(|routes| routes.allowed(req.path()))
-            .filter(|allow| !allow.contains(&method));
-        match allowed {
-            Some(allow) => Error::MethodNotAllowed {
-                method,
-                path: req.path().to_owned(),
-                allow,
-            },
-            None => Error::BadRequest {
-                code: ProblemCode::InvalidPath,
-                detail: format!("Invalid path parameter: {err}"),
-            },
-        }
-        .into()
-    })
-}
-
-fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        Error::BadRequest {
-            code: ProblemCode::InvalidQuery,
-            detail: format!("Invalid query string: {err}"),
-        }
-        .into()
-    })
 }

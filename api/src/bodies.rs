@@ -65,6 +65,7 @@ mod tests {
                 id: 1,
                 size_cents: service::money::Cents::new(100),
                 reserve_ratio_bps: service::money::Bps::ZERO,
+                base_currency: "USD".into(),
             },
             companies: Vec::new(),
             lots: Vec::new(),

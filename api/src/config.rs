@@ -110,7 +110,10 @@ impl Config {
             })?,
         };
 
-        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+        // The migrator's step-by-step lines are debug-level detail for an operator who asks for them
+        // (`RUST_LOG=info`): a newcomer's first start shows the server's own lines and its admin key.
+        let log_filter =
+            get("RUST_LOG").unwrap_or_else(|| "info,sea_orm_migration=warn,sqlx=warn".to_owned());
         let log_format = match get("UPDOG_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,

@@ -98,6 +98,11 @@ pub fn location_of(resource: ResourceRef) -> String {
         ResourceRef::Distribution { fund_id, id } => {
             format!("/api/v1/funds/{fund_id}/distributions/{id}")
         }
+        ResourceRef::Mark {
+            fund_id,
+            company_id,
+            id,
+        } => format!("/api/v1/funds/{fund_id}/companies/{company_id}/marks/{id}"),
         ResourceRef::Snapshot(id) => format!("/api/v1/snapshots/{id}"),
         ResourceRef::Optimization(id) => format!("/api/v1/optimizations/{id}"),
         ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
@@ -181,6 +186,16 @@ impl Error {
                          by more than {tolerance} cents."
                     ),
                 )
+            },
+            Error::Service(S::SharesNotHeld { pointer, shares_held_on_date, detail }) => Problem {
+                shares_held_on_date: Some(shares_held_on_date.to_string()),
+                errors: Some(vec![FieldProblem { pointer: (*pointer).to_owned(), detail: detail.clone() }]),
+                ..Problem::new(ProblemCode::SharesNotHeld, format!("{pointer}: {detail}."))
+            },
+            Error::Service(S::LaterSaleShort { distribution_id, shares_held_on_date, detail }) => Problem {
+                shares_held_on_date: Some(shares_held_on_date.to_string()),
+                distribution_id: Some(*distribution_id),
+                ..Problem::new(ProblemCode::LaterSaleShort, format!("{detail}."))
             },
             Error::Service(S::VersionConflict { current_version }) => Problem {
                 current_version: Some(*current_version),

@@ -12,6 +12,7 @@ pub mod negotiate;
 pub mod observability;
 pub mod openapi;
 pub mod problem;
+pub mod rejections;
 pub mod replies;
 pub mod responses;
 pub mod routes;

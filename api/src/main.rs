@@ -242,11 +242,12 @@ fn serve() -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let app = match Application::build(&config).await {
+        let mut app = match Application::build(&config).await {
             Ok(app) => app,
             Err(e) => return fail(&e),
         };
         tracing::info!(address = %app.address(), "updog listening; API docs at http://{}/docs", app.address());
+        app.announce_minted_admin_key();
         match app.run_until_stopped().await {
             Ok(()) => {
                 tracing::info!("updog stopped");

@@ -45,6 +45,16 @@ pub fn negotiate(req: &HttpRequest) -> Result<Format, Error> {
 }
 
 /// `rows` as CSV: a header line of the field names, one line per row; absent values are empty cells.
+/// An amount in cents written as the fund's currency with 2 places (`150000000` → `1500000.00`): how a
+/// spreadsheet reads money (SPEC §2).
+pub struct Money(pub i64);
+
+impl serde::Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&rust_decimal::Decimal::new(self.0, 2))
+    }
+}
+
 pub fn csv_response<T: Serialize>(rows: &[T], filename: &str) -> Result<HttpResponse, Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {

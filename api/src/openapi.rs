@@ -34,6 +34,7 @@ use crate::routes::reserves::ReservePlan;
         (name = "funds", description = "Venture funds."),
         (name = "companies", description = "A fund's portfolio companies, their marks and exit assumptions."),
         (name = "investments", description = "Investments of a fund in its companies."),
+        (name = "marks", description = "A company's dated valuations: every figure asked for a date uses the mark in effect on it."),
         (name = "lots", description = "Purchase lots of an investment: the unit of cost basis."),
         (name = "distributions", description = "Realized proceeds."),
         (name = "metrics", description = "Lot-level MOIC and gross fund metrics."),

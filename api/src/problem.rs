@@ -21,6 +21,8 @@ pub enum ProblemCode {
     PreconditionRequired,
     VersionConflict,
     CostBasisMismatch,
+    SharesNotHeld,
+    LaterSaleShort,
     IdempotencyKeyReused,
     IdempotencyKeyExpired,
     /// A rule of the domain that the resource's state refuses, with its own code.
@@ -49,6 +51,8 @@ impl ProblemCode {
             Self::PreconditionRequired => "precondition_required",
             Self::VersionConflict => "version_conflict",
             Self::CostBasisMismatch => "cost_basis_mismatch",
+            Self::SharesNotHeld => "shares_not_held",
+            Self::LaterSaleShort => "later_sale_short",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyExpired => "idempotency_key_expired",
             Self::Conflict(code) => code.as_str(),
@@ -67,9 +71,10 @@ impl ProblemCode {
     pub fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::ValidationFailed | Self::CostBasisMismatch | Self::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::ValidationFailed
+            | Self::CostBasisMismatch
+            | Self::SharesNotHeld
+            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidBody | Self::InvalidCursor | Self::InvalidHeader => {
                 StatusCode::BAD_REQUEST
             }
@@ -77,7 +82,9 @@ impl ProblemCode {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::VersionConflict => StatusCode::PRECONDITION_FAILED,
-            Self::IdempotencyKeyExpired | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::IdempotencyKeyExpired | Self::Conflict(_) | Self::LaterSaleShort => {
+                StatusCode::CONFLICT
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson | Self::InvalidPath | Self::InvalidQuery => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -100,6 +107,8 @@ impl ProblemCode {
             Self::PreconditionRequired => "Precondition required",
             Self::VersionConflict => "Version conflict",
             Self::CostBasisMismatch => "Cost basis mismatch",
+            Self::SharesNotHeld => "Shares not held",
+            Self::LaterSaleShort => "A later sale would be short",
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::IdempotencyKeyExpired => "Idempotency key expired",
             Self::Conflict(_) => "Conflict",
@@ -160,6 +169,14 @@ pub struct Problem {
     /// `cost_basis_mismatch`: how far the stated cost basis may be from the expected one, cents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance_cents: Option<i64>,
+    /// `shares_not_held`, `later_sale_short`: the shares the company held on the distribution's date
+    /// (before it), a decimal string with 8 places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub shares_held_on_date: Option<String>,
+    /// `later_sale_short`: the distribution that would be left short.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution_id: Option<i64>,
     /// `invalid_header`: the header's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
@@ -183,6 +200,8 @@ impl Problem {
             current_version: None,
             expected_cost_basis_cents: None,
             tolerance_cents: None,
+            shares_held_on_date: None,
+            distribution_id: None,
             header: None,
             location: None,
             redis: None,

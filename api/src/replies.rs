@@ -56,6 +56,7 @@ impl Recorder for Replies {
             Resource::Investment(m) => reply(fresh, m),
             Resource::Lot(m) => reply(fresh, m),
             Resource::Distribution(m) => reply(fresh, m),
+            Resource::Mark(m) => reply(fresh, m),
             Resource::Snapshot(m) => reply(fresh, m),
             Resource::ApiKey(m) => reply(fresh, m),
             Resource::Matrix(m) => reply(fresh, m),

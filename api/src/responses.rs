@@ -55,7 +55,9 @@ const CONFLICT: Shared = Shared {
     description: "The request conflicts with the current state: `idempotency_key_expired` (its record \
                   expired; `location` and `Location` name the resource the key created), \
                   `company_name_taken`, `snapshot_in_progress`, `snapshot_not_complete`, \
-                  `snapshot_has_no_allocations`.",
+                  `snapshot_has_no_allocations`, `mark_date_taken` (the company has a mark on that date), \
+                  `later_sale_short` (deleting this lot would leave the distribution `distribution_id` \
+                  selling more than the `shares_held_on_date`).",
     headers: &[(
         "Location",
         "The existing resource, for `idempotency_key_expired`.",
@@ -91,8 +93,9 @@ const UNPROCESSABLE: Shared = Shared {
     status: 422,
     description: "A business rule refused the request and nothing was written: `validation_failed` (with \
                   `errors[]`, one JSON pointer per field), `cost_basis_mismatch` (with \
-                  `expected_cost_basis_cents`), or `idempotency_key_reused` (the key was used for \
-                  another request).",
+                  `expected_cost_basis_cents`), `shares_not_held` (a distribution dated before the \
+                  company's first lot, or selling more than the `shares_held_on_date`; `errors[]` names \
+                  the field), or `idempotency_key_reused` (the key was used for another request).",
     headers: &[],
 };
 const PRECONDITION_REQUIRED: Shared = Shared {
@@ -275,6 +278,12 @@ error_bundle! {
 error_bundle! {
     /// The errors of a delete that needs no `If-Match` (an immutable row: a lot, a distribution).
     RemoveErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
+}
+
+error_bundle! {
+    /// The errors of deleting an immutable row that other rows may depend on (a lot that a later sale
+    /// needs: `later_sale_short`).
+    RemoveHeldErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, SERVICE_UNAVAILABLE]
 }
 
 error_bundle! {

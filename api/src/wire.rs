@@ -2,6 +2,7 @@
 //! three-state fields, and the enums of the domain as the API spells them. One place for each, so that
 //! route modules never import one another.
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use service::money::fixed_scale;
@@ -99,6 +100,37 @@ impl Serialize for DecimalText {
     }
 }
 
+/// A calendar date on the wire: exactly `YYYY-MM-DD` (SPEC §2, §6.1a). `2021-3-15` and `03/15/2021`
+/// are refused with a message that names the expected form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct WireDate(pub NaiveDate);
+
+/// Parses a date written exactly `YYYY-MM-DD`; the error says what was expected.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("{text:?} is not a date written YYYY-MM-DD, e.g. 2021-03-15"))
+}
+
+impl<'de> Deserialize<'de> for WireDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        parse_date(&text)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Declares a wire enum mirroring a domain enum variant for variant (snake_case on the wire), with the
 /// conversions both ways. Entities stay off the wire (SPEC §1), and the compiler keeps the two in step.
 macro_rules! wire_enum {
@@ -150,6 +182,19 @@ wire_enum! {
     /// Whether the fund still holds the company.
     CompanyStatus mirrors service::entity::portfolio_company::CompanyStatus {
         Active, Exited, WrittenOff,
+    }
+}
+
+wire_enum! {
+    /// Where a mark's price comes from: a priced `round`, a `secondary` sale, a `409a` valuation, the
+    /// manager's own (`manual`), or a `write_off` (price 0: the company is worth nothing from that date).
+    MarkSource mirrors service::entity::company_mark::MarkSource {
+        Round,
+        Secondary,
+        #[serde(rename = "409a")]
+        Valuation409a,
+        Manual,
+        WriteOff,
     }
 }
 

@@ -20,10 +20,16 @@ pub struct Model {
     pub fund_id: i64,
     pub investment_id: i64,
     pub lot_type: LotType,
+    /// Price per share in cents, rounded half-up to a whole cent (the exact price is `share_price`).
     pub share_price_cents: i64,
+    /// Price per share in the fund's currency, exact, up to 8 places; `None` for a lot written before
+    /// the column existed, whose price is exactly `share_price_cents / 100`.
+    pub share_price: Option<ExactDecimal>,
+    /// Legal and broker fees, cents: part of the cost basis.
+    pub transaction_costs_cents: i64,
     /// Shares bought, 8 decimal places.
     pub shares_acquired: ExactDecimal,
-    /// Cost including fees, in cents (within ±1000 cents of price × shares).
+    /// Cost including fees, in cents (within ±1000 cents of price × shares + transaction costs).
     pub cost_basis_cents: i64,
     pub acquired_on: Date,
     pub idempotency_key: Option<String>,

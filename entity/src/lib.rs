@@ -41,6 +41,7 @@ macro_rules! no_relations {
 mod exact_decimal;
 
 pub mod api_key;
+pub mod company_mark;
 pub mod distribution;
 pub mod forecast_snapshot;
 pub mod fund;

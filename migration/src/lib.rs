@@ -24,6 +24,8 @@ mod m20261122_000011_create_idempotency_records;
 mod m20261122_000012_create_api_keys;
 mod m20261122_000013_create_index_distributions_company_date;
 mod m20261130_000014_compress_snapshot_documents_with_lz4;
+mod m20261202_000015_create_company_marks;
+mod m20261202_000016_add_lot_exact_price_and_costs;
 
 pub struct Migrator;
 
@@ -45,6 +47,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000012_create_api_keys::Migration),
             Box::new(m20261122_000013_create_index_distributions_company_date::Migration),
             Box::new(m20261130_000014_compress_snapshot_documents_with_lz4::Migration),
+            Box::new(m20261202_000015_create_company_marks::Migration),
+            Box::new(m20261202_000016_add_lot_exact_price_and_costs::Migration),
         ]
     }
 }

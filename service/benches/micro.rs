@@ -44,6 +44,7 @@ fn fund() -> PortfolioState {
             id: 1,
             size_cents: Cents::new(50_000_000_000),
             reserve_ratio_bps: Bps::new(4_000).unwrap(),
+            base_currency: "USD".into(),
         },
         companies: (1..=COMPANIES)
             .map(|c| CompanyState {
@@ -57,6 +58,7 @@ fn fund() -> PortfolioState {
                 reserve_exit_moic_bps: Some(15_000 + (c % 30) * 1_000),
                 planned_reserves_cents: (c % 10) * 100_000,
                 allocation_cap_cents: None,
+                marks: None,
             })
             .collect(),
         lots: (0..LOTS)
@@ -64,6 +66,7 @@ fn fund() -> PortfolioState {
                 id: Uuid::from_u128(n as u128 + 1),
                 company_id: 1 + n % COMPANIES,
                 investment_id: 1 + n % COMPANIES,
+                round_name: "Seed".into(),
                 lot_type: lot_types[((n / 1_000) % 4) as usize],
                 shares: Decimal::new(10_005, 1),
                 cost_basis_cents: ((100 + n % 500) * 10_005) / 10,

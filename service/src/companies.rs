@@ -18,6 +18,7 @@ use crate::fields::{Problems, name_ok, parse_probability};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, TxFuture, keyed};
 use crate::in_fund::{self, in_fund};
+use crate::marks::{self, Bump};
 use crate::reserves;
 
 /// Fields of a company; on creation `name` and `stage` are required, on update everything is optional.
@@ -163,14 +164,34 @@ pub async fn create_company(
     row.updated_at = Set(at);
     row.version = Set(1);
     let keyed_by = KeyedBy::<portfolio_company::Entity>::under(fund_id);
-    let outcome = if in_the_plan(planned_reserves_cents, allocation_cap_cents) {
-        // A company in the reserve plan moves the plan's version in the same transaction.
+    let written_off = row.status.as_ref() == &CompanyStatus::WrittenOff;
+    let marked_at = row.marked_at.clone().unwrap();
+    let mark = marks::implied_mark(
+        row.current_share_price_cents.clone().unwrap(),
+        marked_at,
+        written_off,
+    )?;
+    let planned = in_the_plan(planned_reserves_cents, allocation_cap_cents);
+    let outcome = if planned || mark.is_some() {
+        // A company in the reserve plan moves the plan's version in the same transaction; a company
+        // with a price gets its first mark in it.
         idempotency::create(svc, idem, keyed_by, move |txn, _key| {
             Box::pin(async move {
                 funds::require(txn, fund_id).await?;
                 let company = row.insert(txn).await?;
-                reserves::check_cap(&company, "/allocation_cap_cents")?;
-                reserves::bump_version(txn, fund_id).await?;
+                if planned {
+                    reserves::check_cap(&company, "/allocation_cap_cents")?;
+                    reserves::bump_version(txn, fund_id).await?;
+                }
+                let Some((on, price, source)) = mark else {
+                    return Ok(Outcome::Created(company));
+                };
+                marks::replace_mark(txn, fund_id, company.id, on, price, source).await?;
+                marks::follow_marks(txn, fund_id, company.id, marked_at, None, Bump::No).await?;
+                let company =
+                    in_fund::find::<portfolio_company::Entity, _>(txn, fund_id, company.id)
+                        .await?
+                        .ok_or_else(|| Error::Invariant("a company just written".into()))?;
                 Ok(Outcome::Created(company))
             })
         })
@@ -228,6 +249,29 @@ pub async fn update_company(
 ) -> Result<portfolio_company::Model> {
     principal.require_write(fund_id)?;
     let name = fields.name.clone();
+    // A price is changed by recording a mark (SPEC §6.4): it cannot be cleared, and `marked_at` dates a
+    // new price or a write-off.
+    let written_off = fields.status == Some(CompanyStatus::WrittenOff);
+    let price = match fields.current_share_price_cents {
+        Some(None) => {
+            return Err(Error::invalid(
+                "/current_share_price_cents",
+                "cannot be cleared: the price is the company's latest mark; delete marks with \
+                 DELETE /api/v1/funds/{fund_id}/companies/{company_id}/marks/{mark_id}",
+            ));
+        }
+        Some(Some(p)) => Some(p),
+        None => None,
+    };
+    let marked_at = fields.marked_at.flatten();
+    if fields.marked_at.is_some() && price.is_none() && !written_off {
+        return Err(Error::invalid(
+            "/marked_at",
+            "dates a new price or a write-off: send it with current_share_price_cents or status \
+             written_off",
+        ));
+    }
+    let mark = marks::implied_mark(price, marked_at, written_off)?;
     // Planned reserves and the cap are inputs of the fund's reserve plan, versioned with it.
     let changes_plan =
         fields.planned_reserves_cents.is_some() || fields.allocation_cap_cents.is_some();
@@ -261,6 +305,16 @@ pub async fn update_company(
         reserves::check_cap(&company, "/allocation_cap_cents")?;
         reserves::bump_version(&txn, fund_id).await?;
     }
+    let company = match mark {
+        None => company,
+        Some((on, price, source)) => {
+            marks::replace_mark(&txn, fund_id, id, on, price, source).await?;
+            marks::follow_marks(&txn, fund_id, id, marked_at, None, Bump::No).await?;
+            in_fund::find::<portfolio_company::Entity, _>(&txn, fund_id, id)
+                .await?
+                .ok_or_else(|| Error::Invariant("a company just updated".into()))?
+        }
+    };
     txn.commit().await?;
     Ok(company)
 }

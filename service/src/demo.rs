@@ -320,8 +320,10 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
                 investment,
                 NewLot {
                     lot_type: *lot_type,
-                    share_price_cents: Cents::new(*price),
+                    share_price: None,
+                    share_price_cents: Some(Cents::new(*price)),
                     shares_acquired: (*shares).into(),
+                    transaction_costs_cents: None,
                     cost_basis_cents: None,
                     acquired_on: *on,
                 },

@@ -22,10 +22,27 @@ impl FieldError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceRef {
     Fund(i64),
-    Company { fund_id: i64, id: i64 },
-    Investment { fund_id: i64, id: i64 },
-    Lot { fund_id: i64, id: uuid::Uuid },
-    Distribution { fund_id: i64, id: i64 },
+    Company {
+        fund_id: i64,
+        id: i64,
+    },
+    Investment {
+        fund_id: i64,
+        id: i64,
+    },
+    Lot {
+        fund_id: i64,
+        id: uuid::Uuid,
+    },
+    Distribution {
+        fund_id: i64,
+        id: i64,
+    },
+    Mark {
+        fund_id: i64,
+        company_id: i64,
+        id: uuid::Uuid,
+    },
     Snapshot(uuid::Uuid),
     Optimization(uuid::Uuid),
     ApiKey(uuid::Uuid),
@@ -54,6 +71,24 @@ pub enum Error {
         expected: i64,
         given: i64,
         tolerance: i64,
+    },
+
+    /// A distribution the company's lots cannot support (SPEC §6.1a): dated before its first lot, or
+    /// selling more shares than it held on its date. `pointer` names the body field at fault.
+    #[error("{detail}")]
+    SharesNotHeld {
+        pointer: &'static str,
+        shares_held_on_date: rust_decimal::Decimal,
+        detail: String,
+    },
+
+    /// Removing a lot would leave a later distribution selling shares that were no longer held, or
+    /// dated before the company's first lot (SPEC §6.1a): that distribution is named.
+    #[error("{detail}")]
+    LaterSaleShort {
+        distribution_id: i64,
+        shares_held_on_date: rust_decimal::Decimal,
+        detail: String,
     },
 
     /// The `If-Match` version is not the current one (SPEC §5).
@@ -216,16 +251,19 @@ pub enum ConflictCode {
     SnapshotHasNoAllocations,
     /// Only a pending optimization can be cancelled.
     OptimizationNotPending,
+    /// The company already has a mark on that date.
+    MarkDateTaken,
 }
 
 impl ConflictCode {
-    pub const ALL: [ConflictCode; 6] = [
+    pub const ALL: [ConflictCode; 7] = [
         Self::CompanyNameTaken,
         Self::SnapshotInProgress,
         Self::InvalidStatusTransition,
         Self::SnapshotNotComplete,
         Self::SnapshotHasNoAllocations,
         Self::OptimizationNotPending,
+        Self::MarkDateTaken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -236,6 +274,7 @@ impl ConflictCode {
             Self::SnapshotNotComplete => "snapshot_not_complete",
             Self::SnapshotHasNoAllocations => "snapshot_has_no_allocations",
             Self::OptimizationNotPending => "optimization_not_pending",
+            Self::MarkDateTaken => "mark_date_taken",
         }
     }
 }
@@ -285,6 +324,14 @@ pub mod unique {
         "ux_distributions_fund_idempotency_key",
         "distributions.fund_id, distributions.idempotency_key",
     );
+    pub const MARK_KEY: UniqueIndex = ux(
+        "ux_company_marks_company_idempotency_key",
+        "company_marks.company_id, company_marks.idempotency_key",
+    );
+    pub const MARK_DATE: UniqueIndex = ux(
+        "ux_company_marks_company_marked_on",
+        "company_marks.company_id, company_marks.marked_on",
+    );
     pub const SNAPSHOT_KEY: UniqueIndex = ux(
         "ux_forecast_snapshots_fund_idempotency_key",
         "forecast_snapshots.fund_id, forecast_snapshots.idempotency_key",
@@ -301,7 +348,7 @@ pub mod unique {
     );
 
     /// Every index above, for the test that holds them to the migrated schema.
-    pub const ALL: [UniqueIndex; 11] = [
+    pub const ALL: [UniqueIndex; 13] = [
         IDEMPOTENCY_RECORD,
         FUND_KEY,
         COMPANY_KEY,
@@ -309,6 +356,8 @@ pub mod unique {
         INVESTMENT_KEY,
         LOT_KEY,
         DISTRIBUTION_KEY,
+        MARK_KEY,
+        MARK_DATE,
         SNAPSHOT_KEY,
         SNAPSHOT_SOURCE,
         API_KEY_KEY,

@@ -111,6 +111,26 @@ pub fn parse_shares(text: &str, pointer: &str) -> Result<Decimal> {
     Ok(value.normalize())
 }
 
+/// Parses a price per share in the fund's currency: a plain decimal string of up to 14 digits and at
+/// most 8 places (`"0.4213"`), 0 or more. The result is in currency units, exactly.
+pub fn parse_price(text: &str, pointer: &str) -> Result<Decimal> {
+    if !plain_decimal(text, 14, SHARE_SCALE as usize) {
+        return Err(Error::invalid(
+            pointer,
+            "must be a price per share in the fund's currency: a decimal string of up to 14 digits and \
+             at most 8 decimal places, e.g. \"0.4213\"",
+        ));
+    }
+    Decimal::from_str(text)
+        .map(|d| d.normalize())
+        .map_err(|_| Error::invalid(pointer, "must be a decimal number written as a string"))
+}
+
+/// A share quantity as the wire writes it: 8 decimal places.
+pub fn shares_text(shares: Decimal) -> String {
+    crate::calc::money::fixed_scale(shares, SHARE_SCALE).to_string()
+}
+
 /// Parses a probability: a plain decimal string (`^[0-9](\.[0-9]{1,6})?$`) in [0, 1].
 pub fn parse_probability(text: &str, pointer: &str) -> Result<Decimal> {
     if !plain_decimal(text, 1, 6) {

@@ -27,6 +27,7 @@ pub mod idempotency;
 pub mod in_fund;
 pub mod investments;
 pub mod lots;
+pub mod marks;
 pub mod matrices;
 pub mod metrics;
 pub mod optimizations;

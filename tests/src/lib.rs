@@ -479,7 +479,7 @@ impl TestApp {
         let fund = self.fund("Fund").await;
         let mut companies = Vec::new();
         for (name, price) in [("Acme", Some(300)), ("Beta", None)] {
-            let body = json!({"name": name, "stage": "series_a", "current_share_price_cents": price,
+            let body = json!({"name": name, "stage": "series_a", "current_share_price_cents": price, "marked_at": price.map(|_| "2024-01-01T00:00:00Z"),
                               "reserve_exit_moic_bps": 30000, "exit_moic_bps": 40000, "exit_probability": "0.5"});
             companies.push(
                 self.created(&format!("/api/v1/funds/{fund}/companies"), &body)

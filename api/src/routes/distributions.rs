@@ -15,7 +15,7 @@ use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
 use crate::wire::{
     DecimalText, DistributionKind, DistributionPath, FundPath, IdempotencyKeyHeader, PageQuery,
-    page_of,
+    WireDate, page_of,
 };
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -69,12 +69,16 @@ pub struct CreateDistribution {
     /// A company of the same fund.
     #[schema(minimum = 1)]
     pub company_id: i64,
-    pub distributed_on: NaiveDate,
+    /// `YYYY-MM-DD`; on or after the company's first lot.
+    #[schema(value_type = String, format = Date, example = "2024-06-30")]
+    pub distributed_on: WireDate,
     /// Greater than 0.
     #[schema(minimum = 1)]
     pub amount_cents: i64,
     pub kind: DistributionKind,
-    /// Shares sold: a decimal string, greater than 0, at most 8 places.
+    /// Shares sold: a decimal string, greater than 0, at most 8 places; at most the shares the company
+    /// held on `distributed_on` (else 422 `shares_not_held`). An `exit` sells every share held on its
+    /// date: leave this out, or send exactly that number. The exit moves the company to `exited`.
     #[schema(pattern = r"^[0-9]{1,10}(\.[0-9]{1,8})?$")]
     pub shares_sold: Option<String>,
 }
@@ -97,7 +101,7 @@ pub async fn create_distribution(
             async |svc, principal, input: CreateDistribution, idem| {
                 let input = NewDistribution {
                     company_id: input.company_id,
-                    distributed_on: input.distributed_on,
+                    distributed_on: input.distributed_on.0,
                     amount_cents: Cents::new(input.amount_cents),
                     kind: input.kind.into(),
                     shares_sold: input.shares_sold,

@@ -13,7 +13,7 @@ use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
 use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
 use crate::wire::{
-    FundPath, IdempotencyKeyHeader, IfMatchHeader, InvestmentPath, PageQuery, page_of,
+    FundPath, IdempotencyKeyHeader, IfMatchHeader, InvestmentPath, PageQuery, WireDate, page_of,
 };
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -58,7 +58,9 @@ pub struct CreateInvestment {
     /// 1 to 255 characters, e.g. `Series A`.
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub round_name: String,
-    pub invested_on: NaiveDate,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date, example = "2021-03-15")]
+    pub invested_on: WireDate,
 }
 
 /// Record an investment in one of the fund's companies.
@@ -80,7 +82,7 @@ pub async fn create_investment(
                 let input = NewInvestment {
                     company_id: input.company_id,
                     round_name: input.round_name,
-                    invested_on: input.invested_on,
+                    invested_on: input.invested_on.0,
                 };
                 investments::create_investment(svc, principal, fund_id, input, idem).await
             },
@@ -138,8 +140,9 @@ pub struct UpdateInvestment {
     pub company_id: Option<i64>,
     #[schema(min_length = 1, max_length = 255, pattern = r"\S", nullable = false)]
     pub round_name: Option<String>,
-    #[schema(nullable = false)]
-    pub invested_on: Option<NaiveDate>,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date, nullable = false)]
+    pub invested_on: Option<WireDate>,
 }
 
 /// Correct an investment (requires `If-Match`); MOIC and rankings reflect it at once, snapshots keep
@@ -172,7 +175,7 @@ pub async fn update_investment(
         InvestmentChanges {
             company_id: input.company_id,
             round_name: input.round_name,
-            invested_on: input.invested_on,
+            invested_on: input.invested_on.map(|d| d.0),
         },
     )
     .await?;

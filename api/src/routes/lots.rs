@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use service::entity::investment_lot;
 use service::in_fund;
@@ -14,10 +15,10 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::extract::{Caller, Creation};
 use crate::replies::Written;
-use crate::responses::{CreateErrors, Created, ReadErrors, RemoveErrors};
+use crate::responses::{CreateErrors, Created, ReadErrors, RemoveHeldErrors};
 use crate::wire::{
-    DecimalText, FundPath, Id, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, page_of,
-    page_request,
+    DecimalText, FundPath, Id, IdempotencyKeyHeader, InvestmentPath, LotPath, LotType, WireDate,
+    page_of, page_request,
 };
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -28,8 +29,15 @@ pub struct Lot {
     pub fund_id: i64,
     pub investment_id: i64,
     pub lot_type: LotType,
-    /// Price paid per share, cents.
+    /// Price paid per share in the fund's currency, exact, a decimal string with 8 places.
+    #[schema(value_type = String, example = "0.42130000")]
+    pub share_price: DecimalText,
+    /// Price paid per share in cents, rounded half-up to a whole cent. Deprecated: read `share_price`,
+    /// which is exact.
+    #[schema(deprecated)]
     pub share_price_cents: i64,
+    /// Legal and broker fees, cents: part of the cost basis.
+    pub transaction_costs_cents: i64,
     /// Shares bought, a decimal string with 8 places.
     #[schema(value_type = String, example = "1000.12345678")]
     pub shares_acquired: DecimalText,
@@ -46,7 +54,13 @@ impl From<&investment_lot::Model> for Lot {
             fund_id: m.fund_id,
             investment_id: m.investment_id,
             lot_type: m.lot_type.into(),
+            share_price: DecimalText::new(
+                m.share_price
+                    .map_or_else(|| Decimal::new(m.share_price_cents, 2), |p| p.0),
+                8,
+            ),
             share_price_cents: m.share_price_cents,
+            transaction_costs_cents: m.transaction_costs_cents,
             shares_acquired: DecimalText::shares(m.shares_acquired.0),
             cost_basis_cents: m.cost_basis_cents,
             acquired_on: m.acquired_on,
@@ -65,17 +79,26 @@ page_of! {
 #[serde(deny_unknown_fields)]
 pub struct CreateLot {
     pub lot_type: LotType,
-    /// Price per share, cents, 0 or more.
+    /// Price per share in the fund's currency: a decimal string, at most 8 places (`"0.4213"`). Send
+    /// this or `share_price_cents`, exactly one.
+    #[schema(pattern = r"^[0-9]{1,14}(\.[0-9]{1,8})?$", example = "0.4213")]
+    pub share_price: Option<String>,
+    /// Price per share in whole cents, 0 or more (instead of `share_price`).
     #[schema(minimum = 0)]
-    pub share_price_cents: i64,
+    pub share_price_cents: Option<i64>,
+    /// Legal and broker fees, cents, 0 or more (default 0): part of the cost basis.
+    #[schema(minimum = 0)]
+    pub transaction_costs_cents: Option<i64>,
     /// Shares bought: a decimal string, greater than 0, at most 8 decimal places.
     #[schema(example = "1000.5", pattern = r"^[0-9]{1,10}(\.[0-9]{1,8})?$")]
     pub shares_acquired: String,
-    /// Total cost including fees, cents. Defaults to price × shares rounded half-up; when given it must
-    /// be within 1000 cents of that.
+    /// Total cost including fees, cents. Defaults to price × shares rounded half-up to a cent, plus
+    /// `transaction_costs_cents`; when given it must be within 1000 cents of that.
     #[schema(minimum = 0)]
     pub cost_basis_cents: Option<i64>,
-    pub acquired_on: NaiveDate,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date, example = "2021-03-15")]
+    pub acquired_on: WireDate,
 }
 
 impl Written for investment_lot::Model {
@@ -101,10 +124,12 @@ pub async fn create_lot(
         .run(scope, async |svc, principal, input: CreateLot, idem| {
             let input = NewLot {
                 lot_type: input.lot_type.into(),
-                share_price_cents: Cents::new(input.share_price_cents),
+                share_price: input.share_price,
+                share_price_cents: input.share_price_cents.map(Cents::new),
                 shares_acquired: input.shares_acquired,
+                transaction_costs_cents: input.transaction_costs_cents.map(Cents::new),
                 cost_basis_cents: input.cost_basis_cents.map(Cents::new),
-                acquired_on: input.acquired_on,
+                acquired_on: input.acquired_on.0,
             };
             lots::create_lot(svc, principal, fund_id, investment_id, input, idem).await
         })
@@ -177,13 +202,14 @@ pub async fn get_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpRes
 }
 
 /// Delete a mistyped lot (lots are immutable: delete and re-enter); snapshots keep what they captured.
+/// Refused with 409 `later_sale_short` when a later distribution sells shares that only this lot held.
 #[utoipa::path(
     tag = "lots", operation_id = "delete_lot", params(LotPath),
-    responses((status = 204, description = "Deleted."), RemoveErrors)
+    responses((status = 204, description = "Deleted."), RemoveHeldErrors)
 )]
 #[delete("/api/v1/funds/{fund_id}/lots/{lot_id}")]
 pub async fn delete_lot(caller: Caller, path: web::Path<LotPath>) -> Result<HttpResponse, Error> {
-    in_fund::delete::<investment_lot::Entity>(
+    lots::delete_lot(
         caller.service(),
         &caller.principal,
         path.fund_id.0,

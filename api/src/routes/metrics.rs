@@ -9,10 +9,12 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::extract::Caller;
-use crate::negotiate::{Format, csv_response, negotiate};
+use crate::negotiate::{Format, Money, csv_response, negotiate};
 use crate::responses::{ReadErrors, TableErrors};
 use crate::state::AppState;
-use crate::wire::{CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis, page_request};
+use crate::wire::{
+    CompanyStatus, DecimalText, FundPath, LotType, ValuationBasis, WireDate, page_request,
+};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Gross fund metrics. Ratios are decimal strings with 6 places; `null` when undefined (nothing invested,
@@ -122,8 +124,14 @@ impl From<&domain::CompanyMetrics> for CompanyMetrics {
 pub struct LotMetrics {
     pub lot_id: Uuid,
     pub company_id: i64,
+    /// The company's name.
+    pub company_name: String,
     pub investment_id: i64,
+    /// The investment's round, e.g. `Series A`.
+    pub round_name: String,
     pub lot_type: LotType,
+    /// The purchase date.
+    pub acquired_on: NaiveDate,
     pub cost_basis_cents: i64,
     #[schema(value_type = String)]
     pub shares_acquired: DecimalText,
@@ -140,8 +148,11 @@ impl From<&domain::LotMetrics> for LotMetrics {
         Self {
             lot_id: l.lot_id,
             company_id: l.company_id,
+            company_name: l.company_name.clone(),
             investment_id: l.investment_id,
+            round_name: l.round_name.clone(),
             lot_type: l.lot_type.into(),
+            acquired_on: l.acquired_on,
             cost_basis_cents: l.cost_basis_cents,
             shares_acquired: DecimalText::shares(l.shares_acquired),
             shares_held: DecimalText::shares(l.shares_held),
@@ -180,8 +191,10 @@ impl FundMoic {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MoicQuery {
-    /// Valuation date (`YYYY-MM-DD`); default today (UTC).
-    pub as_of: Option<NaiveDate>,
+    /// Valuation date (`YYYY-MM-DD`); default today (UTC). Each company is valued at its latest mark
+    /// dated on or before it.
+    #[param(value_type = Option<String>, format = Date)]
+    pub as_of: Option<WireDate>,
     /// With `Accept: text/csv`: which rows the table holds (default `companies`). JSON always holds
     /// all of them.
     #[param(inline)]
@@ -215,17 +228,23 @@ pub async fn get_fund_moic(
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
     let format = negotiate(&req)?;
-    let computed =
-        domain::fund_moic(caller.service(), &caller.principal, fund_id, query.as_of).await?;
+    let computed = domain::fund_moic(
+        caller.service(),
+        &caller.principal,
+        fund_id,
+        query.as_of.map(|d| d.0),
+    )
+    .await?;
     if format == Format::Csv {
-        let doc = FundMoic::new(fund_id, &computed);
         return match query.rows.unwrap_or(MoicRows::Companies) {
             MoicRows::Companies => {
-                csv_response(&doc.companies, &format!("fund-{fund_id}-companies.csv"))
+                let rows: Vec<CompanyRow> =
+                    computed.companies.iter().map(CompanyRow::from).collect();
+                csv_response(&rows, &format!("fund-{fund_id}-companies.csv"))
             }
             MoicRows::Lots => {
-                let lots: Vec<LotMetrics> = computed.lots.iter().map(LotMetrics::from).collect();
-                csv_response(&lots, &format!("fund-{fund_id}-lots.csv"))
+                let rows: Vec<LotRow> = computed.lots.iter().map(LotRow::from).collect();
+                csv_response(&rows, &format!("fund-{fund_id}-lots.csv"))
             }
         };
     }
@@ -241,13 +260,99 @@ pub async fn get_fund_moic(
         .body(body))
 }
 
+/// A company row of the MOIC table in CSV (SPEC §2): money in the fund's currency with 2 places, then
+/// the same amounts in cents.
+#[derive(Serialize)]
+struct CompanyRow<'m> {
+    company: &'m str,
+    status: CompanyStatus,
+    valuation_basis: ValuationBasis,
+    shares_held: DecimalText,
+    invested: Money,
+    realized: Money,
+    unrealized: Money,
+    total_value: Money,
+    planned_reserves: Money,
+    current_moic: Option<DecimalText>,
+    company_id: i64,
+    invested_cents: i64,
+    realized_cents: i64,
+    unrealized_cents: i64,
+    total_value_cents: i64,
+}
+
+impl<'m> From<&'m domain::CompanyMetrics> for CompanyRow<'m> {
+    fn from(c: &'m domain::CompanyMetrics) -> Self {
+        Self {
+            company: &c.name,
+            status: c.status.into(),
+            valuation_basis: c.valuation_basis.into(),
+            shares_held: DecimalText::shares(c.shares_held),
+            invested: Money(c.invested_cents),
+            realized: Money(c.realized_cents),
+            unrealized: Money(c.unrealized_cents),
+            total_value: Money(c.total_value_cents),
+            planned_reserves: Money(c.planned_reserves_cents),
+            current_moic: DecimalText::ratio(c.current_moic),
+            company_id: c.company_id,
+            invested_cents: c.invested_cents,
+            realized_cents: c.realized_cents,
+            unrealized_cents: c.unrealized_cents,
+            total_value_cents: c.total_value_cents,
+        }
+    }
+}
+
+/// A lot row of the MOIC table in CSV: what it is about (company, round, type, date), money in the
+/// fund's currency with 2 places, then in cents.
+#[derive(Serialize)]
+struct LotRow<'m> {
+    company: &'m str,
+    round: &'m str,
+    lot_type: LotType,
+    acquired_on: NaiveDate,
+    shares_acquired: DecimalText,
+    shares_held: DecimalText,
+    cost_basis: Money,
+    realized: Money,
+    unrealized: Money,
+    moic: Option<DecimalText>,
+    lot_id: Uuid,
+    cost_basis_cents: i64,
+    realized_cents: i64,
+    unrealized_cents: i64,
+}
+
+impl<'m> From<&'m domain::LotMetrics> for LotRow<'m> {
+    fn from(l: &'m domain::LotMetrics) -> Self {
+        Self {
+            company: &l.company_name,
+            round: &l.round_name,
+            lot_type: l.lot_type.into(),
+            acquired_on: l.acquired_on,
+            shares_acquired: DecimalText::shares(l.shares_acquired),
+            shares_held: DecimalText::shares(l.shares_held),
+            cost_basis: Money(l.cost_basis_cents),
+            realized: Money(l.realized_cents),
+            unrealized: Money(l.unrealized_cents),
+            moic: DecimalText::ratio(l.moic),
+            lot_id: l.lot_id,
+            cost_basis_cents: l.cost_basis_cents,
+            realized_cents: l.realized_cents,
+            unrealized_cents: l.unrealized_cents,
+        }
+    }
+}
+
 /// Which lots, as of when.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LotMoicQuery {
-    /// Valuation date (`YYYY-MM-DD`); default today (UTC).
-    pub as_of: Option<NaiveDate>,
+    /// Valuation date (`YYYY-MM-DD`); default today (UTC). Each company is valued at its latest mark
+    /// dated on or before it.
+    #[param(value_type = Option<String>, format = Date)]
+    pub as_of: Option<WireDate>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
@@ -263,7 +368,7 @@ pub struct LotMoicPage {
     pub fund_id: i64,
     /// The valuation date of every figure on the page.
     pub as_of: NaiveDate,
-    pub items: Vec<LotMetrics>,
+    pub data: Vec<LotMetrics>,
     /// The cursor of the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
@@ -286,14 +391,14 @@ pub async fn list_lot_moic(
         caller.service(),
         &caller.principal,
         fund_id,
-        query.as_of,
+        query.as_of.map(|d| d.0),
         request,
     )
     .await?;
     Ok(HttpResponse::Ok().json(LotMoicPage {
         fund_id,
         as_of,
-        items: page.items.iter().map(LotMetrics::from).collect(),
+        data: page.items.iter().map(LotMetrics::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }

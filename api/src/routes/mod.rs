@@ -10,6 +10,7 @@ pub mod distributions;
 pub mod funds;
 pub mod investments;
 pub mod lots;
+pub mod marks;
 pub mod matrices;
 pub mod metrics;
 pub mod ops;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     companies::routes(cfg);
     investments::routes(cfg);
     lots::routes(cfg);
+    marks::routes(cfg);
     distributions::routes(cfg);
     metrics::routes(cfg);
     reserves::routes(cfg);

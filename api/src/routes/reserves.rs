@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 
 use crate::error::Error;
 use crate::extract::{Caller, json_body, with_etag};
-use crate::responses::{ReadErrors, UpdateErrors, Versioned};
+use crate::negotiate::{Format, Money, csv_response, negotiate};
+use crate::responses::{ReadErrors, TableErrors, UpdateErrors, Versioned};
 use crate::wire::{DecimalText, FundPath};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -53,18 +54,62 @@ pub struct Rankings {
     pub data: Vec<Ranking>,
 }
 
-/// Active companies ranked by the expected exit multiple on their planned reserves.
+/// A row of the rankings in CSV (SPEC §2): money in the fund's currency with 2 places, then in cents.
+#[derive(Serialize)]
+struct RankingRow<'r> {
+    rank: i32,
+    company: &'r str,
+    allocation_score: Option<DecimalText>,
+    exit_moic_on_planned_reserves: Option<DecimalText>,
+    invested: Money,
+    planned_reserves: Money,
+    allocation_cap: Option<Money>,
+    company_id: i64,
+    invested_cents: i64,
+    planned_reserves_cents: i64,
+    allocation_cap_cents: Option<i64>,
+}
+
+impl<'r> From<&'r domain::Ranking> for RankingRow<'r> {
+    fn from(r: &'r domain::Ranking) -> Self {
+        Self {
+            rank: r.rank,
+            company: &r.name,
+            allocation_score: DecimalText::ratio(r.allocation_score),
+            exit_moic_on_planned_reserves: DecimalText::ratio(r.exit_moic_on_planned_reserves),
+            invested: Money(r.invested_cents),
+            planned_reserves: Money(r.planned_reserves_cents),
+            allocation_cap: r.allocation_cap_cents.map(Money),
+            company_id: r.company_id,
+            invested_cents: r.invested_cents,
+            planned_reserves_cents: r.planned_reserves_cents,
+            allocation_cap_cents: r.allocation_cap_cents,
+        }
+    }
+}
+
+/// Active companies ranked by the expected exit multiple on their planned reserves; with
+/// `Accept: text/csv`, the same rows as a table for spreadsheets.
 #[utoipa::path(
     tag = "reserves", operation_id = "get_reserve_rankings", params(FundPath),
-    responses((status = 200, description = "Highest multiple first; companies without one last.", body = Rankings), ReadErrors)
+    responses((status = 200, description = "Highest multiple first; companies without one last (CSV: a header line of the field names, one line per company).", content(
+        (Rankings = "application/json"),
+        (String = "text/csv"),
+    )), TableErrors)
 )]
 #[get("/api/v1/funds/{fund_id}/reserves/rankings")]
 pub async fn get_reserve_rankings(
     caller: Caller,
     path: web::Path<FundPath>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let rows =
-        domain::reserve_rankings(caller.service(), &caller.principal, path.fund_id.0).await?;
+    let format = negotiate(&req)?;
+    let fund_id = path.fund_id.0;
+    let rows = domain::reserve_rankings(caller.service(), &caller.principal, fund_id).await?;
+    if format == Format::Csv {
+        let table: Vec<RankingRow> = rows.iter().map(RankingRow::from).collect();
+        return csv_response(&table, &format!("fund-{fund_id}-reserve-rankings.csv"));
+    }
     Ok(HttpResponse::Ok().json(Rankings {
         fund_id: path.fund_id.0,
         data: rows.iter().map(Ranking::from).collect(),

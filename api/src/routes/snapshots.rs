@@ -148,6 +148,10 @@ pub struct ReservePolicy {
     /// Amounts below this stay unallocated.
     #[schema(minimum = 0)]
     pub min_check_cents: Option<i64>,
+    /// A company whose expected multiple on the next dollar of reserves is below this, bps, is not
+    /// funded (its rationale says so); default 10000, 1.0×.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub min_expected_multiple_bps: Option<i32>,
 }
 
 /// A new snapshot.
@@ -205,6 +209,7 @@ impl From<CreateSnapshot> for NewSnapshot {
                         .stage_caps_bps
                         .map(|caps| caps.into_iter().map(|(k, v)| (k.into(), v)).collect()),
                     min_check_cents: p.min_check_cents,
+                    min_expected_multiple_bps: p.min_expected_multiple_bps,
                 }),
             allocations: input.allocations.map(|v| {
                 v.into_iter()

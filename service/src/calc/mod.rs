@@ -4,6 +4,7 @@
 //!
 //! - `money`: cents, shares and every rounding rule (half-up, named at each use);
 //! - `state`: a fund's state as the calculations read it (`PortfolioState`);
+//! - `holdings`: what a company position can hold — sales bounded by shares held (SPEC §6.1a);
 //! - `moic`: lot, company and fund MOIC and their variants (SPEC §6.2–§6.4), with the cost basis;
 //! - `xirr`: the internal rate of return of dated cash flows (SPEC §6.3);
 //! - `reserves`: the follow-on reserve engine (SPEC §6.5);
@@ -12,6 +13,7 @@
 //!
 //! Floats appear only in `scenarios` and `optimizer` (SPEC §1); money is integer cents throughout.
 
+pub mod holdings;
 pub mod moic;
 pub mod money;
 pub mod optimizer;

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
+use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::CompanyStatus;
 use rust_decimal::Decimal;
@@ -34,8 +35,12 @@ pub enum ValuationBasis {
 pub struct LotMetrics {
     pub lot_id: Uuid,
     pub company_id: i64,
+    /// The company's name, the investment's round and the purchase date: what a lot row is about.
+    pub company_name: String,
     pub investment_id: i64,
+    pub round_name: String,
     pub lot_type: LotType,
+    pub acquired_on: NaiveDate,
     pub cost_basis_cents: i64,
     pub shares_acquired: Decimal,
     pub shares_held: Decimal,
@@ -116,7 +121,8 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
         .iter()
         .filter(|d| d.distributed_on <= as_of)
         .collect();
-    dists.sort_unstable_by_key(|d| (d.company_id, d.distributed_on, d.created_at, d.id));
+    // (date, id): the order in which SPEC §6.1a bounds sales by the shares held (`calc::holdings`).
+    dists.sort_unstable_by_key(|d| (d.company_id, d.distributed_on, d.id));
 
     let mut companies_sorted: Vec<&CompanyState> = state.companies.iter().collect();
     companies_sorted.sort_by_key(|c| c.id);
@@ -129,9 +135,11 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
         let dists_split = dists.partition_point(|d| d.company_id < boundary);
         let (lots, dists) = (&lots[..], &dists[..]);
         std::thread::scope(|scope| {
-            let later =
-                scope.spawn(|| walk_companies(second, &lots[lots_split..], &dists[dists_split..]));
-            let mut earlier = walk_companies(first, &lots[..lots_split], &dists[..dists_split]);
+            let later = scope.spawn(|| {
+                walk_companies(second, &lots[lots_split..], &dists[dists_split..], as_of)
+            });
+            let mut earlier =
+                walk_companies(first, &lots[..lots_split], &dists[..dists_split], as_of);
             // A panic in the other half is a bug in the calculation, propagated as such.
             let (companies, lots) = later
                 .join()
@@ -141,10 +149,10 @@ fn compute_with(state: &PortfolioState, as_of: NaiveDate, parallel: bool) -> Por
             earlier
         })
     } else {
-        walk_companies(&companies_sorted, &lots, &dists)
+        walk_companies(&companies_sorted, &lots, &dists, as_of)
     };
 
-    let fund = fund_metrics(state, &companies, as_of);
+    let fund = fund_metrics(state, &companies, &lots_out, as_of);
     PortfolioMetrics {
         as_of,
         fund,
@@ -164,6 +172,7 @@ fn walk_companies(
     companies: &[&CompanyState],
     mut lots: &[&LotState],
     mut dists: &[&DistributionState],
+    as_of: NaiveDate,
 ) -> (Vec<CompanyMetrics>, Vec<LotMetrics>) {
     let mut companies_out = Vec::with_capacity(companies.len());
     let mut lots_out = Vec::with_capacity(lots.len());
@@ -172,7 +181,8 @@ fn walk_companies(
         (company_lots, lots) = take_company(lots, company.id, |l| l.company_id);
         let company_dists;
         (company_dists, dists) = take_company(dists, company.id, |d| d.company_id);
-        let (company_metrics, lot_metrics) = company_metrics(company, company_lots, company_dists);
+        let (company_metrics, lot_metrics) =
+            company_metrics(company, company_lots, company_dists, as_of);
         companies_out.push(company_metrics);
         lots_out.extend(lot_metrics);
     }
@@ -207,10 +217,21 @@ fn take_company<'s, 'r, T>(
     rows.split_at(end)
 }
 
+/// `held` shares (10⁻⁸ units) at `price` cents per share, rounded half-up to a cent, exactly.
+fn value_at(held: i128, price: Decimal) -> i64 {
+    // The price as an integer over 10^scale (whole cents: over 1), in 128 bits while it fits.
+    let scale = 10i128.pow(price.scale());
+    match held.checked_mul(price.mantissa()) {
+        Some(n) => cents(div_half_up(n, SHARE_UNIT * scale)),
+        None => to_cents(shares_decimal(held) * price),
+    }
+}
+
 fn company_metrics(
     company: &CompanyState,
     lots: &[&LotState],
     dists: &[&DistributionState],
+    as_of: NaiveDate,
 ) -> (CompanyMetrics, Vec<LotMetrics>) {
     let acquired: Vec<i128> = lots.iter().map(|l| share_units(l.shares)).collect();
     let mut remaining = acquired.clone();
@@ -224,7 +245,12 @@ fn company_metrics(
 
     for d in dists {
         let mut spread_by_cost = d.amount_cents;
-        let sold = d.shares_sold.map_or(0, share_units);
+        // An exit sells every share held on its date (SPEC §6.1a), whatever it recorded when written.
+        let sold = if d.kind == DistributionKind::Exit {
+            remaining.iter().sum()
+        } else {
+            d.shares_sold.map_or(0, share_units)
+        };
         if sold > 0 {
             // Relieve lots first-in-first-out; proceeds follow the shares, pro rata within the sale.
             let mut left = sold;
@@ -264,7 +290,8 @@ fn company_metrics(
         }
     }
 
-    let basis = if company.current_share_price_cents.is_some() {
+    let price = company.price_on(as_of);
+    let basis = if price.is_some() {
         ValuationBasis::Mark
     } else {
         ValuationBasis::Cost
@@ -272,8 +299,8 @@ fn company_metrics(
     let mut lot_metrics = Vec::with_capacity(lots.len());
     for (i, lot) in lots.iter().enumerate() {
         let held = remaining[i];
-        let unrealized = match company.current_share_price_cents {
-            Some(price) => cents(div_half_up(held * i128::from(price), SHARE_UNIT)),
+        let unrealized = match price {
+            Some(price) => value_at(held, price),
             None if acquired[i] == 0 => 0,
             None => cents(div_half_up(
                 i128::from(lot.cost_basis_cents) * held,
@@ -283,8 +310,11 @@ fn company_metrics(
         lot_metrics.push(LotMetrics {
             lot_id: lot.id,
             company_id: company.id,
+            company_name: company.name.clone(),
             investment_id: lot.investment_id,
+            round_name: lot.round_name.clone(),
             lot_type: lot.lot_type,
+            acquired_on: lot.acquired_on,
             cost_basis_cents: lot.cost_basis_cents,
             shares_acquired: shares_decimal(acquired[i]),
             shares_held: shares_decimal(held),
@@ -358,6 +388,7 @@ fn company_metrics(
 fn fund_metrics(
     state: &PortfolioState,
     companies: &[CompanyMetrics],
+    lots: &[LotMetrics],
     as_of: NaiveDate,
 ) -> FundMetrics {
     let invested: i64 = companies.iter().map(|c| c.invested_cents).sum();
@@ -396,19 +427,31 @@ fn fund_metrics(
         });
     }
 
-    // Forecast: realized so far, plus each company's invested capital at its expected exit multiple (or,
-    // without exit assumptions, its current unrealized value), plus planned reserves at their expected
-    // multiple.
+    // Forecast (SPEC §6.4): realized so far, plus each *active* company's remaining cost (the cost of
+    // the shares it still holds) at its expected exit multiple — or, without exit assumptions, its
+    // unrealized value — plus planned reserves at their expected multiple. An exited or written-off
+    // company's outcome is already in `realized`: counting its cost again would count the exit twice.
     let by_id: HashMap<i64, &CompanyState> = state.companies.iter().map(|c| (c.id, c)).collect();
+    let mut remaining_cost: HashMap<i64, i128> = HashMap::new();
+    for l in lots {
+        let (held, acquired) = (share_units(l.shares_held), share_units(l.shares_acquired));
+        if acquired > 0 {
+            *remaining_cost.entry(l.company_id).or_default() +=
+                div_half_up(i128::from(l.cost_basis_cents) * held, acquired);
+        }
+    }
     let mut projected = Decimal::from(realized);
     for m in companies {
         let Some(c) = by_id.get(&m.company_id) else {
             continue;
         };
-        projected += match (c.exit_moic_bps, c.exit_probability) {
-            (Some(moic), Some(p)) => Decimal::from(m.invested_cents) * bps(moic) * p,
-            _ => Decimal::from(m.unrealized_cents),
-        };
+        if c.status == CompanyStatus::Active {
+            let remaining = remaining_cost.get(&c.id).copied().unwrap_or(0);
+            projected += match (c.exit_moic_bps, c.exit_probability) {
+                (Some(moic), Some(p)) => Decimal::from(cents(remaining)) * bps(moic) * p,
+                _ => Decimal::from(m.unrealized_cents),
+            };
+        }
         if let (Some(moic), Some(p)) = (c.reserve_exit_moic_bps, c.exit_probability) {
             projected += Decimal::from(c.planned_reserves_cents) * bps(moic) * p;
         }

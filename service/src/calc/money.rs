@@ -54,6 +54,28 @@ pub fn cost_basis_cents(price_cents: i64, shares: Decimal) -> Option<i64> {
     round_half_up(exact, 0).to_i64()
 }
 
+/// `price_cents × shares` for a price with fractional cents (a converted SAFE at 42.13 cents), rounded
+/// half-up to a whole cent, exactly. `None` when the result does not fit in `i64` cents.
+pub fn cost_basis_exact_cents(price_cents: Decimal, shares: Decimal) -> Option<i64> {
+    round_half_up(price_cents.checked_mul(shares)?, 0).to_i64()
+}
+
+/// An amount as a person reads it in a sentence: the currency code, thousands separated, 2 places
+/// (`USD 1,500,000.00`, `USD -12.50`).
+pub fn currency_text(currency: &str, cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let whole = (abs / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{currency} {sign}{grouped}.{:02}", abs % 100)
+}
+
 /// A multiple in basis points as a decimal (40000 → 4).
 pub fn bps(value: i64) -> Decimal {
     Decimal::new(value, 4)

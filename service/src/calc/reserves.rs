@@ -11,7 +11,7 @@ use sea_orm::ActiveEnum;
 use serde::{Deserialize, Serialize};
 
 use super::moic::bps;
-use super::money::{Bps, fixed_scale};
+use super::money::{Bps, currency_text, fixed_scale};
 use super::state::{CompanyState, PortfolioState};
 use crate::error::{Error, FieldError, Result};
 
@@ -30,7 +30,15 @@ pub struct ReservePolicy {
     pub stage_caps_bps: Option<BTreeMap<Stage, i32>>,
     /// Amounts below this are not allocated (they stay in `remaining`).
     pub min_check_cents: Option<i64>,
+    /// A company whose ranking value (expected multiple on the next dollar) is below this, bps, is not
+    /// funded; default 10000 (1.0×: reserves are not spent where they are expected to lose money). A
+    /// company without a ranking value is ranked last and may be funded.
+    #[serde(default)]
+    pub min_expected_multiple_bps: Option<i32>,
 }
+
+/// The default `min_expected_multiple_bps`: 1.0×.
+pub const DEFAULT_MIN_EXPECTED_MULTIPLE_BPS: i32 = 10_000;
 
 pub const DEFAULT_CAP_PERCENT_BPS: i32 = 5000;
 
@@ -60,6 +68,15 @@ impl ReservePolicy {
                     "must be between 0 and 1000000",
                 ));
             }
+        }
+        if self
+            .min_expected_multiple_bps
+            .is_some_and(|v| !(0..=1_000_000).contains(&v))
+        {
+            errors.push(FieldError::new(
+                format!("{pointer}/min_expected_multiple_bps"),
+                "must be between 0 and 1000000",
+            ));
         }
         if self.min_check_cents.is_some_and(|v| v < 0) {
             errors.push(FieldError::new(
@@ -181,6 +198,11 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
     let available = (state.fund.size_cents.times_bps_floor(ratio).get() - follow_on_made).max(0);
     let cap_percent = policy.cap_percent_bps.unwrap_or(DEFAULT_CAP_PERCENT_BPS);
     let min_check = policy.min_check_cents.unwrap_or(0);
+    let min_multiple = bps(policy
+        .min_expected_multiple_bps
+        .unwrap_or(DEFAULT_MIN_EXPECTED_MULTIPLE_BPS)
+        .into());
+    let money = |cents: i64| currency_text(&state.fund.base_currency, cents);
 
     let active = rank(state);
     let total = active.len();
@@ -207,12 +229,13 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
                 cap = (stage_cap, BindingCap::StageCap);
             }
         }
+        let s = score(c.reserve_exit_moic_bps, c.exit_probability);
+        let expected_loss = s.is_some_and(|v| v < min_multiple);
         let mut amount = remaining.min(cap.0).max(0);
-        if amount < min_check {
+        if amount < min_check || expected_loss {
             amount = 0;
         }
         remaining -= amount;
-        let s = score(c.reserve_exit_moic_bps, c.exit_probability);
         let multiple = s
             .map(|v| format!("an expected reserve multiple of {v}x"))
             .unwrap_or_else(|| "no expected reserve multiple".into());
@@ -221,11 +244,20 @@ pub fn allocate(state: &PortfolioState, policy: &ReservePolicy) -> ReservePlan {
             BindingCap::PercentOfInvested => "the percent-of-invested cap",
             BindingCap::StageCap => "its stage cap",
         };
-        let rationale = format!(
-            "Ranked {} of {total} with {multiple}; allocated {amount} of a {} cent cap set by {limit}.",
-            i + 1,
-            cap.0
-        );
+        let rationale = if expected_loss {
+            format!(
+                "Ranked {} of {total} with {multiple}, below the minimum of {}x: not funded.",
+                i + 1,
+                fixed_scale(min_multiple, 2)
+            )
+        } else {
+            format!(
+                "Ranked {} of {total} with {multiple}; allocated {} of a {} cap set by {limit}.",
+                i + 1,
+                money(amount),
+                money(cap.0)
+            )
+        };
         allocations.push(CompanyAllocation {
             company_id: c.id,
             planned_reserve_cents: amount,

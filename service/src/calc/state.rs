@@ -1,6 +1,7 @@
 //! A fund's state as the calculations read it: exactly what a snapshot captures (SPEC §7.1).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::company_mark::MarkSource;
 use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
@@ -15,6 +16,13 @@ pub struct FundState {
     pub id: i64,
     pub size_cents: Cents,
     pub reserve_ratio_bps: Bps,
+    /// ISO 4217 code of the fund's currency (`USD`), for amounts written in sentences.
+    #[serde(default = "usd")]
+    pub base_currency: String,
+}
+
+fn usd() -> String {
+    "USD".to_owned()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +37,39 @@ pub struct CompanyState {
     pub reserve_exit_moic_bps: Option<i64>,
     pub planned_reserves_cents: i64,
     pub allocation_cap_cents: Option<i64>,
+    /// The company's dated valuations (SPEC §6.4), in date order. `None` only in the inputs of a
+    /// snapshot captured before marks existed: that company is valued at `current_share_price_cents` on
+    /// every date, as it was then.
+    #[serde(default)]
+    pub marks: Option<Vec<MarkState>>,
+}
+
+/// A company's valuation on a date, in exact cents per share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkState {
+    pub marked_on: NaiveDate,
+    pub share_price_cents: Decimal,
+    pub source: MarkSource,
+}
+
+impl CompanyState {
+    /// The price per share (exact cents) the company is valued at on `as_of`: zero from the date of
+    /// its write-off when it is written off, else its latest mark dated on or before `as_of`; `None`
+    /// (held at cost) without one.
+    pub fn price_on(&self, as_of: NaiveDate) -> Option<Decimal> {
+        let Some(marks) = &self.marks else {
+            return self.current_share_price_cents.map(Decimal::from);
+        };
+        let in_effect = marks.iter().filter(|m| m.marked_on <= as_of);
+        if self.status == CompanyStatus::WrittenOff
+            && in_effect.clone().any(|m| m.source == MarkSource::WriteOff)
+        {
+            return Some(Decimal::ZERO);
+        }
+        in_effect
+            .max_by_key(|m| m.marked_on)
+            .map(|m| m.share_price_cents)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +77,9 @@ pub struct LotState {
     pub id: Uuid,
     pub company_id: i64,
     pub investment_id: i64,
+    /// The round of the lot's investment (`Series A`), so that lot rows say what they are.
+    #[serde(default)]
+    pub round_name: String,
     pub lot_type: LotType,
     pub shares: Decimal,
     pub cost_basis_cents: i64,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::ExactDecimal;
+use entity::company_mark::{self, MarkSource};
 use entity::distribution::DistributionKind;
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
@@ -17,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use crate::calc::state::{
-    CompanyState, DistributionState, FundState, LotState, PortfolioState,
+    CompanyState, DistributionState, FundState, LotState, MarkState, PortfolioState,
 };
 
 use crate::calc::money::{Bps, Cents};
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 /// columns used (partial models: much cheaper than whole models for ten thousand lots).
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
-    let (fund, companies, lots, distributions) = futures::join!(
+    let (fund, companies, lots, distributions, marks) = futures::join!(
         fund::Entity::find_by_id(fund_id)
             .into_partial_model::<FundRow>()
             .one(conn),
@@ -43,7 +44,21 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
             .order_by_asc(distribution::Column::Id)
             .into_partial_model::<DistributionRow>()
             .all(conn),
+        company_mark::Entity::find()
+            .filter(company_mark::Column::FundId.eq(fund_id))
+            .order_by_asc(company_mark::Column::CompanyId)
+            .order_by_asc(company_mark::Column::MarkedOn)
+            .into_partial_model::<MarkRow>()
+            .all(conn),
     );
+    let mut marks_of: HashMap<i64, Vec<MarkState>> = HashMap::new();
+    for m in marks? {
+        marks_of.entry(m.company_id).or_default().push(MarkState {
+            marked_on: m.marked_on,
+            share_price_cents: m.share_price_cents.0.normalize(),
+            source: m.source,
+        });
+    }
     let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
     let mut lots = lots?;
     // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
@@ -57,8 +72,16 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
             reserve_ratio_bps: Bps::new(fund.reserve_ratio_bps.into()).ok_or_else(|| {
                 Error::Invariant(format!("fund {fund_id}: reserve ratio out of range"))
             })?,
+            base_currency: fund.base_currency,
         },
-        companies: companies?.into_iter().map(CompanyState::from).collect(),
+        companies: companies?
+            .into_iter()
+            .map(|row| {
+                let mut company = CompanyState::from(row);
+                company.marks = Some(marks_of.remove(&company.id).unwrap_or_default());
+                company
+            })
+            .collect(),
         lots,
         distributions: distributions?
             .into_iter()
@@ -73,6 +96,7 @@ struct FundRow {
     id: i64,
     size_cents: i64,
     reserve_ratio_bps: i32,
+    base_currency: String,
 }
 
 #[derive(DerivePartialModel)]
@@ -103,8 +127,18 @@ impl From<CompanyRow> for CompanyState {
             reserve_exit_moic_bps: r.reserve_exit_moic_bps,
             planned_reserves_cents: r.planned_reserves_cents,
             allocation_cap_cents: r.allocation_cap_cents,
+            marks: None,
         }
     }
+}
+
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "company_mark::Entity")]
+struct MarkRow {
+    company_id: i64,
+    marked_on: NaiveDate,
+    share_price_cents: ExactDecimal,
+    source: MarkSource,
 }
 
 #[derive(DerivePartialModel)]
@@ -138,6 +172,7 @@ impl From<DistributionRow> for DistributionState {
 struct InvestmentRow {
     id: i64,
     company_id: i64,
+    round_name: String,
 }
 
 #[derive(DerivePartialModel)]
@@ -163,20 +198,21 @@ async fn fund_lots<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<Lot
         .into_partial_model::<LotRow>()
         .all(conn);
     let (investments, lots) = futures::join!(investments_q, lots_q);
-    let investments: HashMap<i64, i64> = investments?
+    let investments: HashMap<i64, (i64, String)> = investments?
         .into_iter()
-        .map(|i| (i.id, i.company_id))
+        .map(|i| (i.id, (i.company_id, i.round_name)))
         .collect();
     lots?
         .into_iter()
         .map(|r| {
-            let company_id = *investments.get(&r.investment_id).ok_or_else(|| {
+            let (company_id, round_name) = investments.get(&r.investment_id).ok_or_else(|| {
                 Error::Invariant(format!("lot {} has no investment in its fund", r.id))
             })?;
             Ok(LotState {
                 id: r.id,
-                company_id,
+                company_id: *company_id,
                 investment_id: r.investment_id,
+                round_name: round_name.clone(),
                 lot_type: r.lot_type,
                 shares: r.shares_acquired.0,
                 cost_basis_cents: r.cost_basis_cents,

@@ -8,7 +8,7 @@
 //! and hands them back untouched as [`Outcome::Replayed`]. It never reads them.
 
 use entity::{
-    api_key, distribution, forecast_snapshot, fund, investment, investment_lot,
+    api_key, company_mark, distribution, forecast_snapshot, fund, investment, investment_lot,
     optimization_session, portfolio_company,
 };
 
@@ -90,6 +90,7 @@ pub enum Resource<'a> {
     Investment(&'a investment::Model),
     Lot(&'a investment_lot::Model),
     Distribution(&'a distribution::Model),
+    Mark(&'a company_mark::Model),
     Snapshot(&'a forecast_snapshot::Summary),
     /// The key's row: its secret never reaches the record (SPEC §4.9).
     ApiKey(&'a api_key::Model),
@@ -125,6 +126,7 @@ recordable! {
     investment::Model => Investment,
     investment_lot::Model => Lot,
     distribution::Model => Distribution,
+    company_mark::Model => Mark,
     forecast_snapshot::Summary => Snapshot,
     api_key::Model => ApiKey,
     MatrixRecord => Matrix,

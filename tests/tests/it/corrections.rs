@@ -232,18 +232,26 @@ async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_4
         let text = companies.text().await.unwrap();
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        assert_eq!(&header[..3], ["company_id", "name", "status"]);
+        // Rows name what they are about, and money is in the fund's currency (cents columns follow).
+        assert_eq!(&header[..3], ["company", "status", "valuation_basis"]);
         let row = lines.next().unwrap();
         // A name with a comma is quoted, as spreadsheets expect.
-        assert!(row.starts_with(&format!("{acme},\"Acme, Inc.\",")), "{row}");
-        let invested = header.iter().position(|h| *h == "invested_cents").unwrap();
+        assert!(row.starts_with("\"Acme, Inc.\",active,"), "{row}");
+        let invested = header.iter().position(|h| *h == "invested").unwrap();
+        let invested_cents = header.iter().position(|h| *h == "invested_cents").unwrap();
         let cells: Vec<&str> = row
             .rsplit(',')
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
             .collect();
-        assert_eq!(cells[invested + 1], "10000", "{row}"); // +1: the quoted name holds a comma
+        // +1: the quoted name holds a comma.
+        assert_eq!(cells[invested + 1], "100.00", "{row}");
+        assert_eq!(cells[invested_cents + 1], "10000", "{row}");
+        assert_eq!(
+            cells[header.iter().position(|h| *h == "company_id").unwrap() + 1],
+            acme.to_string()
+        );
         assert_eq!(lines.next(), None);
 
         let lots_csv = get_with(
@@ -256,18 +264,13 @@ async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_4
         .await
         .unwrap();
         let mut lines = lots_csv.lines();
-        assert!(
-            lines
-                .next()
-                .unwrap()
-                .starts_with("lot_id,company_id,investment_id,lot_type,cost_basis_cents")
-        );
+        assert!(lines.next().unwrap().starts_with(
+            "company,round,lot_type,acquired_on,shares_acquired,shares_held,cost_basis,"
+        ));
         let row = lines.next().unwrap();
+        assert!(row.starts_with("\"Acme, Inc.\",Seed,initial,"), "{row}");
         assert!(
-            row.starts_with(&format!(
-                "{},{acme},{investment},initial,10000,",
-                lot["id"].as_str().unwrap()
-            )),
+            row.contains(&format!(",{},10000,", lot["id"].as_str().unwrap())),
             "{row}"
         );
 

@@ -24,7 +24,7 @@ async fn the_moic_endpoint_reports_lot_company_and_fund_figures() {
         let fund = app.fund("Fund").await;
         let acme = app.company(fund, "Acme").await;
         let beta = app.company(fund, "Beta").await;
-        patch_company(&app, fund, acme, json!({"current_share_price_cents": 300, "exit_moic_bps": 40000, "exit_probability": "0.8"})).await;
+        patch_company(&app, fund, acme, json!({"current_share_price_cents": 300, "marked_at": "2024-01-01T00:00:00Z", "exit_moic_bps": 40000, "exit_probability": "0.8"})).await;
         let acme_inv = app.investment(fund, acme).await;
         let beta_inv = app.investment(fund, beta).await;
         let lot = |kind: &str, price: i64, shares: &str, on: &str| json!({"lot_type": kind, "share_price_cents": price, "shares_acquired": shares, "acquired_on": on});
@@ -105,7 +105,7 @@ async fn the_moic_endpoint_reports_lot_company_and_fund_figures() {
         assert_eq!(second["next_cursor"], Value::Null, "[{backend:?}]");
         let figures: Vec<(Value, Value, Value, Value)> = [&first, &second]
             .iter()
-            .flat_map(|page| page["items"].as_array().unwrap().clone())
+            .flat_map(|page| page["data"].as_array().unwrap().clone())
             .map(|l| {
                 (
                     l["company_id"].clone(),
@@ -402,7 +402,7 @@ async fn the_fund_state_reader_loads_exactly_the_funds_own_rows() {
         let acme = app.company(fund, "Acme \"quoted\" ✓").await;
         let beta = app.company(fund, "Beta").await;
         let other = app.company(other_fund, "Elsewhere").await;
-        patch_company(&app, fund, beta, json!({"current_share_price_cents": 12345, "exit_moic_bps": 30000, "exit_probability": "0.123456"})).await;
+        patch_company(&app, fund, beta, json!({"current_share_price_cents": 12345, "marked_at": "2024-01-01T00:00:00Z", "exit_moic_bps": 30000, "exit_probability": "0.123456"})).await;
         let acme_seed = app.investment(fund, acme).await;
         let acme_a = app.investment(fund, acme).await;
         let beta_seed = app.investment(fund, beta).await;

@@ -66,7 +66,10 @@ fn the_cursor_patterns_are_the_servers() {
             if parameter["name"] == "cursor" {
                 let expected = if path.ends_with("/moic/lots") {
                     UUID_CURSOR_PATTERN
-                } else if path.ends_with("/lots") || path.ends_with("/snapshots") {
+                } else if path.ends_with("/lots")
+                    || path.ends_with("/snapshots")
+                    || path.ends_with("/marks")
+                {
                     TIME_UUID_CURSOR_PATTERN
                 } else {
                     ID_CURSOR_PATTERN
@@ -76,7 +79,7 @@ fn the_cursor_patterns_are_the_servers() {
             }
         }
     }
-    assert_eq!(seen, 7, "every list has a cursor");
+    assert_eq!(seen, 8, "every list has a cursor");
 }
 
 /// Every documented path whose literal segment stands where a sibling path has a `{param}` — such as

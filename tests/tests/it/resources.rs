@@ -477,6 +477,14 @@ async fn a_funds_distributions_are_summarised_by_count_total_and_first_and_last_
         let app = TestApp::spawn(backend).await;
         let fund = app.fund("Fund").await;
         let company = app.company(fund, "Acme").await;
+        // Distributions come from shares held (SPEC §6.1a): a lot before the first of them.
+        let investment = app.investment(fund, company).await;
+        app.lot(
+            fund,
+            investment,
+            &json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": "2024-01-01"}),
+        )
+        .await;
         let summary = format!("/api/v1/funds/{fund}/distributions/summary");
         let read =
             async || -> Value { app.get_as(&summary, &app.admin).await.json().await.unwrap() };

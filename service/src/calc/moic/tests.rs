@@ -30,6 +30,7 @@ fn company(id: i64) -> CompanyState {
         reserve_exit_moic_bps: None,
         planned_reserves_cents: 0,
         allocation_cap_cents: None,
+        marks: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn lot(
         id: Uuid::from_u128(n),
         company_id,
         investment_id: company_id * 10,
+        round_name: "Seed".into(),
         lot_type,
         shares: dec(shares),
         cost_basis_cents: cost,
@@ -85,6 +87,7 @@ fn state(
             id: 1,
             size_cents: Cents::new(100_000_000),
             reserve_ratio_bps: Bps::new(4000).unwrap(),
+            base_currency: "USD".into(),
         },
         companies,
         lots,

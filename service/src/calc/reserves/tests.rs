@@ -20,6 +20,7 @@ fn company(id: i64, reserve_bps: Option<i64>, p: Option<&str>) -> CompanyState {
         reserve_exit_moic_bps: reserve_bps,
         planned_reserves_cents: 0,
         allocation_cap_cents: None,
+        marks: None,
     }
 }
 
@@ -28,6 +29,7 @@ fn lot(n: u128, company_id: i64, lot_type: LotType, cost: i64) -> LotState {
         id: Uuid::from_u128(n),
         company_id,
         investment_id: company_id,
+        round_name: "Seed".into(),
         lot_type,
         shares: Decimal::ONE,
         cost_basis_cents: cost,
@@ -47,6 +49,7 @@ fn state(
             id: 1,
             size_cents: Cents::new(size),
             reserve_ratio_bps: Bps::new(ratio.into()).unwrap(),
+            base_currency: "USD".into(),
         },
         companies,
         lots,
