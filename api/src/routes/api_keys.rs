@@ -102,6 +102,8 @@ impl Written for api_key::Model {
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyList {
     pub data: Vec<ApiKey>,
+    /// Always `null`: the list is whole. Present so that every list has the same shape (SPEC §2).
+    pub next_cursor: Option<String>,
 }
 
 /// A key to mint.
@@ -158,6 +160,7 @@ pub async fn list_api_keys(caller: Caller) -> Result<HttpResponse, Error> {
     let keys = api_keys::list_api_keys(caller.service(), &caller.principal).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         data: keys.iter().map(ApiKey::from).collect(),
+        next_cursor: None,
     }))
 }
 

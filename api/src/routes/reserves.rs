@@ -52,6 +52,9 @@ impl From<&domain::Ranking> for Ranking {
 pub struct Rankings {
     pub fund_id: i64,
     pub data: Vec<Ranking>,
+    /// Always `null`: the ranking is whole (one row per active company). Present so that every list
+    /// has the same shape (SPEC §2).
+    pub next_cursor: Option<String>,
 }
 
 /// A row of the rankings in CSV (SPEC §2): money in the fund's currency with 2 places, then in cents.
@@ -113,6 +116,7 @@ pub async fn get_reserve_rankings(
     Ok(HttpResponse::Ok().json(Rankings {
         fund_id: path.fund_id.0,
         data: rows.iter().map(Ranking::from).collect(),
+        next_cursor: None,
     }))
 }
 

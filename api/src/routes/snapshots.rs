@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::forecast_snapshot;
-use service::entity::reserve_allocation;
 use service::snapshots::{self, NewSnapshot};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -293,6 +292,8 @@ pub async fn get_snapshot(
 #[derive(Serialize, ToSchema)]
 pub struct Allocation {
     pub company_id: i64,
+    /// The company's name.
+    pub company_name: String,
     pub planned_reserve_cents: i64,
     /// The engine's ranking value, 6 places; `null` for manual allocations or unknown multiples.
     #[schema(value_type = Option<String>)]
@@ -303,10 +304,12 @@ pub struct Allocation {
     pub source: AllocationSource,
 }
 
-impl From<&reserve_allocation::Model> for Allocation {
-    fn from(a: &reserve_allocation::Model) -> Self {
+impl From<&snapshots::Allocated> for Allocation {
+    fn from(allocated: &snapshots::Allocated) -> Self {
+        let a = &allocated.row;
         Self {
             company_id: a.company_id,
+            company_name: allocated.company_name.clone(),
             planned_reserve_cents: a.planned_reserve_cents,
             allocation_score: DecimalText::ratio(a.allocation_score.map(|s| s.0)),
             priority: a.priority,
@@ -320,6 +323,39 @@ impl From<&reserve_allocation::Model> for Allocation {
 pub struct AllocationList {
     pub snapshot_id: Uuid,
     pub data: Vec<Allocation>,
+    /// Always `null`: the list is whole (one row per company). Present so that every list has the
+    /// same shape (SPEC §2).
+    pub next_cursor: Option<String>,
+}
+
+/// An allocation row in CSV: the company by name, money in the fund's currency with 2 places, then
+/// in cents.
+#[derive(Serialize)]
+struct AllocationRow<'a> {
+    priority: i32,
+    company: &'a str,
+    planned_reserve: crate::negotiate::Money,
+    allocation_score: Option<DecimalText>,
+    source: AllocationSource,
+    rationale: Option<&'a str>,
+    company_id: i64,
+    planned_reserve_cents: i64,
+}
+
+impl<'a> From<&'a snapshots::Allocated> for AllocationRow<'a> {
+    fn from(allocated: &'a snapshots::Allocated) -> Self {
+        let a = &allocated.row;
+        Self {
+            priority: a.priority,
+            company: &allocated.company_name,
+            planned_reserve: crate::negotiate::Money(a.planned_reserve_cents),
+            allocation_score: DecimalText::ratio(a.allocation_score.map(|s| s.0)),
+            source: a.source.into(),
+            rationale: a.rationale.as_deref(),
+            company_id: a.company_id,
+            planned_reserve_cents: a.planned_reserve_cents,
+        }
+    }
 }
 
 /// A snapshot's allocations, by priority; with `Accept: text/csv`, as a table for spreadsheets.
@@ -340,12 +376,13 @@ pub async fn list_snapshot_allocations(
     let format = crate::negotiate::negotiate(&req)?;
     let rows = snapshots::allocations(caller.service(), &caller.principal, id).await?;
     if format == crate::negotiate::Format::Csv {
-        let table: Vec<Allocation> = rows.iter().map(Allocation::from).collect();
+        let table: Vec<AllocationRow> = rows.iter().map(AllocationRow::from).collect();
         return crate::negotiate::csv_response(&table, &format!("snapshot-{id}-allocations.csv"));
     }
     Ok(HttpResponse::Ok().json(AllocationList {
         snapshot_id: id,
         data: rows.iter().map(Allocation::from).collect(),
+        next_cursor: None,
     }))
 }
 

@@ -281,6 +281,29 @@ impl From<Bps> for i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn amounts_in_sentences_are_grouped_in_thousands_with_two_places() {
+        assert_eq!(currency_text("USD", 150_000_000), "USD 1,500,000.00");
+        assert_eq!(currency_text("EUR", 5), "EUR 0.05");
+        assert_eq!(currency_text("USD", 100_000), "USD 1,000.00");
+        assert_eq!(currency_text("USD", -1_250), "USD -12.50");
+        assert_eq!(currency_text("USD", 99_999), "USD 999.99");
+    }
+
+    #[test]
+    fn a_fractional_cent_price_gives_an_exact_cost_rounded_half_up() {
+        let price = Decimal::new(4213, 2); // 42.13 cents: $0.4213
+        assert_eq!(
+            cost_basis_exact_cents(price, Decimal::from(3_560_427)),
+            Some(150_000_790)
+        );
+        assert_eq!(
+            cost_basis_exact_cents(Decimal::from(100), Decimal::new(1555, 3)),
+            Some(156)
+        );
+    }
+
     use std::str::FromStr;
 
     use super::*;

@@ -10,7 +10,9 @@ mod model;
 use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
 use entity::reserve_allocation;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 pub use calculate::{CalculateSnapshot, Calculator, calculate};
@@ -75,18 +77,41 @@ pub async fn list_snapshots(
 
 /// A snapshot's allocations, by priority.
 #[tracing::instrument(skip_all, fields(snapshot_id = %id))]
-pub async fn allocations(
-    svc: &Service,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<Vec<reserve_allocation::Model>> {
+pub async fn allocations(svc: &Service, principal: &Principal, id: Uuid) -> Result<Vec<Allocated>> {
     let snapshot = get_snapshot(svc, principal, id).await?;
-    Ok(reserve_allocation::Entity::find()
+    let conn = svc.db.connection();
+    let rows = reserve_allocation::Entity::find()
         .filter(reserve_allocation::Column::SnapshotId.eq(snapshot.id))
         .order_by_asc(reserve_allocation::Column::Priority)
         .order_by_asc(reserve_allocation::Column::CompanyId)
-        .all(svc.db.connection())
-        .await?)
+        .all(conn)
+        .await?;
+    // An allocation goes with its company (the foreign key cascades), so every row has a name.
+    let names: std::collections::HashMap<i64, String> = entity::portfolio_company::Entity::find()
+        .select_only()
+        .column(entity::portfolio_company::Column::Id)
+        .column(entity::portfolio_company::Column::Name)
+        .filter(entity::portfolio_company::Column::FundId.eq(snapshot.fund_id))
+        .filter(entity::portfolio_company::Column::Id.is_in(rows.iter().map(|r| r.company_id)))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| Allocated {
+            company_name: names.get(&row.company_id).cloned().unwrap_or_default(),
+            row,
+        })
+        .collect())
+}
+
+/// An allocation with the name of its company, so that a row says what it is about.
+#[derive(Clone, Debug)]
+pub struct Allocated {
+    pub row: reserve_allocation::Model,
+    pub company_name: String,
 }
 
 /// Renames a snapshot (its only mutable field) if its version is `expected_version`.
@@ -186,8 +211,8 @@ pub async fn apply_snapshot(
     let updates = rows
         .iter()
         .map(|a| PlanUpdate {
-            company_id: a.company_id,
-            planned_reserves_cents: a.planned_reserve_cents,
+            company_id: a.row.company_id,
+            planned_reserves_cents: a.row.planned_reserve_cents,
             allocation_cap_cents: None,
         })
         .collect();

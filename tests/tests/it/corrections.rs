@@ -310,9 +310,12 @@ async fn spreadsheets_get_csv_tables_by_accept_and_an_unproducible_accept_is_a_4
         let mut lines = table.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "company_id,planned_reserve_cents,allocation_score,priority,rationale,source"
+            "priority,company,planned_reserve,allocation_score,source,rationale,company_id,planned_reserve_cents"
         );
-        assert_eq!(lines.next().unwrap(), format!("{acme},0,,1,hold,manual"));
+        assert_eq!(
+            lines.next().unwrap(),
+            format!("1,\"Acme, Inc.\",0.00,,manual,hold,{acme},0")
+        );
     }
 }
 

@@ -247,3 +247,49 @@ proptest! {
         prop_assert_eq!(allocate(&s, &policy), allocate(&s, &policy));
     }
 }
+
+#[test]
+fn companies_expected_to_lose_money_are_not_funded_and_rationales_speak_currency() {
+    // $10M fund, 40% reserves = $4M; each company has $3M invested, so a 50% cap of $1.5M.
+    let s = state(
+        1_000_000_000,
+        4000,
+        vec![
+            company(1, Some(40_000), Some("0.5")), // 2.0× on the next dollar
+            company(2, Some(3_000), Some("0.8")),  // 0.24×
+            company(3, Some(14_000), Some("0.5")), // 0.7×
+        ],
+        vec![
+            lot(1, 1, LotType::Initial, 300_000_000),
+            lot(2, 2, LotType::Initial, 300_000_000),
+            lot(3, 3, LotType::Initial, 300_000_000),
+        ],
+    );
+    let plan = allocate(&s, &ReservePolicy::default());
+    let amounts: Vec<(i64, i64)> = plan
+        .allocations
+        .iter()
+        .map(|a| (a.company_id, a.planned_reserve_cents))
+        .collect();
+    assert_eq!(amounts, vec![(1, 150_000_000), (3, 0), (2, 0)]);
+    assert_eq!(plan.remaining_cents, 250_000_000);
+    assert_eq!(
+        plan.allocations[0].rationale,
+        "Ranked 1 of 3 with an expected reserve multiple of 2.000000x; allocated USD 1,500,000.00 \
+         of a USD 1,500,000.00 cap set by the percent-of-invested cap."
+    );
+    assert_eq!(
+        plan.allocations[2].rationale,
+        "Ranked 3 of 3 with an expected reserve multiple of 0.240000x, below the minimum of 1.00x: \
+         not funded."
+    );
+
+    // A lower floor funds the 0.7× company too.
+    let policy = ReservePolicy {
+        min_expected_multiple_bps: Some(5_000),
+        ..Default::default()
+    };
+    let plan = allocate(&s, &policy);
+    assert_eq!(plan.allocations[1].planned_reserve_cents, 150_000_000);
+    assert_eq!(plan.allocations[2].planned_reserve_cents, 0);
+}
