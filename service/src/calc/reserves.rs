@@ -16,7 +16,9 @@ use super::state::{CompanyState, PortfolioState};
 use crate::error::{Error, FieldError, Result};
 
 /// Version of the engine's rules, recorded in snapshots so that a change of rules changes the hash.
-pub const ENGINE_VERSION: &str = "reserves-1";
+/// `reserves-2` (issue #26): marks by date, an exit sells every share held, projected value over active
+/// companies only, and the `min_expected_multiple_bps` floor.
+pub const ENGINE_VERSION: &str = "reserves-2";
 
 /// How reserves are sized and capped. Absent fields take their defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
