@@ -44,11 +44,12 @@ echo "--- 1 connection (latency of one request at a time), the fund unchanged"
 p99_ms() { awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 } print v }'; }
 moic_p99=$(wrk -t1 -c1 -d"$DURATION" --latency -H "Authorization: Bearer $key" "$url" | tee /tmp/updog-bench-wrk.txt | p99_ms)
 cat /tmp/updog-bench-wrk.txt
-echo "--- PostgreSQL reading the fund's rows (the three queries the server sends), pgbench, 1 client"
+echo "--- PostgreSQL reading the fund's rows (companies, lots, distributions and, since issue #26, marks), pgbench, 1 client"
 cat > /tmp/updog-bench-read.sql <<'SQL'
 SELECT * FROM portfolio_companies WHERE fund_id = 1;
 SELECT * FROM investment_lots WHERE fund_id = 1;
 SELECT * FROM distributions WHERE fund_id = 1;
+SELECT * FROM company_marks WHERE fund_id = 1;
 SQL
 rm -f /tmp/pgbench_log.*
 (cd /tmp && pgbench -n -M prepared -c 1 -T "${DURATION%s}" -f /tmp/updog-bench-read.sql -l --log-prefix=/tmp/pgbench_log "$DATABASE_URL" | grep -E "latency average|tps")

@@ -1,5 +1,5 @@
 -- A fund of 1,000 companies and 10,000 lots (10 per company), 1,000 distributions, half the companies
--- marked. Run against a freshly migrated database: psql "$DATABASE_URL" -f bench/seed_moic.sql
+-- marked (four year-end marks each, the last one the current price). Run against a freshly migrated database: psql "$DATABASE_URL" -f bench/seed_moic.sql
 -- `-v lots=100000` seeds that many lots instead (spread over the same 1,000 companies).
 \if :{?lots}
 \else
@@ -26,6 +26,9 @@ INSERT INTO distributions (fund_id, company_id, distributed_on, amount_cents, ki
 SELECT 1, 1 + (d % 1000), DATE '2024-01-01' + (d % 600), 50000 + d,
        CASE WHEN d % 2 = 0 THEN 'partial_sale' ELSE 'dividend' END, CASE WHEN d % 2 = 0 THEN 250 END
 FROM generate_series(0, 999) AS d;
+INSERT INTO company_marks (id, fund_id, company_id, marked_on, share_price_cents, source)
+SELECT gen_random_uuid(), 1, c, make_date(2020 + y, 12, 31), (100 + c % 900) * y / 4.0, 'manual'
+FROM generate_series(2, 1000, 2) AS c, generate_series(1, 4) AS y;
 SELECT setval(pg_get_serial_sequence('funds', 'id'), 1);
 SELECT setval(pg_get_serial_sequence('portfolio_companies', 'id'), 1000);
 SELECT setval(pg_get_serial_sequence('investments', 'id'), 1000);
