@@ -105,12 +105,16 @@ def created_id(base, key, path, body):
 
 
 def seed_fund(base, key):
-    """A fund with a company and an investment: (fund, company, investment)."""
+    """A fund with a company, an investment and its first lot (so that the company holds shares a
+    distribution can come from, SPEC §6.1a): (fund, company, investment)."""
     fund = created_id(base, key, "/api/v1/funds",
                       {"name": "Fund I", "size_cents": 10_000_000_000, "vintage_year": 2024})
     company = created_id(base, key, f"/api/v1/funds/{fund}/companies", {"name": "Acme", "stage": "seed"})
     investment = created_id(base, key, f"/api/v1/funds/{fund}/investments",
                             {"company_id": company, "round_name": "Seed", "invested_on": "2024-01-15"})
+    created_id(base, key, f"/api/v1/funds/{fund}/investments/{investment}/lots",
+               {"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "1000",
+                "acquired_on": "2024-01-15"})
     return fund, company, investment
 
 
