@@ -110,10 +110,11 @@ impl Config {
             })?,
         };
 
-        // The migrator's step-by-step lines are debug-level detail for an operator who asks for them
-        // (`RUST_LOG=info`): a newcomer's first start shows the server's own lines and its admin key.
-        let log_filter =
-            get("RUST_LOG").unwrap_or_else(|| "info,sea_orm_migration=warn,sqlx=warn".to_owned());
+        // The migrator's step-by-step lines and actix's start-up lines are detail for an operator who asks
+        // for them (`RUST_LOG=info`): a newcomer's first start shows the server's own line, then its admin key.
+        let log_filter = get("RUST_LOG").unwrap_or_else(|| {
+            "info,sea_orm_migration=warn,sqlx=warn,actix_server=warn".to_owned()
+        });
         let log_format = match get("UPDOG_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
