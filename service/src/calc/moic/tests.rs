@@ -8,7 +8,8 @@ use entity::portfolio_company::Stage;
 
 use super::*;
 use crate::calc::money::{Bps, Cents};
-use crate::calc::state::FundState;
+use crate::calc::state::{FundState, MarkState};
+use entity::company_mark::MarkSource;
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -426,4 +427,78 @@ proptest! {
         prop_assert_eq!(m.companies[0].realized_cents, total);
         prop_assert!(m.lots.iter().all(|l| l.shares_held >= Decimal::ZERO));
     }
+}
+
+fn mark(on: NaiveDate, cents: &str, source: MarkSource) -> MarkState {
+    MarkState {
+        marked_on: on,
+        share_price_cents: dec(cents),
+        source,
+    }
+}
+
+#[test]
+fn each_date_is_valued_at_the_mark_in_effect_on_it_and_a_write_off_is_zero_from_its_date() {
+    // 1,000 shares bought at $1 on 2021-01-01; marked $2 on 2021-06-30, $0.4213 on 2022-06-30.
+    let mut c = company(1);
+    c.marks = Some(vec![
+        mark(date(2021, 6, 30), "200", MarkSource::Round),
+        mark(date(2022, 6, 30), "42.13", MarkSource::Valuation409a),
+    ]);
+    let mut s = state(
+        vec![c],
+        vec![lot(1, 1, LotType::Initial, "1000", 100_000, date(2021, 1, 1))],
+        vec![],
+    );
+    let value = |s: &PortfolioState, on| {
+        let m = compute(s, on);
+        (m.companies[0].valuation_basis, m.fund.unrealized_cents)
+    };
+    assert_eq!(value(&s, date(2021, 3, 31)), (ValuationBasis::Cost, 100_000));
+    assert_eq!(value(&s, date(2021, 6, 30)), (ValuationBasis::Mark, 200_000));
+    // 1,000 × 42.13 cents = 42,130 cents exactly.
+    assert_eq!(value(&s, date(2023, 1, 1)), (ValuationBasis::Mark, 42_130));
+
+    // Written off on 2023-03-31 (a mark of 0); a later mark does not revive a written-off company.
+    let c = &mut s.companies[0];
+    c.status = CompanyStatus::WrittenOff;
+    let marks = c.marks.as_mut().unwrap();
+    marks.push(mark(date(2023, 3, 31), "0", MarkSource::WriteOff));
+    marks.push(mark(date(2023, 9, 30), "500", MarkSource::Manual));
+    assert_eq!(value(&s, date(2023, 3, 30)), (ValuationBasis::Mark, 42_130));
+    assert_eq!(value(&s, date(2023, 3, 31)), (ValuationBasis::Mark, 0));
+    assert_eq!(value(&s, date(2024, 1, 1)), (ValuationBasis::Mark, 0));
+}
+
+#[test]
+fn projected_value_counts_only_active_companies_remaining_cost() {
+    // Two companies, $1,000 each, exit 3.0× at p = 0.5; the second exited for $2,500.
+    let mut a = company(1);
+    let mut b = company(2);
+    for c in [&mut a, &mut b] {
+        c.exit_moic_bps = Some(30_000);
+        c.exit_probability = Some(dec("0.5"));
+    }
+    b.status = CompanyStatus::Exited;
+    let exit = DistributionState {
+        id: 1,
+        company_id: 2,
+        distributed_on: date(2024, 1, 1),
+        amount_cents: 250_000,
+        kind: DistributionKind::Exit,
+        shares_sold: Some(dec("10")),
+        created_at: DateTime::from_timestamp(1_700_000_100, 0).unwrap(),
+    };
+    let s = state(
+        vec![a, b],
+        vec![
+            lot(1, 1, LotType::Initial, "10", 100_000, date(2023, 1, 1)),
+            lot(2, 2, LotType::Initial, "10", 100_000, date(2023, 1, 1)),
+        ],
+        vec![exit],
+    );
+    let m = compute(&s, AS_OF());
+    // Realized 250,000 + the active company's 100,000 × 3.0 × 0.5 = 150,000; the exit is not counted
+    // again (it was 150,000 more before).
+    assert_eq!(m.fund.projected_value_cents, 400_000);
 }
