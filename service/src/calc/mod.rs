@@ -8,11 +8,14 @@
 //! - `moic`: lot, company and fund MOIC and their variants (SPEC §6.2–§6.4), with the cost basis;
 //! - `xirr`: the internal rate of return of dated cash flows (SPEC §6.3);
 //! - `reserves`: the follow-on reserve engine (SPEC §6.5);
+//! - `terms`, `fees`, `waterfall`: a fund's terms, its management-fee schedule and the European and
+//!   American waterfalls (SPEC §6.6), over dated calls and distributions;
 //! - `scenarios`: scenario-matrix configs and their seeded generator (SPEC §9);
 //! - `optimizer`: the CVaR portfolio model and its two-pass solve (SPEC §10).
 //!
 //! Floats appear only in `scenarios` and `optimizer` (SPEC §1); money is integer cents throughout.
 
+pub mod fees;
 pub mod holdings;
 pub mod moic;
 pub mod money;
@@ -20,4 +23,6 @@ pub mod optimizer;
 pub mod reserves;
 pub mod scenarios;
 pub mod state;
+pub mod terms;
+pub mod waterfall;
 pub mod xirr;

@@ -447,15 +447,28 @@ fn each_date_is_valued_at_the_mark_in_effect_on_it_and_a_write_off_is_zero_from_
     ]);
     let mut s = state(
         vec![c],
-        vec![lot(1, 1, LotType::Initial, "1000", 100_000, date(2021, 1, 1))],
+        vec![lot(
+            1,
+            1,
+            LotType::Initial,
+            "1000",
+            100_000,
+            date(2021, 1, 1),
+        )],
         vec![],
     );
     let value = |s: &PortfolioState, on| {
         let m = compute(s, on);
         (m.companies[0].valuation_basis, m.fund.unrealized_cents)
     };
-    assert_eq!(value(&s, date(2021, 3, 31)), (ValuationBasis::Cost, 100_000));
-    assert_eq!(value(&s, date(2021, 6, 30)), (ValuationBasis::Mark, 200_000));
+    assert_eq!(
+        value(&s, date(2021, 3, 31)),
+        (ValuationBasis::Cost, 100_000)
+    );
+    assert_eq!(
+        value(&s, date(2021, 6, 30)),
+        (ValuationBasis::Mark, 200_000)
+    );
     // 1,000 × 42.13 cents = 42,130 cents exactly.
     assert_eq!(value(&s, date(2023, 1, 1)), (ValuationBasis::Mark, 42_130));
 

@@ -1,0 +1,332 @@
+//! The distribution waterfalls of SPEC §6.6: every distribution divided at once between the LPs and the
+//! GP, tier by tier, and the NAV divided the same way as a hypothetical liquidation on `as_of`. Pure: the
+//! caller supplies the dated calls (investments and fees), the distributions with the cost each one
+//! relieves, the write-offs, and the NAV; the forecast (§6.7) runs the same code per scenario.
+//!
+//! Rounding: the GP's part of an amount in a split tier is rounded half-up to the cent and the LPs get
+//! the rest, so each distribution's parts sum to it exactly. The hurdle balance is computed in `f64`
+//! (growth factors (1 + h)^(days / 365)) and rounded half-up to the cent, as §6.6 states.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::money::div_half_up;
+use super::terms::{FundTerms, WaterfallKind};
+
+/// What a call paid for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// A lot's cost, called when it is bought.
+    Investment,
+    ManagementFee,
+}
+
+/// Money the LPs paid in: an investment (a lot's cost) or a management fee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub on: NaiveDate,
+    pub cents: i64,
+    pub kind: CallKind,
+}
+
+/// Proceeds to divide: a distribution (`id`), with the FIFO cost it relieves (for the American tier 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proceeds {
+    pub id: i64,
+    pub on: NaiveDate,
+    pub cents: i64,
+    pub relieved_cost_cents: i64,
+}
+
+/// A company written off on a date, with the cost it still carried (returnable capital, American).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOff {
+    pub on: NaiveDate,
+    pub remaining_cost_cents: i64,
+}
+
+/// One amount's division: what each tier took, for the LPs and for the GP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    /// Return of capital (LPs only).
+    pub tier1_lp: i64,
+    /// Preferred return (LPs only; European).
+    pub tier2_lp: i64,
+    pub tier3_lp: i64,
+    /// Catch-up (European).
+    pub tier3_gp: i64,
+    pub tier4_lp: i64,
+    /// Carry (the split after capital, and after the catch-up in a European waterfall).
+    pub tier4_gp: i64,
+}
+
+impl Split {
+    pub fn lp(&self) -> i64 {
+        self.tier1_lp + self.tier2_lp + self.tier3_lp + self.tier4_lp
+    }
+
+    pub fn gp(&self) -> i64 {
+        self.tier3_gp + self.tier4_gp
+    }
+}
+
+/// A distribution as divided, in event order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divided {
+    pub id: i64,
+    pub on: NaiveDate,
+    pub cents: i64,
+    pub split: Split,
+}
+
+/// Everything the waterfall decided up to `as_of`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waterfall {
+    pub distributions: Vec<Divided>,
+    /// The NAV divided as if distributed on `as_of` after every other event.
+    pub liquidation: Split,
+    /// What the GP owes back at `as_of` (American; 0 for European).
+    pub clawback_cents: i64,
+}
+
+/// Divides every distribution dated on or before `as_of`, then the NAV (SPEC §6.6). Calls and
+/// distributions after `as_of` are ignored; on one date calls come before distributions, and
+/// distributions go in `id` order.
+pub fn divide(
+    terms: &FundTerms,
+    calls: &[Call],
+    proceeds: &[Proceeds],
+    write_offs: &[WriteOff],
+    nav_cents: i64,
+    as_of: NaiveDate,
+) -> Waterfall {
+    let mut calls: Vec<Call> = calls.iter().copied().filter(|c| c.on <= as_of).collect();
+    calls.sort_by_key(|c| c.on);
+    let mut proceeds: Vec<Proceeds> = proceeds.iter().copied().filter(|p| p.on <= as_of).collect();
+    proceeds.sort_by_key(|p| (p.on, p.id));
+    match terms.waterfall {
+        WaterfallKind::European => european(terms, &calls, &proceeds, nav_cents, as_of),
+        WaterfallKind::American => american(terms, &calls, &proceeds, write_offs, nav_cents),
+    }
+}
+
+/// The GP's part `bps / 10000` of `cents`, rounded half-up.
+fn share(cents: i64, bps: i64) -> i64 {
+    i64::try_from(div_half_up(i128::from(cents) * i128::from(bps), 10_000)).unwrap_or(i64::MAX)
+}
+
+/// A sum of dated amounts grown at the hurdle rate to the date of the last event: Σ aᵢ·(1+h)^((t−tᵢ)/365).
+#[derive(Clone, Copy, Debug)]
+struct Grown {
+    value: f64,
+    at: Option<NaiveDate>,
+}
+
+impl Grown {
+    fn new() -> Self {
+        Self {
+            value: 0.0,
+            at: None,
+        }
+    }
+
+    /// Moves the sum to `on` (never backwards: events come in date order).
+    fn grow_to(&mut self, on: NaiveDate, rate: f64) {
+        if let Some(at) = self.at {
+            let days = (on - at).num_days() as f64;
+            self.value *= (1.0 + rate).powf(days / 365.0);
+        }
+        self.at = Some(on);
+    }
+
+    fn add(&mut self, on: NaiveDate, cents: i64, rate: f64) {
+        self.grow_to(on, rate);
+        self.value += cents as f64;
+    }
+}
+
+/// The European state: paid-in so far and the LPs' receipts, grown for the hurdle balance.
+#[derive(Clone, Copy, Debug)]
+struct European {
+    rate: f64,
+    carry: i64,
+    catch_up: i64,
+    paid_in: i64,
+    lp_tier1: i64,
+    tier2: i64,
+    tier3: i64,
+    calls_grown: Grown,
+    receipts_grown: Grown,
+}
+
+impl European {
+    fn call(&mut self, c: Call) {
+        self.paid_in += c.cents;
+        self.calls_grown.add(c.on, c.cents, self.rate);
+    }
+
+    fn amount(&mut self, on: NaiveDate, cents: i64) -> Split {
+        let mut split = Split::default();
+        let mut rest = cents;
+        // Tier 1: the LPs' capital (investments and fees) back.
+        split.tier1_lp = rest.min((self.paid_in - self.lp_tier1).max(0));
+        rest -= split.tier1_lp;
+        self.lp_tier1 += split.tier1_lp;
+        self.receipts_grown.add(on, split.tier1_lp, self.rate);
+        // Tier 2: the preferred return, while the hurdle balance (this tier-1 part included) is positive.
+        if self.rate > 0.0 && rest > 0 {
+            self.calls_grown.grow_to(on, self.rate);
+            let balance = (self.calls_grown.value - self.receipts_grown.value).round() as i64;
+            split.tier2_lp = rest.min(balance.max(0));
+            rest -= split.tier2_lp;
+            self.tier2 += split.tier2_lp;
+            self.receipts_grown.add(on, split.tier2_lp, self.rate);
+        }
+        // Tier 3: the catch-up, until the GP holds k of tiers 2 + 3.
+        if rest > 0 && self.tier2 > 0 && self.catch_up > self.carry {
+            let target = i64::try_from(div_half_up(
+                i128::from(self.carry) * i128::from(self.tier2),
+                i128::from(self.catch_up - self.carry),
+            ))
+            .unwrap_or(i64::MAX);
+            let tier3 = rest.min((target - self.tier3).max(0));
+            split.tier3_gp = share(tier3, self.catch_up);
+            split.tier3_lp = tier3 - split.tier3_gp;
+            self.tier3 += tier3;
+            rest -= tier3;
+        }
+        // Tier 4: the split.
+        split.tier4_gp = share(rest, self.carry);
+        split.tier4_lp = rest - split.tier4_gp;
+        split
+    }
+}
+
+fn european(
+    terms: &FundTerms,
+    calls: &[Call],
+    proceeds: &[Proceeds],
+    nav: i64,
+    as_of: NaiveDate,
+) -> Waterfall {
+    let mut state = European {
+        rate: terms.hurdle.get() as f64 / 10_000.0,
+        carry: terms.carry.get(),
+        catch_up: terms.catch_up.get(),
+        paid_in: 0,
+        lp_tier1: 0,
+        tier2: 0,
+        tier3: 0,
+        calls_grown: Grown::new(),
+        receipts_grown: Grown::new(),
+    };
+    let mut next_call = 0;
+    let mut divided = Vec::with_capacity(proceeds.len());
+    for p in proceeds {
+        while next_call < calls.len() && calls[next_call].on <= p.on {
+            state.call(calls[next_call]);
+            next_call += 1;
+        }
+        divided.push(Divided {
+            id: p.id,
+            on: p.on,
+            cents: p.cents,
+            split: state.amount(p.on, p.cents),
+        });
+    }
+    for c in &calls[next_call..] {
+        state.call(*c);
+    }
+    Waterfall {
+        distributions: divided,
+        liquidation: state.amount(as_of, nav),
+        clawback_cents: 0,
+    }
+}
+
+fn american(
+    terms: &FundTerms,
+    calls: &[Call],
+    proceeds: &[Proceeds],
+    write_offs: &[WriteOff],
+    nav: i64,
+) -> Waterfall {
+    let carry = terms.carry.get();
+    // Returnable capital at t (SPEC §6.6): the cost relieved by every distribution dated on or before t
+    // (this one and the rest of its day included), the remaining cost of companies written off by t, and
+    // the fees called by t — three running sums over date-sorted lists.
+    let by_date = |mut v: Vec<(NaiveDate, i64)>| {
+        v.sort_by_key(|(on, _)| *on);
+        let mut total = 0;
+        v.into_iter()
+            .map(|(on, cents)| {
+                total += cents;
+                (on, total)
+            })
+            .collect::<Vec<_>>()
+    };
+    let through = |sums: &[(NaiveDate, i64)], t: NaiveDate| {
+        let n = sums.partition_point(|(on, _)| *on <= t);
+        if n == 0 { 0 } else { sums[n - 1].1 }
+    };
+    let relieved = by_date(
+        proceeds
+            .iter()
+            .map(|p| (p.on, p.relieved_cost_cents))
+            .collect(),
+    );
+    let written_off = by_date(
+        write_offs
+            .iter()
+            .map(|w| (w.on, w.remaining_cost_cents))
+            .collect(),
+    );
+    let fees = by_date(
+        calls
+            .iter()
+            .filter(|c| c.kind == CallKind::ManagementFee)
+            .map(|c| (c.on, c.cents))
+            .collect(),
+    );
+    let mut lp_tier1 = 0i64;
+    let mut divided = Vec::with_capacity(proceeds.len());
+    for p in proceeds {
+        let returnable =
+            through(&relieved, p.on) + through(&written_off, p.on) + through(&fees, p.on);
+        let mut split = Split {
+            tier1_lp: p.cents.min((returnable - lp_tier1).max(0)),
+            ..Split::default()
+        };
+        lp_tier1 += split.tier1_lp;
+        let rest = p.cents - split.tier1_lp;
+        split.tier4_gp = share(rest, carry);
+        split.tier4_lp = rest - split.tier4_gp;
+        divided.push(Divided {
+            id: p.id,
+            on: p.on,
+            cents: p.cents,
+            split,
+        });
+    }
+    let paid_in: i64 = calls.iter().map(|c| c.cents).sum();
+    // The liquidation: every paid-in cent is returnable.
+    let mut liquidation = Split {
+        tier1_lp: nav.min((paid_in - lp_tier1).max(0)),
+        ..Split::default()
+    };
+    let rest = nav - liquidation.tier1_lp;
+    liquidation.tier4_gp = share(rest, carry);
+    liquidation.tier4_lp = rest - liquidation.tier4_gp;
+    let distributed: i64 = proceeds.iter().map(|p| p.cents).sum();
+    let gp_total: i64 = divided.iter().map(|d| d.split.gp()).sum::<i64>() + liquidation.gp();
+    let allowed = share((distributed + nav - paid_in).max(0), carry);
+    Waterfall {
+        distributions: divided,
+        liquidation,
+        clawback_cents: (gp_total - allowed).max(0),
+    }
+}
+
+#[cfg(test)]
+mod tests;
