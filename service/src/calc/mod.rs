@@ -21,6 +21,7 @@ pub mod moic;
 pub mod money;
 pub mod optimizer;
 pub mod reserves;
+pub mod returns;
 pub mod scenarios;
 pub mod state;
 pub mod terms;
