@@ -27,8 +27,9 @@ pub struct Company {
     pub sector: Option<String>,
     pub stage: Stage,
     pub status: CompanyStatus,
-    /// Latest mark, cents per share.
+    /// The latest mark (`…/marks`), cents per share rounded half-up; `null` without marks.
     pub current_share_price_cents: Option<i64>,
+    /// When the latest mark was taken (its day at 00:00 UTC, or the instant a `PATCH` sent).
     pub marked_at: Option<DateTime<Utc>>,
     /// Expected exit multiple on invested capital, basis points (10000 = 1.00x).
     pub exit_moic_bps: Option<i64>,
@@ -85,11 +86,13 @@ pub struct CreateCompany {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<String>,
     pub stage: Stage,
-    /// Default `active`.
+    /// Default `active`. `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at`.
     pub status: Option<CompanyStatus>,
-    /// Latest mark, cents per share, 0 or more.
+    /// A first price, cents per share, 0 or more: recorded as a `manual` mark on the UTC day of
+    /// `marked_at` (default today).
     #[schema(minimum = 0)]
     pub current_share_price_cents: Option<i64>,
+    /// When the price was taken (or the company written off); default now.
     pub marked_at: Option<DateTime<Utc>>,
     /// Expected exit multiple on invested capital, basis points, 0 or more.
     #[schema(minimum = 0)]
@@ -136,10 +139,15 @@ pub struct UpdateCompany {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<Option<String>>,
     pub stage: Option<Stage>,
+    /// `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at` (default today): the
+    /// company is worth 0 from that day.
     pub status: Option<CompanyStatus>,
+    /// A new price, cents per share: recorded as a `manual` mark on the UTC day of `marked_at` (default
+    /// today), replacing a mark of that day. `null` is refused (422): delete marks instead.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(minimum = 0)]
     pub current_share_price_cents: Option<Option<i64>>,
+    /// When the new price was taken or the company written off; sent alone it is refused (422).
     #[serde(default, deserialize_with = "double_option")]
     pub marked_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "double_option")]
