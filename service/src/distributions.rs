@@ -161,33 +161,28 @@ fn refused_sale(new: &Sold, breach: Breach) -> Error {
             },
         },
         Breach::Oversold {
-            id: None,
+            id,
             shares_sold,
             shares_held_on_date,
             on,
         } => Error::SharesNotHeld {
             pointer: "/shares_sold",
             shares_held_on_date,
-            detail: format!(
-                "shares_sold {} is more than the {} shares the company held on {on}",
-                shares_text(shares_sold),
-                shares_text(shares_held_on_date)
-            ),
-        },
-        Breach::Oversold {
-            id: Some(later),
-            shares_sold,
-            shares_held_on_date,
-            on,
-        } => Error::SharesNotHeld {
-            pointer: "/shares_sold",
-            shares_held_on_date,
-            detail: format!(
-                "this sale would leave distribution {later} of {on} short: it sells {} shares, and \
-                 only {} would be held then",
-                shares_text(shares_sold),
-                shares_text(shares_held_on_date)
-            ),
+            detail: match id {
+                // The new sale itself.
+                None => format!(
+                    "shares_sold {} is more than the {} shares the company held on {on}",
+                    shares_text(shares_sold),
+                    shares_text(shares_held_on_date)
+                ),
+                // A later sale that the new one, dated before it, would leave short.
+                Some(later) => format!(
+                    "this sale would leave distribution {later} of {on} short: it sells {} shares, \
+                     and only {} would be held then",
+                    shares_text(shares_sold),
+                    shares_text(shares_held_on_date)
+                ),
+            },
         },
     }
 }

@@ -126,6 +126,39 @@ pub fn parse_price(text: &str, pointer: &str) -> Result<Decimal> {
         .map_err(|_| Error::invalid(pointer, "must be a decimal number written as a string"))
 }
 
+/// The price of a mark or a lot in exact cents, from exactly one of its two wire forms (SPEC §6.1).
+pub fn price_cents(
+    p: &mut Problems,
+    share_price: Option<&str>,
+    share_price_cents: Option<i64>,
+) -> Result<Option<Decimal>> {
+    match (share_price, share_price_cents) {
+        (Some(_), Some(_)) => {
+            p.check(
+                false,
+                "/share_price",
+                "send share_price or share_price_cents, not both",
+            );
+            Ok(None)
+        }
+        (None, None) => {
+            p.check(
+                false,
+                "/share_price",
+                "is required (or share_price_cents, in whole cents)",
+            );
+            Ok(None)
+        }
+        (Some(text), None) => Ok(p
+            .absorb(parse_price(text, "/share_price"))?
+            .map(|units| units * Decimal::ONE_HUNDRED)),
+        (None, Some(cents)) => {
+            p.check(cents >= 0, "/share_price_cents", "must be 0 or more");
+            Ok(Some(Decimal::from(cents)))
+        }
+    }
+}
+
 /// A share quantity as the wire writes it: 8 decimal places.
 pub fn shares_text(shares: Decimal) -> String {
     crate::calc::money::fixed_scale(shares, SHARE_SCALE).to_string()

@@ -17,11 +17,10 @@ use crate::context::Service;
 use crate::db::now;
 use crate::distributions;
 use crate::error::{Error, Result};
-use crate::fields::{Problems, parse_shares, shares_text};
+use crate::fields::{Problems, parse_shares, price_cents, shares_text};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 use crate::in_fund::{self, in_fund};
-use crate::marks;
 use crate::pagination::{self, Page, PageRequest};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -55,7 +54,7 @@ struct Priced {
 /// cost.
 fn priced(input: &NewLot) -> Result<Priced> {
     let mut p = Problems::default();
-    let price = marks::price_cents(
+    let price = price_cents(
         &mut p,
         input.share_price.as_deref(),
         input.share_price_cents.map(Cents::get),

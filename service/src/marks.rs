@@ -25,7 +25,7 @@ use crate::context::Service;
 use crate::db::now;
 use crate::distributions::lock_company;
 use crate::error::{ConflictCode, Error, Result, unique};
-use crate::fields::{Problems, parse_price};
+use crate::fields::{Problems, price_cents};
 use crate::funds;
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
 use crate::pagination::{self, Page, PageRequest};
@@ -47,39 +47,6 @@ pub struct NewMark {
     pub share_price_cents: Option<i64>,
     pub source: MarkSource,
     pub note: Option<String>,
-}
-
-/// The price of a mark or a lot in exact cents, from exactly one of its two wire forms (SPEC §6.1).
-pub fn price_cents(
-    p: &mut Problems,
-    share_price: Option<&str>,
-    share_price_cents: Option<i64>,
-) -> Result<Option<Decimal>> {
-    match (share_price, share_price_cents) {
-        (Some(_), Some(_)) => {
-            p.check(
-                false,
-                "/share_price",
-                "send share_price or share_price_cents, not both",
-            );
-            Ok(None)
-        }
-        (None, None) => {
-            p.check(
-                false,
-                "/share_price",
-                "is required (or share_price_cents, in whole cents)",
-            );
-            Ok(None)
-        }
-        (Some(text), None) => Ok(p
-            .absorb(parse_price(text, "/share_price"))?
-            .map(|units| units * Decimal::ONE_HUNDRED)),
-        (None, Some(cents)) => {
-            p.check(cents >= 0, "/share_price_cents", "must be 0 or more");
-            Ok(Some(Decimal::from(cents)))
-        }
-    }
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = company_id))]
@@ -305,10 +272,20 @@ pub async fn get_mark(
     id: Uuid,
 ) -> Result<company_mark::Model> {
     principal.require_read(fund_id)?;
+    find_mark(svc.db.connection(), fund_id, company_id, id).await
+}
+
+/// The mark `id` of the company, if it is that company's (in that fund).
+async fn find_mark<C: ConnectionTrait>(
+    conn: &C,
+    fund_id: i64,
+    company_id: i64,
+    id: Uuid,
+) -> Result<company_mark::Model> {
     company_mark::Entity::find_by_id(id)
         .filter(company_mark::Column::FundId.eq(fund_id))
         .filter(company_mark::Column::CompanyId.eq(company_id))
-        .one(svc.db.connection())
+        .one(conn)
         .await?
         .ok_or_else(|| Error::not_found("mark", id))
 }
@@ -328,12 +305,7 @@ pub async fn delete_mark(
     let company = lock_company(&txn, fund_id, company_id)
         .await?
         .ok_or_else(|| Error::not_found("company", company_id))?;
-    let mark = company_mark::Entity::find_by_id(id)
-        .filter(company_mark::Column::FundId.eq(fund_id))
-        .filter(company_mark::Column::CompanyId.eq(company_id))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Error::not_found("mark", id))?;
+    let mark = find_mark(&txn, fund_id, company_id, id).await?;
     company_mark::Entity::delete_by_id(mark.id)
         .exec(&txn)
         .await?;
