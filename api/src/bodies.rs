@@ -66,6 +66,7 @@ mod tests {
                 size_cents: service::money::Cents::new(100),
                 reserve_ratio_bps: service::money::Bps::ZERO,
                 base_currency: "USD".into(),
+                terms: None,
             },
             companies: Vec::new(),
             lots: Vec::new(),

@@ -172,6 +172,20 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What the management fee is charged on after the commitment period: the whole `commitment`
+    /// (`size_cents`), or the `net_invested_capital` (cost of the investments still held before each
+    /// quarter's first day).
+    FeeBasis mirrors service::entity::fund::FeeBasis { Commitment, NetInvestedCapital }
+}
+
+wire_enum! {
+    /// How distributions are divided between the LPs and the GP: `european` (whole of fund: all
+    /// paid-in capital and the preferred return first, then the catch-up and the split) or `american`
+    /// (deal by deal: the capital of realized deals first, then the split, with a clawback at `as_of`).
+    WaterfallKind mirrors service::entity::fund::WaterfallKind { European, American }
+}
+
+wire_enum! {
     /// Financing stage.
     Stage mirrors service::entity::portfolio_company::Stage {
         PreSeed, Seed, SeriesA, SeriesB, SeriesC, Growth,

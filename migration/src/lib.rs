@@ -26,6 +26,7 @@ mod m20261122_000013_create_index_distributions_company_date;
 mod m20261130_000014_compress_snapshot_documents_with_lz4;
 mod m20261202_000015_create_company_marks;
 mod m20261202_000016_add_lot_exact_price_and_costs;
+mod m20261202_000017_add_fund_terms;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000014_compress_snapshot_documents_with_lz4::Migration),
             Box::new(m20261202_000015_create_company_marks::Migration),
             Box::new(m20261202_000016_add_lot_exact_price_and_costs::Migration),
+            Box::new(m20261202_000017_add_fund_terms::Migration),
         ]
     }
 }

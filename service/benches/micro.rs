@@ -45,6 +45,7 @@ fn fund() -> PortfolioState {
             size_cents: Cents::new(50_000_000_000),
             reserve_ratio_bps: Bps::new(4_000).unwrap(),
             base_currency: "USD".into(),
+            terms: None,
         },
         companies: (1..=COMPANIES)
             .map(|c| CompanyState {

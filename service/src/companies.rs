@@ -166,6 +166,9 @@ pub async fn create_company(
     let keyed_by = KeyedBy::<portfolio_company::Entity>::under(fund_id);
     let written_off = row.status.as_ref() == &CompanyStatus::WrittenOff;
     let marked_at = row.marked_at.clone().unwrap();
+    if written_off && marked_at.is_none() {
+        return Err(undated_write_off());
+    }
     let mark = marks::implied_mark(
         row.current_share_price_cents.clone().unwrap(),
         marked_at,
@@ -272,12 +275,25 @@ pub async fn update_company(
         ));
     }
     let mark = marks::implied_mark(price, marked_at, written_off)?;
+    let txn = svc.db.connection().begin().await?;
+    // A write-off is dated (SPEC §6.6): setting the status needs `marked_at`, unless the company is
+    // already written off, when its write-off mark stands and no new one is recorded.
+    let mark = if written_off && marked_at.is_none() {
+        let current = in_fund::find::<portfolio_company::Entity, _>(&txn, fund_id, id).await?;
+        match current {
+            Some(c) if c.status == CompanyStatus::WrittenOff => None,
+            Some(_) => return Err(undated_write_off()),
+            // The versioned update below answers 404.
+            None => mark,
+        }
+    } else {
+        mark
+    };
     // Planned reserves and the cap are inputs of the fund's reserve plan, versioned with it.
     let changes_plan =
         fields.planned_reserves_cents.is_some() || fields.allocation_cap_cents.is_some();
     let mut model = fields.into_active()?;
     model.updated_at = Set(now());
-    let txn = svc.db.connection().begin().await?;
     let result = portfolio_company::Entity::update_many()
         .set(model)
         .col_expr(
@@ -317,6 +333,15 @@ pub async fn update_company(
     };
     txn.commit().await?;
     Ok(company)
+}
+
+/// The 422 of a write-off without its date.
+fn undated_write_off() -> Error {
+    Error::invalid(
+        "/marked_at",
+        "is required when setting status written_off: the company is worth 0 from that date, and \
+         the fee basis and the waterfall count its cost as written off from it",
+    )
 }
 
 #[tracing::instrument(skip_all, fields(fund_id = fund_id, company_id = id))]

@@ -8,6 +8,7 @@ use crate::idempotency::outcome::Recorder;
 use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
 use crate::metrics::reuse::MetricsCache;
+use crate::returns::ReturnsCache;
 
 /// The database, the API-key cache and the idempotency settings, shared by every request.
 pub struct Service {
@@ -17,6 +18,8 @@ pub struct Service {
     pub idempotency_ttl: chrono::Duration,
     /// Computed fund metrics, reused while the fund's rows are unchanged (`metrics::reuse`).
     pub metrics: MetricsCache,
+    /// Computed net returns, reused the same way (`returns`).
+    pub returns: ReturnsCache,
     /// Recorded replies replayed lately (`idempotency::recorded`).
     pub replays: RecordCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
@@ -37,6 +40,7 @@ impl Service {
             keys: KeyCache::default(),
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
             metrics: MetricsCache::default(),
+            returns: ReturnsCache::default(),
             replays: RecordCache::default(),
             matrices: Arc::new(Matrices::new(first_tier)),
             recorder,

@@ -20,7 +20,7 @@ use crate::companies::{self, CompanyFields};
 use crate::context::Service;
 use crate::distributions::{self, NewDistribution};
 use crate::error::{Error, ResourceRef, Result};
-use crate::funds::{self, NewFund};
+use crate::funds::{self, NewFund, NewTerms};
 use crate::idempotency::{Idempotency, IdempotencyKey, Keyed, KeyedBy, Outcome};
 use crate::investments::{self, NewInvestment};
 use crate::lots::{self, NewLot};
@@ -132,6 +132,12 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
             carry_bps: 2000,
             reserve_ratio_bps: 4000,
             base_currency: "USD".into(),
+            // An 8 % preferred return with a full catch-up: the usual European terms.
+            terms: NewTerms {
+                first_close_on: Some(date(2022, 1, 1)),
+                hurdle_bps: 800,
+                ..NewTerms::default()
+            },
         },
         idem("fund")?,
     )

@@ -1,6 +1,7 @@
 //! Funds (SPEC §3, §12): creation (idempotent, admin only), reads, lists and versioned updates.
 
-use entity::fund::{self, FundStatus};
+use chrono::{Datelike, NaiveDate};
+use entity::fund::{self, FeeBasis, FundStatus, WaterfallKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
@@ -24,9 +25,40 @@ pub struct NewFund {
     pub carry_bps: i32,
     pub reserve_ratio_bps: i32,
     pub base_currency: String,
+    pub terms: NewTerms,
 }
 
-/// The fields a `PATCH` may change; `None` leaves a field as it is.
+/// The terms of SPEC §6.6 a new fund is created with (`Default`: §6.6's defaults).
+#[derive(Clone, Debug)]
+pub struct NewTerms {
+    /// `None`: 1 January of the vintage year.
+    pub first_close_on: Option<NaiveDate>,
+    pub commitment_period_years: i32,
+    pub term_years: i32,
+    /// `None`: the management fee.
+    pub post_period_fee_bps: Option<i32>,
+    pub post_period_fee_basis: FeeBasis,
+    pub hurdle_bps: i32,
+    pub catch_up_bps: i32,
+    pub waterfall: WaterfallKind,
+}
+
+impl Default for NewTerms {
+    fn default() -> Self {
+        Self {
+            first_close_on: None,
+            commitment_period_years: 5,
+            term_years: 10,
+            post_period_fee_bps: None,
+            post_period_fee_basis: FeeBasis::NetInvestedCapital,
+            hurdle_bps: 0,
+            catch_up_bps: 10_000,
+            waterfall: WaterfallKind::European,
+        }
+    }
+}
+
+/// The fields a `PATCH` may change; `None` leaves a field as it is (`Some(None)` clears a nullable one).
 #[derive(Clone, Debug, Default)]
 pub struct FundPatch {
     pub name: Option<String>,
@@ -37,6 +69,67 @@ pub struct FundPatch {
     pub reserve_ratio_bps: Option<i32>,
     pub base_currency: Option<String>,
     pub status: Option<FundStatus>,
+    pub first_close_on: Option<Option<NaiveDate>>,
+    pub commitment_period_years: Option<i32>,
+    pub term_years: Option<i32>,
+    pub post_period_fee_bps: Option<Option<i32>>,
+    pub post_period_fee_basis: Option<FeeBasis>,
+    pub hurdle_bps: Option<i32>,
+    pub catch_up_bps: Option<i32>,
+    pub waterfall: Option<WaterfallKind>,
+}
+
+/// The terms that constrain each other, as they will be once a create or a `PATCH` is applied.
+struct TiedTerms {
+    carry_bps: i32,
+    hurdle_bps: i32,
+    catch_up_bps: i32,
+    waterfall: WaterfallKind,
+    commitment_period_years: i32,
+    term_years: i32,
+}
+
+impl TiedTerms {
+    /// The rules between terms (SPEC §6.6), each a 422 naming the field to change; the database holds
+    /// the same rules as CHECKs.
+    fn check(&self, p: &mut Problems) {
+        p.check(
+            self.hurdle_bps == 0 || self.catch_up_bps > self.carry_bps,
+            "/catch_up_bps",
+            &format!(
+                "must exceed carry_bps ({}) when there is a hurdle: the catch-up could never give \
+                 the GP its carry",
+                self.carry_bps
+            ),
+        );
+        p.check(
+            self.waterfall == WaterfallKind::European || self.hurdle_bps == 0,
+            "/hurdle_bps",
+            "must be 0 with an american (deal-by-deal) waterfall, which has no preferred return",
+        );
+        p.check(
+            self.commitment_period_years <= self.term_years,
+            "/commitment_period_years",
+            &format!(
+                "must not exceed term_years ({}): the commitment period lies within the fund's term",
+                self.term_years
+            ),
+        );
+    }
+
+    /// The terms of `current` with the patch's changes.
+    fn patched(current: &fund::Model, patch: &FundPatch) -> Self {
+        Self {
+            carry_bps: patch.carry_bps.unwrap_or(current.carry_bps),
+            hurdle_bps: patch.hurdle_bps.unwrap_or(current.hurdle_bps),
+            catch_up_bps: patch.catch_up_bps.unwrap_or(current.catch_up_bps),
+            waterfall: patch.waterfall.unwrap_or(current.waterfall),
+            commitment_period_years: patch
+                .commitment_period_years
+                .unwrap_or(current.commitment_period_years),
+            term_years: patch.term_years.unwrap_or(current.term_years),
+        }
+    }
 }
 
 impl FundPatch {
@@ -59,6 +152,9 @@ impl FundPatch {
             (self.management_fee_bps, "/management_fee_bps"),
             (self.carry_bps, "/carry_bps"),
             (self.reserve_ratio_bps, "/reserve_ratio_bps"),
+            (self.post_period_fee_bps.flatten(), "/post_period_fee_bps"),
+            (self.hurdle_bps, "/hurdle_bps"),
+            (self.catch_up_bps, "/catch_up_bps"),
         ] {
             if let Some(bps) = value {
                 p.check(
@@ -67,6 +163,27 @@ impl FundPatch {
                     "must be between 0 and 10000 basis points",
                 );
             }
+        }
+        if let Some(Some(on)) = self.first_close_on {
+            p.check(
+                (1900..=2200).contains(&on.year()),
+                "/first_close_on",
+                "must be a date in the years 1900 to 2200",
+            );
+        }
+        if let Some(years) = self.commitment_period_years {
+            p.check(
+                (1..=15).contains(&years),
+                "/commitment_period_years",
+                "must be between 1 and 15 years",
+            );
+        }
+        if let Some(years) = self.term_years {
+            p.check(
+                (1..=30).contains(&years),
+                "/term_years",
+                "must be between 1 and 30 years",
+            );
         }
         if let Some(currency) = &self.base_currency {
             p.check(
@@ -105,12 +222,37 @@ impl FundPatch {
         if let Some(v) = self.status {
             model.status = Set(v);
         }
+        if let Some(v) = self.first_close_on {
+            model.first_close_on = Set(v);
+        }
+        if let Some(v) = self.commitment_period_years {
+            model.commitment_period_years = Set(v);
+        }
+        if let Some(v) = self.term_years {
+            model.term_years = Set(v);
+        }
+        if let Some(v) = self.post_period_fee_bps {
+            model.post_period_fee_bps = Set(v);
+        }
+        if let Some(v) = self.post_period_fee_basis {
+            model.post_period_fee_basis = Set(v);
+        }
+        if let Some(v) = self.hurdle_bps {
+            model.hurdle_bps = Set(v);
+        }
+        if let Some(v) = self.catch_up_bps {
+            model.catch_up_bps = Set(v);
+        }
+        if let Some(v) = self.waterfall {
+            model.waterfall = Set(v);
+        }
         model
     }
 }
 
 impl From<NewFund> for FundPatch {
     fn from(f: NewFund) -> Self {
+        let t = f.terms;
         Self {
             name: Some(f.name),
             size_cents: Some(f.size_cents),
@@ -120,6 +262,14 @@ impl From<NewFund> for FundPatch {
             reserve_ratio_bps: Some(f.reserve_ratio_bps),
             base_currency: Some(f.base_currency),
             status: Some(FundStatus::Active),
+            first_close_on: Some(t.first_close_on),
+            commitment_period_years: Some(t.commitment_period_years),
+            term_years: Some(t.term_years),
+            post_period_fee_bps: Some(t.post_period_fee_bps),
+            post_period_fee_basis: Some(t.post_period_fee_basis),
+            hurdle_bps: Some(t.hurdle_bps),
+            catch_up_bps: Some(t.catch_up_bps),
+            waterfall: Some(t.waterfall),
         }
     }
 }
@@ -135,8 +285,19 @@ pub async fn create_fund(
     idem: Option<Idempotency>,
 ) -> Result<Outcome<fund::Model>> {
     principal.require_admin()?;
+    let tied = TiedTerms {
+        carry_bps: input.carry_bps,
+        hurdle_bps: input.terms.hurdle_bps,
+        catch_up_bps: input.terms.catch_up_bps,
+        waterfall: input.terms.waterfall,
+        commitment_period_years: input.terms.commitment_period_years,
+        term_years: input.terms.term_years,
+    };
     let fields = FundPatch::from(input);
     fields.validate()?;
+    let mut p = Problems::default();
+    tied.check(&mut p);
+    p.finish()?;
     let mut row = fields.into_active();
     let at = now();
     row.reserve_plan_version = Set(1);
@@ -187,9 +348,18 @@ pub async fn update_fund(
 ) -> Result<fund::Model> {
     principal.require_write(id)?;
     patch.validate()?;
+    let conn = svc.db.connection();
+    // The rules between terms are checked on the row as the patch leaves it. The update below only
+    // applies to the version read here, so the row checked is the row changed.
+    let current = require(conn, id).await?;
+    if current.version != expected_version {
+        return Err(Error::missing_or_stale("fund", id, Some(current.version)));
+    }
+    let mut p = Problems::default();
+    TiedTerms::patched(&current, &patch).check(&mut p);
+    p.finish()?;
     let mut model = patch.into_active();
     model.updated_at = Set(now());
-    let conn = svc.db.connection();
     let result = fund::Entity::update_many()
         .set(model)
         .col_expr(

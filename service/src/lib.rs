@@ -34,6 +34,7 @@ pub mod optimizations;
 pub mod outbox;
 pub mod pagination;
 pub mod reserves;
+pub mod returns;
 pub mod snapshots;
 
 pub use calc::money;

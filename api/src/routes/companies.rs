@@ -86,13 +86,14 @@ pub struct CreateCompany {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<String>,
     pub stage: Stage,
-    /// Default `active`. `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at`.
+    /// Default `active`. `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at`,
+    /// which it then requires (422 without it).
     pub status: Option<CompanyStatus>,
     /// A first price, cents per share, 0 or more: recorded as a `manual` mark on the UTC day of
     /// `marked_at` (default today).
     #[schema(minimum = 0)]
     pub current_share_price_cents: Option<i64>,
-    /// When the price was taken (or the company written off); default now.
+    /// When the price was taken (default now), or the company written off (required then).
     pub marked_at: Option<DateTime<Utc>>,
     /// Expected exit multiple on invested capital, basis points, 0 or more.
     #[schema(minimum = 0)]
@@ -139,8 +140,9 @@ pub struct UpdateCompany {
     #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub sector: Option<Option<String>>,
     pub stage: Option<Stage>,
-    /// `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at` (default today): the
-    /// company is worth 0 from that day.
+    /// `written_off` records a `write_off` mark of 0 on the UTC day of `marked_at`, which it then
+    /// requires (422 without it, unless the company is already written off): the company is worth 0
+    /// from that day.
     pub status: Option<CompanyStatus>,
     /// A new price, cents per share: recorded as a `manual` mark on the UTC day of `marked_at` (default
     /// today), replacing a mark of that day. `null` is refused (422): delete marks instead.

@@ -1,10 +1,10 @@
 //! `/api/v1/funds`.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use service::entity::fund;
-use service::funds::{self, FundPatch, NewFund};
+use service::funds::{self, FundPatch, NewFund, NewTerms};
 use service::money::Cents;
 use utoipa::ToSchema;
 
@@ -12,7 +12,10 @@ use crate::error::Error;
 use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
 use crate::replies::Written;
 use crate::responses::{CreateErrors, Created, DeleteErrors, ReadErrors, UpdateErrors, Versioned};
-use crate::wire::{FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, page_of};
+use crate::wire::{
+    FeeBasis, FundPath, FundStatus, IdempotencyKeyHeader, IfMatchHeader, PageQuery, WaterfallKind,
+    WireDate, double_option, page_of,
+};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A venture fund.
@@ -34,6 +37,20 @@ pub struct Fund {
     pub status: FundStatus,
     /// Version of the fund's reserve plan.
     pub reserve_plan_version: i64,
+    /// The first close: management fees start here. `null`: 1 January of `vintage_year`.
+    pub first_close_on: Option<NaiveDate>,
+    /// The commitment (investment) period from the first close, in years (1 to 15).
+    pub commitment_period_years: i32,
+    /// The fund's term from the first close, in years (1 to 30): fees end at its end.
+    pub term_years: i32,
+    /// Annual management fee after the commitment period, basis points. `null`: `management_fee_bps`.
+    pub post_period_fee_bps: Option<i32>,
+    pub post_period_fee_basis: FeeBasis,
+    /// Preferred return h, basis points a year, compounded by actual days / 365 (0: none).
+    pub hurdle_bps: i32,
+    /// The GP's share c of each cent in the catch-up tier, basis points (10000: full catch-up).
+    pub catch_up_bps: i32,
+    pub waterfall: WaterfallKind,
     /// Optimistic-concurrency version; also the `ETag`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -53,6 +70,14 @@ impl From<&fund::Model> for Fund {
             base_currency: m.base_currency.clone(),
             status: m.status.into(),
             reserve_plan_version: m.reserve_plan_version,
+            first_close_on: m.first_close_on,
+            commitment_period_years: m.commitment_period_years,
+            term_years: m.term_years,
+            post_period_fee_bps: m.post_period_fee_bps,
+            post_period_fee_basis: m.post_period_fee_basis.into(),
+            hurdle_bps: m.hurdle_bps,
+            catch_up_bps: m.catch_up_bps,
+            waterfall: m.waterfall.into(),
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -94,10 +119,60 @@ pub struct CreateFund {
     #[serde(default = "usd")]
     #[schema(pattern = r"^[A-Z]{3}$")]
     pub base_currency: String,
+    /// The first close (`YYYY-MM-DD`): management fees start here. Default: 1 January of
+    /// `vintage_year`.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub first_close_on: Option<WireDate>,
+    /// The commitment period in years, 1 to 15 (default 5), at most `term_years`.
+    #[serde(default = "five")]
+    #[schema(minimum = 1, maximum = 15)]
+    pub commitment_period_years: i32,
+    /// The fund's term in years, 1 to 30 (default 10): fees end at the first close plus the term.
+    #[serde(default = "ten")]
+    #[schema(minimum = 1, maximum = 30)]
+    pub term_years: i32,
+    /// Annual fee after the commitment period, 0 to 10000 basis points (default: `management_fee_bps`).
+    #[schema(minimum = 0, maximum = 10000)]
+    pub post_period_fee_bps: Option<i32>,
+    /// Default `net_invested_capital`.
+    #[serde(default = "net_invested_capital")]
+    pub post_period_fee_basis: FeeBasis,
+    /// Preferred return, 0 to 10000 basis points a year (default 0). Above 0, `catch_up_bps` must
+    /// exceed `carry_bps`, and the waterfall must be `european`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
+    pub hurdle_bps: i32,
+    /// The GP's share of the catch-up tier, 0 to 10000 basis points (default 10000).
+    #[serde(default = "full_catch_up")]
+    #[schema(minimum = 0, maximum = 10000)]
+    pub catch_up_bps: i32,
+    /// Default `european`.
+    #[serde(default = "european")]
+    pub waterfall: WaterfallKind,
 }
 
 fn usd() -> String {
     "USD".into()
+}
+
+fn five() -> i32 {
+    5
+}
+
+fn ten() -> i32 {
+    10
+}
+
+fn full_catch_up() -> i32 {
+    10_000
+}
+
+fn net_invested_capital() -> FeeBasis {
+    FeeBasis::NetInvestedCapital
+}
+
+fn european() -> WaterfallKind {
+    WaterfallKind::European
 }
 
 /// Changes to a fund; absent fields are left as they are.
@@ -119,6 +194,24 @@ pub struct UpdateFund {
     #[schema(pattern = r"^[A-Z]{3}$")]
     pub base_currency: Option<String>,
     pub status: Option<FundStatus>,
+    /// `YYYY-MM-DD`; `null` returns to 1 January of `vintage_year`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub first_close_on: Option<Option<WireDate>>,
+    #[schema(minimum = 1, maximum = 15)]
+    pub commitment_period_years: Option<i32>,
+    #[schema(minimum = 1, maximum = 30)]
+    pub term_years: Option<i32>,
+    /// `null` returns to `management_fee_bps`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 0, maximum = 10000)]
+    pub post_period_fee_bps: Option<Option<i32>>,
+    pub post_period_fee_basis: Option<FeeBasis>,
+    #[schema(minimum = 0, maximum = 10000)]
+    pub hurdle_bps: Option<i32>,
+    #[schema(minimum = 0, maximum = 10000)]
+    pub catch_up_bps: Option<i32>,
+    pub waterfall: Option<WaterfallKind>,
 }
 
 impl Written for fund::Model {
@@ -146,6 +239,16 @@ pub async fn create_fund(creation: Creation) -> Result<HttpResponse, Error> {
                 carry_bps: input.carry_bps,
                 reserve_ratio_bps: input.reserve_ratio_bps,
                 base_currency: input.base_currency,
+                terms: NewTerms {
+                    first_close_on: input.first_close_on.map(|d| d.0),
+                    commitment_period_years: input.commitment_period_years,
+                    term_years: input.term_years,
+                    post_period_fee_bps: input.post_period_fee_bps,
+                    post_period_fee_basis: input.post_period_fee_basis.into(),
+                    hurdle_bps: input.hurdle_bps,
+                    catch_up_bps: input.catch_up_bps,
+                    waterfall: input.waterfall.into(),
+                },
             };
             funds::create_fund(svc, principal, input, idem).await
         })
@@ -200,6 +303,14 @@ pub async fn update_fund(
         reserve_ratio_bps: input.reserve_ratio_bps,
         base_currency: input.base_currency,
         status: input.status.map(Into::into),
+        first_close_on: input.first_close_on.map(|d| d.map(|d| d.0)),
+        commitment_period_years: input.commitment_period_years,
+        term_years: input.term_years,
+        post_period_fee_bps: input.post_period_fee_bps,
+        post_period_fee_basis: input.post_period_fee_basis.map(Into::into),
+        hurdle_bps: input.hurdle_bps,
+        catch_up_bps: input.catch_up_bps,
+        waterfall: input.waterfall.map(Into::into),
     };
     let fund = funds::update_fund(
         caller.service(),

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod ops;
 pub mod optimizations;
 pub mod reserves;
+pub mod returns;
 pub mod snapshots;
 
 /// Registers every documented route.
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     distributions::routes(cfg);
     metrics::routes(cfg);
     reserves::routes(cfg);
+    returns::routes(cfg);
     snapshots::routes(cfg);
     api_keys::routes(cfg);
     matrices::routes(cfg);

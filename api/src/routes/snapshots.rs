@@ -79,6 +79,9 @@ pub struct CalculatedMetrics {
     pub metrics: SnapshotMetrics,
     /// The engine's plan; `null` when the allocations were given by hand.
     pub reserve_plan: Option<EngineReservePlan>,
+    /// Net returns to the LPs on the snapshot's date (`GET /funds/{id}/returns`); absent from snapshots
+    /// captured before fund terms existed.
+    pub net: Option<crate::routes::returns::NetFigures>,
 }
 
 /// The metrics of `GET /funds/{id}/moic`, as of the snapshot's date.

@@ -17,6 +17,7 @@
 
 pub mod fees;
 pub mod holdings;
+pub mod ledger;
 pub mod moic;
 pub mod money;
 pub mod optimizer;

@@ -17,8 +17,9 @@ use crate::error::{Error, FieldError, Result};
 
 /// Version of the engine's rules, recorded in snapshots so that a change of rules changes the hash.
 /// `reserves-2` (issue #26): marks by date, an exit sells every share held, projected value over active
-/// companies only, and the `min_expected_multiple_bps` floor.
-pub const ENGINE_VERSION: &str = "reserves-2";
+/// companies only, and the `min_expected_multiple_bps` floor. `reserves-3` (issue #23): the fund's terms
+/// are captured, and the calculation adds the net returns of SPEC §6.6 (`calculated_metrics.net`).
+pub const ENGINE_VERSION: &str = "reserves-3";
 
 /// How reserves are sized and capped. Absent fields take their defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::fees::{CostChange, FeeCall, fee_schedule};
-use super::moic::{compute, fifo_order, ratio};
+use super::moic::{FundMetrics, compute, fifo_order, ratio};
 use super::money::{div_half_up, share_units};
 use super::state::{CompanyState, LotState, PortfolioState};
 use super::terms::FundTerms;
@@ -209,13 +209,34 @@ fn relieve_fifo(
     relieved
 }
 
+/// Everything the net figures were computed from: the figures, the waterfall's decisions, the fees and
+/// the cash flows (what the ledger lists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetResult {
+    pub returns: NetReturns,
+    pub waterfall: Waterfall,
+    pub fees: Vec<FeeCall>,
+    pub flows: CashFlows,
+}
+
 /// The fund's net returns on `as_of` (SPEC §6.6), with the waterfall that produced them and the fees.
 pub fn net_returns(
     state: &PortfolioState,
     terms: &FundTerms,
     as_of: NaiveDate,
 ) -> (NetReturns, Waterfall, Vec<FeeCall>) {
-    let gross = compute(state, as_of);
+    let gross = compute(state, as_of).fund;
+    let r = net_result(state, terms, as_of, &gross);
+    (r.returns, r.waterfall, r.fees)
+}
+
+/// [`net_returns`] from the fund's gross figures on `as_of` (§6.4), computed once by the caller.
+pub fn net_result(
+    state: &PortfolioState,
+    terms: &FundTerms,
+    as_of: NaiveDate,
+    gross: &FundMetrics,
+) -> NetResult {
     let flows = cash_flows(state, terms.first_close_on, as_of);
     let fees = fee_schedule(terms, &flows.cost_changes, as_of);
     let mut calls = flows.investments.clone();
@@ -224,7 +245,7 @@ pub fn net_returns(
         cents: f.amount_cents,
         kind: CallKind::ManagementFee,
     }));
-    let nav = gross.fund.unrealized_cents;
+    let nav = gross.unrealized_cents;
     let waterfall = divide(
         terms,
         &calls,
@@ -258,7 +279,7 @@ pub fn net_returns(
             amount_cents: lp_nav,
         });
     }
-    let gross_profit = gross.fund.total_value_cents - gross.fund.invested_cents;
+    let gross_profit = gross.total_value_cents - gross.invested_cents;
     let carry = gp_paid + accrued - clawback;
     let returns = NetReturns {
         as_of,
@@ -280,7 +301,12 @@ pub fn net_returns(
         carry_cents: carry,
         net_profit_cents: gross_profit - fees_cents - carry,
     };
-    (returns, waterfall, fees)
+    NetResult {
+        returns,
+        waterfall,
+        fees,
+        flows,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::money::{Bps, Cents};
+use super::terms::FundTerms;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundState {
@@ -19,6 +20,10 @@ pub struct FundState {
     /// ISO 4217 code of the fund's currency (`USD`), for amounts written in sentences.
     #[serde(default = "usd")]
     pub base_currency: String,
+    /// The fund's terms (SPEC §6.6). `None` only in the inputs of a snapshot captured before terms
+    /// existed: such a snapshot has no net figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<FundTerms>,
 }
 
 fn usd() -> String {

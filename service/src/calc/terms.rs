@@ -6,26 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::money::{Bps, Cents};
 
-/// What the fee is charged on after the commitment period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeeBasis {
-    /// The whole commitment (`size_cents`).
-    Commitment,
-    /// Cost of the investments still held, before the quarter's first day (ILPA's default after the
-    /// investment period).
-    NetInvestedCapital,
-}
-
-/// How distributions are divided between the LPs and the GP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WaterfallKind {
-    /// Whole of fund: capital and preferred return first, then the catch-up and the split.
-    European,
-    /// Deal by deal: the capital of realized deals first, then the split, with a clawback at the end.
-    American,
-}
+pub use entity::fund::{FeeBasis, WaterfallKind};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundTerms {

@@ -71,13 +71,20 @@ impl Split {
     }
 }
 
-/// A distribution as divided, in event order.
+/// A distribution as divided, in event order, with the running balances after it (the ledger's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Divided {
     pub id: i64,
     pub on: NaiveDate,
     pub cents: i64,
     pub split: Split,
+    /// Paid-in capital called by this date (investments and fees).
+    pub paid_in_cents: i64,
+    /// The LPs' cumulative tier-1 receipts: capital returned so far.
+    pub returned_cents: i64,
+    /// The hurdle balance H after this distribution, rounded half-up (European; with h = 0 it is the
+    /// paid-in capital not yet returned). `None` for an American waterfall, which has no hurdle.
+    pub hurdle_balance_cents: Option<i64>,
 }
 
 /// Everything the waterfall decided up to `as_of`.
@@ -201,6 +208,13 @@ impl European {
         split.tier4_lp = rest - split.tier4_gp;
         split
     }
+
+    /// H(t) on `on` (after every event of that date so far), rounded half-up to the cent.
+    fn hurdle_balance(&mut self, on: NaiveDate) -> i64 {
+        self.calls_grown.grow_to(on, self.rate);
+        self.receipts_grown.grow_to(on, self.rate);
+        (self.calls_grown.value - self.receipts_grown.value).round() as i64
+    }
 }
 
 fn european(
@@ -228,11 +242,15 @@ fn european(
             state.call(calls[next_call]);
             next_call += 1;
         }
+        let split = state.amount(p.on, p.cents);
         divided.push(Divided {
             id: p.id,
             on: p.on,
             cents: p.cents,
-            split: state.amount(p.on, p.cents),
+            split,
+            paid_in_cents: state.paid_in,
+            returned_cents: state.lp_tier1,
+            hurdle_balance_cents: Some(state.hurdle_balance(p.on)),
         });
     }
     for c in &calls[next_call..] {
@@ -289,6 +307,7 @@ fn american(
             .map(|c| (c.on, c.cents))
             .collect(),
     );
+    let paid_in_by = by_date(calls.iter().map(|c| (c.on, c.cents)).collect());
     let mut lp_tier1 = 0i64;
     let mut divided = Vec::with_capacity(proceeds.len());
     for p in proceeds {
@@ -307,6 +326,9 @@ fn american(
             on: p.on,
             cents: p.cents,
             split,
+            paid_in_cents: through(&paid_in_by, p.on),
+            returned_cents: lp_tier1,
+            hurdle_balance_cents: None,
         });
     }
     let paid_in: i64 = calls.iter().map(|c| c.cents).sum();

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::ExactDecimal;
 use entity::company_mark::{self, MarkSource};
 use entity::distribution::DistributionKind;
+use entity::fund::{FeeBasis, WaterfallKind};
 use entity::investment_lot::LotType;
 use entity::portfolio_company::{CompanyStatus, Stage};
 use entity::{distribution, fund, investment, investment_lot, portfolio_company};
@@ -22,6 +23,7 @@ pub use crate::calc::state::{
 };
 
 use crate::calc::money::{Bps, Cents};
+use crate::calc::terms::FundTerms;
 use crate::error::{Error, Result};
 
 /// Reads everything the calculations need in five queries, whatever the size of the fund, on any
@@ -72,6 +74,7 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
             reserve_ratio_bps: Bps::new(fund.reserve_ratio_bps.into()).ok_or_else(|| {
                 Error::Invariant(format!("fund {fund_id}: reserve ratio out of range"))
             })?,
+            terms: Some(fund.terms()?),
             base_currency: fund.base_currency,
         },
         companies: companies?
@@ -95,8 +98,52 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
 struct FundRow {
     id: i64,
     size_cents: i64,
+    vintage_year: i32,
+    management_fee_bps: i32,
+    carry_bps: i32,
     reserve_ratio_bps: i32,
     base_currency: String,
+    first_close_on: Option<NaiveDate>,
+    commitment_period_years: i32,
+    term_years: i32,
+    post_period_fee_bps: Option<i32>,
+    post_period_fee_basis: FeeBasis,
+    hurdle_bps: i32,
+    catch_up_bps: i32,
+    waterfall: WaterfallKind,
+}
+
+impl FundRow {
+    /// The terms with SPEC §6.6's defaults filled in; the schema's CHECKs keep every one in range.
+    fn terms(&self) -> Result<FundTerms> {
+        let bps = |v: i32, what: &str| {
+            Bps::new(v.into())
+                .ok_or_else(|| Error::Invariant(format!("fund {}: {what} out of range", self.id)))
+        };
+        let years = |v: i32, what: &str| {
+            u32::try_from(v)
+                .map_err(|_| Error::Invariant(format!("fund {}: {what} out of range", self.id)))
+        };
+        Ok(FundTerms {
+            committed: Cents::new(self.size_cents),
+            first_close_on: self
+                .first_close_on
+                .or_else(|| NaiveDate::from_ymd_opt(self.vintage_year, 1, 1))
+                .ok_or_else(|| Error::Invariant(format!("fund {}: vintage year", self.id)))?,
+            commitment_period_years: years(self.commitment_period_years, "commitment period")?,
+            term_years: years(self.term_years, "term")?,
+            management_fee: bps(self.management_fee_bps, "management fee")?,
+            post_period_fee: bps(
+                self.post_period_fee_bps.unwrap_or(self.management_fee_bps),
+                "post-period fee",
+            )?,
+            post_period_fee_basis: self.post_period_fee_basis,
+            carry: bps(self.carry_bps, "carry")?,
+            hurdle: bps(self.hurdle_bps, "hurdle")?,
+            catch_up: bps(self.catch_up_bps, "catch-up")?,
+            waterfall: self.waterfall,
+        })
+    }
 }
 
 #[derive(DerivePartialModel)]

@@ -1,6 +1,6 @@
-//! Reusing a fund's computed metrics while its data is unchanged (issue #14): a fingerprint of the
-//! fund's rows, read in one query before anything else, keys an in-process cache of the computed
-//! metrics. Any write that can change a figure changes the fingerprint: lots and distributions are
+//! Reusing a fund's computed figures (MOIC, net returns) while its data is unchanged (issue #14): a
+//! fingerprint of the fund's rows, read in one query before anything else, keys an in-process cache of
+//! the computed figures. Any write that can change a figure changes the fingerprint: lots and distributions are
 //! immutable (an insert raises the count and the newest `created_at` or id, a delete lowers the count),
 //! companies and investments carry a version that every update raises, and the fund its own. The
 //! fingerprint is read *before* the rows, so an entry never holds data older than its key; a write
@@ -18,56 +18,65 @@ use crate::db::{Backend, Database};
 use crate::error::Result;
 use crate::flight::Flights;
 
-/// How many lot-and-company units the cache holds (each unit a few hundred bytes of metrics).
+/// How many lot-and-company units each cache holds (each unit a few hundred bytes of figures).
 const CAPACITY_UNITS: u64 = 500_000;
 
-/// Computed metrics by fund and valuation date, with the fingerprint of the state they were computed
+/// What a cached computation weighs, in lot-and-company units.
+pub trait Weigh {
+    fn units(&self) -> u32;
+}
+
+impl Weigh for PortfolioMetrics {
+    fn units(&self) -> u32 {
+        u32::try_from(self.lots.len() + self.companies.len() + 1).unwrap_or(u32::MAX)
+    }
+}
+
+/// Computed figures by fund and valuation date, with the fingerprint of the state they were computed
 /// from: one entry per fund and date, so that a fund's superseded states do not stay in memory (a
 /// 100,000-lot fund's metrics are tens of megabytes) until the bound evicts them.
-#[derive(Clone)]
-pub struct MetricsCache {
-    entries: Cache<(i64, NaiveDate), (Arc<str>, Arc<PortfolioMetrics>)>,
+pub struct StateCache<T> {
+    entries: Cache<(i64, NaiveDate), (Arc<str>, Arc<T>)>,
     /// One calculation per fund state at a time: concurrent misses wait for it rather than each reading
     /// and computing the whole fund (8 at once on a 100,000-lot fund held 330 MB).
     pub(crate) flights: Arc<Flights>,
 }
 
-impl Default for MetricsCache {
+/// The MOIC figures of `GET /funds/{id}/moic`.
+pub type MetricsCache = StateCache<PortfolioMetrics>;
+
+impl<T> Clone for StateCache<T> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            flights: self.flights.clone(),
+        }
+    }
+}
+
+impl<T: Weigh + Send + Sync + 'static> Default for StateCache<T> {
     fn default() -> Self {
         Self {
             entries: Cache::builder()
                 .max_capacity(CAPACITY_UNITS)
-                .weigher(|_, (_, m): &(Arc<str>, Arc<PortfolioMetrics>)| {
-                    u32::try_from(m.lots.len() + m.companies.len() + 1).unwrap_or(u32::MAX)
-                })
+                .weigher(|_, (_, m): &(Arc<str>, Arc<T>)| m.units())
                 .build(),
             flights: Arc::default(),
         }
     }
 }
 
-impl MetricsCache {
-    /// The metrics of this fund and date, if they were computed from the state with this fingerprint.
-    pub fn get(
-        &self,
-        fund_id: i64,
-        as_of: NaiveDate,
-        fingerprint: &str,
-    ) -> Option<Arc<PortfolioMetrics>> {
+impl<T: Send + Sync + 'static> StateCache<T> {
+    /// The figures of this fund and date, if they were computed from the state with this fingerprint.
+    pub fn get(&self, fund_id: i64, as_of: NaiveDate, fingerprint: &str) -> Option<Arc<T>> {
         self.entries
             .get(&(fund_id, as_of))
             .filter(|(of, _)| **of == *fingerprint)
             .map(|(_, c)| c)
     }
 
-    /// Keeps `c` as the fund's metrics for the date, replacing those of any earlier state.
-    pub fn insert(
-        &self,
-        fund_id: i64,
-        as_of: NaiveDate,
-        fingerprint: String,
-        c: Arc<PortfolioMetrics>,
-    ) {
+    /// Keeps `c` as the fund's figures for the date, replacing those of any earlier state.
+    pub fn insert(&self, fund_id: i64, as_of: NaiveDate, fingerprint: String, c: Arc<T>) {
         self.entries
             .insert((fund_id, as_of), (Arc::from(fingerprint), c));
     }

@@ -16,6 +16,7 @@ use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::compute;
 use crate::outbox::Job;
 use crate::reserves::{ReservePolicy, allocate};
+use crate::returns::net_result;
 
 /// The calculation, from the captured inputs only: the same inputs give the same bytes.
 pub fn calculate(inputs: &SnapshotInputs, snapshot_time: DateTime<Utc>) -> CalculatedMetrics {
@@ -30,9 +31,17 @@ pub fn calculate(inputs: &SnapshotInputs, snapshot_time: DateTime<Utc>) -> Calcu
                 .unwrap_or(&ReservePolicy::default()),
         )),
     };
+    let as_of = snapshot_time.date_naive();
+    let net = inputs
+        .state
+        .fund
+        .terms
+        .as_ref()
+        .map(|terms| net_result(&inputs.state, terms, as_of, &metrics.fund).returns);
     CalculatedMetrics {
         metrics,
         reserve_plan,
+        net,
     }
 }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::fund_state::PortfolioState;
 use crate::metrics::PortfolioMetrics;
 use crate::reserves::{ReservePlan, ReservePolicy};
+use crate::returns::NetReturns;
 
 pub const JOB_CALCULATE: &str = "snapshot.calculate";
 
@@ -40,6 +41,10 @@ pub struct CalculatedMetrics {
     pub metrics: PortfolioMetrics,
     /// The engine's plan; `None` when the allocations were given by hand.
     pub reserve_plan: Option<ReservePlan>,
+    /// Net returns to the LPs on the snapshot's date (SPEC §6.6); absent from snapshots whose inputs
+    /// were captured before fund terms existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetReturns>,
 }
 
 /// The only status changes there are (SPEC §7.3).

@@ -89,6 +89,7 @@ fn state(
             size_cents: Cents::new(100_000_000),
             reserve_ratio_bps: Bps::new(4000).unwrap(),
             base_currency: "USD".into(),
+            terms: None,
         },
         companies,
         lots,

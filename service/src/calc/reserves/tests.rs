@@ -50,6 +50,7 @@ fn state(
             size_cents: Cents::new(size),
             reserve_ratio_bps: Bps::new(ratio.into()).unwrap(),
             base_currency: "USD".into(),
+            terms: None,
         },
         companies,
         lots,

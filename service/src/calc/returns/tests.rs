@@ -82,6 +82,7 @@ fn state(
             size_cents: Cents::new(10_000_000),
             reserve_ratio_bps: Bps::ZERO,
             base_currency: "USD".into(),
+            terms: None,
         },
         companies,
         lots,
@@ -218,4 +219,63 @@ proptest! {
         prop_assert!(high.net_profit_cents <= low.net_profit_cents);
         prop_assert!(high.fees_cents >= low.fees_cents);
     }
+}
+
+#[test]
+fn the_ledger_lists_calls_then_the_distribution_then_the_liquidation_with_running_balances() {
+    // The tripled deal above, a second company still held at cost, valued on 2022-03-31.
+    let s = state(
+        vec![company(1), company(2)],
+        vec![
+            lot(1, 1, 5_000_000, d(2021, 1, 1)),
+            lot(2, 2, 1_000_000, d(2021, 6, 1)),
+        ],
+        vec![exit(1, 1, 15_000_000, d(2022, 1, 1))],
+    );
+    let as_of = d(2022, 3, 31);
+    let terms = terms(WaterfallKind::European, 200, 2000);
+    let gross = compute(&s, as_of).fund;
+    let result = net_result(&s, &terms, as_of, &gross);
+    let lines = crate::calc::ledger::ledger(&s, as_of, &result);
+    use crate::calc::ledger::LedgerKind::*;
+    let kinds: Vec<_> = lines.iter().map(|l| (l.on, l.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (d(2021, 1, 1), Investment),
+            (d(2021, 1, 1), ManagementFee),
+            (d(2021, 4, 1), ManagementFee),
+            (d(2021, 6, 1), Investment),
+            (d(2021, 7, 1), ManagementFee),
+            (d(2021, 10, 1), ManagementFee),
+            (d(2022, 1, 1), ManagementFee),
+            (d(2022, 1, 1), Distribution),
+            (d(2022, 3, 31), Liquidation),
+        ]
+    );
+    // Paid-in runs over the calls: 50,000 + 500 + 500 + 10,000 + 500 + 500 + 500 dollars.
+    assert_eq!(lines[6].paid_in_cents, 6_250_000);
+    let exit = &lines[7];
+    assert_eq!(exit.distribution_id, Some(1));
+    assert_eq!(exit.relieved_cost_cents, Some(5_000_000));
+    let split = exit.split.unwrap();
+    // All 62,500 paid in comes back first; 20 % of the remaining 87,500 goes to the GP.
+    assert_eq!(split.tier1_lp, 6_250_000);
+    assert_eq!(split.tier4_gp, 1_750_000);
+    assert_eq!(split.lp() + split.gp(), 15_000_000);
+    assert_eq!(exit.returned_cents, 6_250_000);
+    assert_eq!(exit.hurdle_balance_cents, Some(0));
+    // The liquidation divides the NAV (the second company at cost): all of it to the LPs' split.
+    let last = lines.last().unwrap();
+    assert_eq!(last.amount_cents, 1_000_000);
+    assert_eq!(last.split.unwrap().tier4_gp, 200_000);
+    assert_eq!(result.returns.accrued_carry_cents, 200_000);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.kind == Distribution)
+            .map(|l| l.split.unwrap().lp())
+            .sum::<i64>(),
+        result.returns.lp_distributed_cents
+    );
 }
