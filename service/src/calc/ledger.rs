@@ -187,6 +187,10 @@ impl Calls<'_> {
                     out.push(e);
                     self.next_lot += 1;
                 }
+                (_, Some(fee)) if fee.amount_cents == 0 => {
+                    // A quarter charged nothing (a rate or a basis of 0) is no call.
+                    self.next_fee += 1;
+                }
                 (_, Some(fee)) => {
                     self.paid_in += fee.amount_cents;
                     let mut e = LedgerEntry::call(

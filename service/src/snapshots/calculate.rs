@@ -177,3 +177,34 @@ async fn fail_snapshot(db: &Database, id: Uuid, message: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_captured_before_terms_existed_calculate_without_net_figures_and_write_no_net_key() {
+        // The inputs of a snapshot taken before issue #23: the fund has no `terms`.
+        let inputs: SnapshotInputs = serde_json::from_value(serde_json::json!({
+            "engine_version": "reserves-2",
+            "state": {
+                "fund": {"id": 1, "size_cents": 1000000, "reserve_ratio_bps": 0, "base_currency": "USD"},
+                "companies": [], "lots": [], "distributions": []
+            },
+            "reserve_policy": null,
+            "manual_allocations": null
+        }))
+        .unwrap();
+        assert_eq!(inputs.state.fund.terms, None);
+        let time = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let calculated = calculate(&inputs, time);
+        assert_eq!(calculated.net, None);
+        let written = serde_json::to_value(&calculated).unwrap();
+        assert!(written.get("net").is_none(), "{written}");
+        // And the inputs write back as they were read: their hash is unchanged.
+        let fund = serde_json::to_value(&inputs.state.fund).unwrap();
+        assert!(fund.get("terms").is_none(), "{fund}");
+    }
+}

@@ -14,6 +14,7 @@ mod migrations;
 mod openapi;
 mod optimizations;
 mod resources;
+mod returns;
 mod schema;
 mod server;
 mod snapshots;

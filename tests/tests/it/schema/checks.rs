@@ -71,6 +71,41 @@ async fn every_check_constraint_refuses_a_violating_row() {
             ),
             (fund.with("version", "0"), "ck_funds_version_positive"),
             (
+                fund.with("first_close_on", "'1899-12-31'"),
+                "ck_funds_first_close_on",
+            ),
+            (
+                fund.with("commitment_period_years", "16"),
+                "ck_funds_commitment_period_years",
+            ),
+            (fund.with("term_years", "31"), "ck_funds_term_years"),
+            (
+                fund.with("commitment_period_years", "8")
+                    .with("term_years", "7"),
+                "ck_funds_term_years",
+            ),
+            (
+                fund.with("post_period_fee_bps", "10001"),
+                "ck_funds_post_period_fee_bps",
+            ),
+            (
+                fund.with("post_period_fee_basis", "'nav'"),
+                "ck_funds_post_period_fee_basis",
+            ),
+            (fund.with("hurdle_bps", "-1"), "ck_funds_hurdle_bps"),
+            (
+                fund.with("hurdle_bps", "800")
+                    .with("carry_bps", "2000")
+                    .with("catch_up_bps", "2000"),
+                "ck_funds_catch_up_bps",
+            ),
+            (
+                fund.with("hurdle_bps", "800")
+                    .with("waterfall", "'american'"),
+                "ck_funds_waterfall",
+            ),
+            (fund.with("waterfall", "'swiss'"), "ck_funds_waterfall"),
+            (
                 fund.with("idempotency_key", "''"),
                 "ck_funds_idempotency_key_length",
             ),
