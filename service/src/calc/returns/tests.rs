@@ -279,3 +279,17 @@ fn the_ledger_lists_calls_then_the_distribution_then_the_liquidation_with_runnin
         result.returns.lp_distributed_cents
     );
 }
+
+proptest! {
+    /// SPEC §6.6: more carry or more fees never raise net TVPI, for either waterfall.
+    #[test]
+    fn more_carry_or_fees_never_raise_net_tvpi(s in fund(), fee in 0i64..=250, carry in 0i64..=3000, more_fee in 0i64..=50, more_carry in 0i64..=1000, american in any::<bool>()) {
+        let kind = if american { WaterfallKind::American } else { WaterfallKind::European };
+        let as_of = d(2029, 6, 30);
+        let (base, _, _) = net_returns(&s, &terms(kind, fee, carry), as_of);
+        let (dearer, _, _) = net_returns(&s, &terms(kind, fee + more_fee, carry + more_carry), as_of);
+        if let (Some(low), Some(high)) = (dearer.tvpi, base.tvpi) {
+            prop_assert!(low <= high, "{} > {}", low, high);
+        }
+    }
+}

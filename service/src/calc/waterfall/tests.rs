@@ -233,3 +233,31 @@ proptest! {
         prop_assert!((gp_total(&w) as i128 - expected).abs() <= amounts, "{} vs {}", gp_total(&w), expected);
     }
 }
+
+proptest! {
+    /// SPEC §6.6, as worded: European with h = 0 and no call dated after the first distribution that
+    /// pays the GP ⇒ the GP's total is k × profit within one cent per distribution. (A call after it
+    /// reopens tier 1, and the GP keeps carry a later shortfall would have denied it.)
+    #[test]
+    fn european_without_hurdle_and_no_later_call_pays_k_of_the_profit(f in fund(), k in 1i64..=5000) {
+        let w = divide(&terms(WaterfallKind::European, k, 0, 10_000), &f.calls, &f.proceeds, &[], f.nav, AS_OF());
+        let first_paying = w.distributions.iter().find(|x| x.split.gp() > 0).map(|x| x.on);
+        prop_assume!(first_paying.is_none_or(|on| f.calls.iter().all(|c| c.on <= on)));
+        let paid_in: i64 = f.calls.iter().map(|c| c.cents).sum();
+        let distributed: i64 = f.proceeds.iter().map(|p| p.cents).sum();
+        let profit = (distributed + f.nav - paid_in).max(0);
+        let expected = profit as i128 * k as i128 / 10_000;
+        let amounts = f.proceeds.len() as i128 + 1;
+        prop_assert!((gp_total(&w) as i128 - expected).abs() <= amounts, "{} vs {}", gp_total(&w), expected);
+    }
+
+    /// SPEC §6.6: American after the clawback never pays the GP more than European with the same
+    /// terms and h = 0, plus one cent per distribution.
+    #[test]
+    fn american_after_clawback_never_pays_the_gp_more_than_european(f in fund(), k in 0i64..=5000) {
+        let american = divide(&terms(WaterfallKind::American, k, 0, 10_000), &f.calls, &f.proceeds, &[], f.nav, AS_OF());
+        let european = divide(&terms(WaterfallKind::European, k, 0, 10_000), &f.calls, &f.proceeds, &[], f.nav, AS_OF());
+        let slack = f.proceeds.len() as i64 + 1;
+        prop_assert!(gp_total(&american) <= gp_total(&european) + slack, "{} > {}", gp_total(&american), gp_total(&european));
+    }
+}
