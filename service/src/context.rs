@@ -8,7 +8,7 @@ use crate::idempotency::outcome::Recorder;
 use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
 use crate::metrics::reuse::MetricsCache;
-use crate::returns::ReturnsCache;
+use crate::returns::figures::ReturnsCache;
 
 /// The database, the API-key cache and the idempotency settings, shared by every request.
 pub struct Service {

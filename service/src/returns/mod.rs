@@ -7,58 +7,22 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-pub use crate::calc::ledger::{FeeTerms, LedgerEntry, LedgerKind, ledger};
+pub use crate::calc::ledger::{FeeTerms, LedgerEntry, LedgerKind};
 pub use crate::calc::returns::{NetResult, NetReturns, net_result, net_returns};
 pub use crate::calc::waterfall::Split;
 
+pub mod figures;
+
+pub use figures::{FundReturns, ReturnsCache, from_state};
+
 use crate::auth::Principal;
 use crate::blocking::off_the_async_workers;
-use crate::calc::moic::{FundMetrics, compute};
+use crate::calc::moic::compute;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{Error, Result};
 use crate::fund_state::load_state;
-use crate::metrics::reuse::{self, StateCache, Weigh};
-
-/// A fund's net returns on a date, with the gross figures beside them and the ledger they came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FundReturns {
-    pub as_of: NaiveDate,
-    pub base_currency: String,
-    pub net: NetReturns,
-    pub gross: FundMetrics,
-    pub ledger: Vec<LedgerEntry>,
-}
-
-impl Weigh for FundReturns {
-    fn units(&self) -> u32 {
-        u32::try_from(self.ledger.len() + 1).unwrap_or(u32::MAX)
-    }
-}
-
-/// Computed returns, reused while the fund's rows are unchanged.
-pub type ReturnsCache = StateCache<FundReturns>;
-
-/// The returns from a fund's state (pure; what a snapshot's `net` holds too).
-pub fn from_state(
-    state: &crate::fund_state::PortfolioState,
-    as_of: NaiveDate,
-    gross: FundMetrics,
-) -> Result<FundReturns> {
-    let terms = state
-        .fund
-        .terms
-        .as_ref()
-        .ok_or_else(|| Error::Invariant("a fund state read without its terms".into()))?;
-    let result = net_result(state, terms, as_of, &gross);
-    Ok(FundReturns {
-        as_of,
-        base_currency: state.fund.base_currency.clone(),
-        ledger: ledger(state, as_of, &result),
-        net: result.returns,
-        gross,
-    })
-}
+use crate::metrics::reuse;
 
 /// The fund's net returns as of a date (default: today, UTC).
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
