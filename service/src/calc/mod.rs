@@ -16,6 +16,7 @@
 //! Floats appear only in `scenarios` and `optimizer` (SPEC §1); money is integer cents throughout.
 
 pub mod fees;
+pub mod forecast;
 pub mod holdings;
 pub mod ledger;
 pub mod moic;
