@@ -50,6 +50,7 @@ pub fn job_handlers(
         .job(Generator::new(matrices.stats.clone()))
         .job(Clearer::new(matrices.first.clone()))
         .job(service::optimizations::Optimizer::new(matrices.clone()))
+        .job(service::forecasts::Forecaster::new(matrices.clone()))
 }
 
 /// The first tier of the matrix cache: Redis when configured, else the in-process LRU.

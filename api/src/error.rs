@@ -104,6 +104,7 @@ pub fn location_of(resource: ResourceRef) -> String {
             id,
         } => format!("/api/v1/funds/{fund_id}/companies/{company_id}/marks/{id}"),
         ResourceRef::Snapshot(id) => format!("/api/v1/snapshots/{id}"),
+        ResourceRef::Forecast(id) => format!("/api/v1/forecasts/{id}"),
         ResourceRef::Optimization(id) => format!("/api/v1/optimizations/{id}"),
         ResourceRef::ApiKey(id) => format!("/api/v1/api-keys/{id}"),
     }

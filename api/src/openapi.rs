@@ -39,6 +39,7 @@ use crate::routes::reserves::ReservePlan;
         (name = "distributions", description = "Realized proceeds."),
         (name = "metrics", description = "Lot-level MOIC and gross fund metrics."),
         (name = "returns", description = "Net returns to the LPs: management fees, the European or American waterfall, DPI, RVPI, TVPI and net IRR, and the ledger every figure comes from."),
+        (name = "forecasts", description = "Fund forecasts: every scenario of a matrix run through the fund's own history, fees and waterfall, computed in the background."),
         (name = "reserves", description = "Follow-on reserve rankings and the reserve plan."),
         (name = "snapshots", description = "Reproducible forecast snapshots, calculated in the background."),
         (name = "api_keys", description = "API keys (admin only)."),

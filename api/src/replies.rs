@@ -58,6 +58,7 @@ impl Recorder for Replies {
             Resource::Distribution(m) => reply(fresh, m),
             Resource::Mark(m) => reply(fresh, m),
             Resource::Snapshot(m) => reply(fresh, m),
+            Resource::Forecast(m) => reply(fresh, m),
             Resource::ApiKey(m) => reply(fresh, m),
             Resource::Matrix(m) => reply(fresh, m),
             Resource::Optimization(m) => reply(fresh, m),

@@ -56,6 +56,7 @@ const CONFLICT: Shared = Shared {
                   expired; `location` and `Location` name the resource the key created), \
                   `company_name_taken`, `snapshot_in_progress`, `snapshot_not_complete`, \
                   `snapshot_has_no_allocations`, `mark_date_taken` (the company has a mark on that date), \
+                  `forecast_in_progress` (the same forecast is being created by another request), \
                   `later_sale_short` (deleting this lot would leave the distribution `distribution_id` \
                   selling more than the `shares_held_on_date`).",
     headers: &[(

@@ -227,6 +227,13 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// A forecast's progress: `pending → calculating → complete | error`.
+    ForecastStatus mirrors service::entity::fund_forecast::ForecastStatus {
+        Pending, Calculating, Complete, Error,
+    }
+}
+
+wire_enum! {
     /// A snapshot's progress: `pending → calculating → complete | error`.
     SnapshotStatus mirrors service::entity::forecast_snapshot::SnapshotStatus {
         Pending, Calculating, Complete, Error,
@@ -358,6 +365,14 @@ pub struct LotPath {
 pub struct SnapshotPath {
     /// The snapshot.
     pub snapshot_id: uuid::Uuid,
+}
+
+/// `/forecasts/{forecast_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ForecastPath {
+    /// The forecast.
+    pub forecast_id: uuid::Uuid,
 }
 
 /// `/api-keys/{key_id}`.

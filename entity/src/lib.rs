@@ -45,6 +45,7 @@ pub mod company_mark;
 pub mod distribution;
 pub mod forecast_snapshot;
 pub mod fund;
+pub mod fund_forecast;
 pub mod idempotency_record;
 pub mod investment;
 pub mod investment_lot;

@@ -27,6 +27,7 @@ mod m20261130_000014_compress_snapshot_documents_with_lz4;
 mod m20261202_000015_create_company_marks;
 mod m20261202_000016_add_lot_exact_price_and_costs;
 mod m20261202_000017_add_fund_terms;
+mod m20261202_000018_create_fund_forecasts;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_create_company_marks::Migration),
             Box::new(m20261202_000016_add_lot_exact_price_and_costs::Migration),
             Box::new(m20261202_000017_add_fund_terms::Migration),
+            Box::new(m20261202_000018_create_fund_forecasts::Migration),
         ]
     }
 }

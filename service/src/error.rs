@@ -44,6 +44,7 @@ pub enum ResourceRef {
         id: uuid::Uuid,
     },
     Snapshot(uuid::Uuid),
+    Forecast(uuid::Uuid),
     Optimization(uuid::Uuid),
     ApiKey(uuid::Uuid),
 }
@@ -253,10 +254,12 @@ pub enum ConflictCode {
     OptimizationNotPending,
     /// The company already has a mark on that date.
     MarkDateTaken,
+    /// The same forecast is being created by a concurrent request.
+    ForecastInProgress,
 }
 
 impl ConflictCode {
-    pub const ALL: [ConflictCode; 7] = [
+    pub const ALL: [ConflictCode; 8] = [
         Self::CompanyNameTaken,
         Self::SnapshotInProgress,
         Self::InvalidStatusTransition,
@@ -264,6 +267,7 @@ impl ConflictCode {
         Self::SnapshotHasNoAllocations,
         Self::OptimizationNotPending,
         Self::MarkDateTaken,
+        Self::ForecastInProgress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -275,6 +279,7 @@ impl ConflictCode {
             Self::SnapshotHasNoAllocations => "snapshot_has_no_allocations",
             Self::OptimizationNotPending => "optimization_not_pending",
             Self::MarkDateTaken => "mark_date_taken",
+            Self::ForecastInProgress => "forecast_in_progress",
         }
     }
 }
@@ -340,6 +345,14 @@ pub mod unique {
         "ux_forecast_snapshots_fund_source_hash",
         "forecast_snapshots.fund_id, forecast_snapshots.source_hash",
     );
+    pub const FORECAST_KEY: UniqueIndex = ux(
+        "ux_fund_forecasts_fund_idempotency_key",
+        "fund_forecasts.fund_id, fund_forecasts.idempotency_key",
+    );
+    pub const FORECAST_SOURCE: UniqueIndex = ux(
+        "ux_fund_forecasts_fund_source_hash",
+        "fund_forecasts.fund_id, fund_forecasts.source_hash",
+    );
     pub const API_KEY_KEY: UniqueIndex =
         ux("ux_api_keys_idempotency_key", "api_keys.idempotency_key");
     pub const OPTIMIZATION_KEY: UniqueIndex = ux(
@@ -348,7 +361,7 @@ pub mod unique {
     );
 
     /// Every index above, for the test that holds them to the migrated schema.
-    pub const ALL: [UniqueIndex; 13] = [
+    pub const ALL: [UniqueIndex; 15] = [
         IDEMPOTENCY_RECORD,
         FUND_KEY,
         COMPANY_KEY,
@@ -360,6 +373,8 @@ pub mod unique {
         MARK_DATE,
         SNAPSHOT_KEY,
         SNAPSHOT_SOURCE,
+        FORECAST_KEY,
+        FORECAST_SOURCE,
         API_KEY_KEY,
         OPTIMIZATION_KEY,
     ];

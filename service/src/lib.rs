@@ -21,6 +21,7 @@ pub mod doorbell;
 pub mod error;
 pub mod fields;
 pub(crate) mod flight;
+pub mod forecasts;
 pub mod fund_state;
 pub mod funds;
 pub mod idempotency;

@@ -7,6 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub mod api_keys;
 pub mod companies;
 pub mod distributions;
+pub mod forecasts;
 pub mod funds;
 pub mod investments;
 pub mod lots;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     reserves::routes(cfg);
     returns::routes(cfg);
     snapshots::routes(cfg);
+    forecasts::routes(cfg);
     api_keys::routes(cfg);
     matrices::routes(cfg);
     optimizations::routes(cfg);

@@ -8,8 +8,8 @@
 //! and hands them back untouched as [`Outcome::Replayed`]. It never reads them.
 
 use entity::{
-    api_key, company_mark, distribution, forecast_snapshot, fund, investment, investment_lot,
-    optimization_session, portfolio_company,
+    api_key, company_mark, distribution, forecast_snapshot, fund, fund_forecast, investment,
+    investment_lot, optimization_session, portfolio_company,
 };
 
 use crate::error::Result;
@@ -92,6 +92,7 @@ pub enum Resource<'a> {
     Distribution(&'a distribution::Model),
     Mark(&'a company_mark::Model),
     Snapshot(&'a forecast_snapshot::Summary),
+    Forecast(&'a fund_forecast::Summary),
     /// The key's row: its secret never reaches the record (SPEC §4.9).
     ApiKey(&'a api_key::Model),
     Matrix(&'a MatrixRecord),
@@ -128,6 +129,7 @@ recordable! {
     distribution::Model => Distribution,
     company_mark::Model => Mark,
     forecast_snapshot::Summary => Snapshot,
+    fund_forecast::Summary => Forecast,
     api_key::Model => ApiKey,
     MatrixRecord => Matrix,
     optimization_session::Model => Optimization,

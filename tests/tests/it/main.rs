@@ -5,6 +5,7 @@ mod bad_input;
 mod corrections;
 mod exactly_once;
 mod fixtures;
+mod forecasts;
 mod holdings;
 mod idempotency;
 mod matrices;
