@@ -37,3 +37,25 @@ pub struct Model {
 }
 
 no_relations!();
+
+/// A matrix without its values: what a list of matrices selects.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Listed {
+    pub id: Uuid,
+    pub matrix_key: String,
+    pub fund_id: i64,
+    pub taxonomy_version: String,
+    pub matrix_type: String,
+    pub compression_codec: Option<String>,
+    pub matrix_layout: Option<String>,
+    pub num_scenarios: i32,
+    pub bucket_count: i32,
+    pub raw_bytes: Option<i64>,
+    pub config: Json,
+    pub status: MatrixStatus,
+    pub error_message: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}

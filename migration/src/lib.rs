@@ -28,6 +28,7 @@ mod m20261202_000015_create_company_marks;
 mod m20261202_000016_add_lot_exact_price_and_costs;
 mod m20261202_000017_add_fund_terms;
 mod m20261202_000018_create_fund_forecasts;
+mod m20261202_000019_create_index_scenario_matrices_fund_cursor;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_add_lot_exact_price_and_costs::Migration),
             Box::new(m20261202_000017_add_fund_terms::Migration),
             Box::new(m20261202_000018_create_fund_forecasts::Migration),
+            Box::new(m20261202_000019_create_index_scenario_matrices_fund_cursor::Migration),
         ]
     }
 }

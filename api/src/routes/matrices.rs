@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::extract::{Caller, Creation, json_body, with_etag};
 use crate::replies::{Written, poll_later};
 use crate::responses::{CreateErrors, ReadErrors};
-use crate::wire::{FundPath, IdempotencyKeyHeader, MatrixStatus};
+use crate::wire::{FundPath, IdempotencyKeyHeader, MatrixStatus, page_of, page_request};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 mod config;
@@ -403,10 +403,46 @@ pub async fn get_cache_stats(caller: Caller) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok().json(CacheStatistics::from(stats)))
 }
 
+page_of! {
+    /// A page of a fund's matrices (metadata; `stored_bytes` is given by the matrix's own GET).
+    ScenarioMatrixPage of ScenarioMatrix
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MatrixListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page (opaque; anything not of this pattern is a 400
+    /// `invalid_cursor`).
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
+    pub cursor: Option<String>,
+}
+
+/// A fund's scenario matrices, newest first, metadata only: what a user picks a forecast's matrix from.
+#[utoipa::path(
+    tag = "matrices", operation_id = "list_scenario_matrices", params(FundPath, MatrixListQuery),
+    responses((status = 200, description = "A page of matrices.", body = ScenarioMatrixPage), ReadErrors)
+)]
+#[get("/api/v1/funds/{fund_id}/scenario-matrices")]
+pub async fn list_scenario_matrices(
+    caller: Caller,
+    path: web::Path<FundPath>,
+    query: web::Query<MatrixListQuery>,
+) -> Result<HttpResponse, Error> {
+    let page = page_request(query.limit, query.cursor.as_deref())?;
+    let page =
+        matrices::list_matrices(caller.service(), &caller.principal, path.fund_id.0, page).await?;
+    Ok(HttpResponse::Ok().json(ScenarioMatrixPage::from(page)))
+}
+
 /// Registers this module's routes. Order matters where a literal segment has a `{param}` sibling:
 /// actix tries routes in registration order, so the literal one goes first (docs/ARCHITECTURE.md).
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_scenario_matrix)
+        .service(list_scenario_matrices)
         .service(get_scenario_matrix)
         .service(invalidate_cache)
         .service(get_cache_stats);

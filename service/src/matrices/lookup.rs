@@ -172,6 +172,33 @@ pub async fn get_matrix(
     }
 }
 
+/// A fund's matrices, metadata only, newest first.
+#[tracing::instrument(skip_all, fields(fund_id = fund_id))]
+pub async fn list_matrices(
+    svc: &Service,
+    principal: &Principal,
+    fund_id: i64,
+    page: crate::pagination::PageRequest,
+) -> Result<crate::pagination::Page<MatrixRecord>> {
+    use entity::scenario_matrix;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    principal.require_read(fund_id)?;
+    crate::funds::require(svc.db.connection(), fund_id).await?;
+    let query = scenario_matrix::Entity::find().filter(scenario_matrix::Column::FundId.eq(fund_id));
+    let page = crate::pagination::by_time_and_uuid(
+        query,
+        (
+            scenario_matrix::Column::CreatedAt,
+            scenario_matrix::Column::Id,
+        ),
+        &page,
+        svc.db.connection(),
+        |m: &scenario_matrix::Listed| (m.created_at, m.id),
+    )
+    .await?;
+    Ok(page.map(MatrixRecord::listed))
+}
+
 /// The matrix of `key` from the nearest tier (warming the first from the database, regenerating a
 /// stored payload that fails its checks), with its values when asked for and complete; `None` if no
 /// such matrix is stored.

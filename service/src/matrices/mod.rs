@@ -31,7 +31,7 @@ pub use first_tier::FirstTier;
 pub use invalidate::{CacheStats, Invalidation, cache_stats, invalidate};
 pub use job::{GenerateMatrix, Generator};
 pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
-pub use lookup::{MatrixView, create_matrix, get_matrix, load};
+pub use lookup::{MatrixView, create_matrix, get_matrix, list_matrices, load};
 pub use record::{Entry, MatrixRecord};
 pub use stats::{Percentiles, Stats, StatsSnapshot};
 pub use store::{JOB_GENERATE, Scope};

@@ -58,6 +58,29 @@ impl MatrixRecord {
         }
     }
 
+    /// A listed matrix's record: its stored size is not read with it (`None`).
+    pub fn listed(m: scenario_matrix::Listed) -> Self {
+        Self {
+            id: m.id,
+            matrix_key: m.matrix_key,
+            fund_id: m.fund_id,
+            taxonomy_version: m.taxonomy_version,
+            matrix_type: m.matrix_type,
+            status: m.status,
+            num_scenarios: m.num_scenarios,
+            bucket_count: m.bucket_count,
+            config: m.config,
+            compression_codec: m.compression_codec,
+            matrix_layout: m.matrix_layout,
+            raw_bytes: m.raw_bytes,
+            stored_bytes: None,
+            error_message: m.error_message,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        }
+    }
+
     /// The bucket names in column order (the canonical config's order).
     pub fn buckets(&self) -> Vec<String> {
         self.config

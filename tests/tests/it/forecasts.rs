@@ -77,6 +77,35 @@ async fn a_forecast_runs_every_scenario_and_answers_the_same_inputs_with_itself(
         let (status, matrix) = create_matrix(&app, fund, &matrix_config(500)).await;
         assert_eq!(status, StatusCode::CREATED, "[{backend:?}] {matrix}");
         let key = matrix["matrix_key"].as_str().unwrap().to_owned();
+        // The fund's matrices are listed, newest first, to choose from.
+        create_matrix(&app, fund, &matrix_config(200)).await;
+        let listed: Value = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/scenario-matrices?limit=1"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["data"][0]["num_scenarios"], 200, "{listed}");
+        let cursor = listed["next_cursor"].as_str().unwrap().to_owned();
+        let next: Value = app
+            .get_as(
+                &format!("/api/v1/funds/{fund}/scenario-matrices?limit=1&cursor={cursor}"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                next["data"][0]["matrix_key"].as_str(),
+                next["next_cursor"].clone()
+            ),
+            (Some(key.as_str()), Value::Null)
+        );
         let body = json!({"matrix_key": key, "as_of": "2024-12-31", "exit_after_years": {"seed": 3, "series_a": 2.5}});
         let created = post_forecast(&app, fund, &body).await;
         assert_eq!(created.status(), StatusCode::ACCEPTED);

@@ -69,6 +69,8 @@ fn the_cursor_patterns_are_the_servers() {
                 } else if path.ends_with("/lots")
                     || path.ends_with("/snapshots")
                     || path.ends_with("/marks")
+                    || path.ends_with("/forecasts")
+                    || path.ends_with("/scenario-matrices")
                 {
                     TIME_UUID_CURSOR_PATTERN
                 } else {
@@ -79,7 +81,7 @@ fn the_cursor_patterns_are_the_servers() {
             }
         }
     }
-    assert_eq!(seen, 8, "every list has a cursor");
+    assert_eq!(seen, 10, "every list has a cursor");
 }
 
 /// Every documented path whose literal segment stands where a sibling path has a `{param}` — such as
