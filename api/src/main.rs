@@ -141,7 +141,7 @@ fn demo() -> ExitCode {
             std::sync::Arc::new(api::replies::Replies),
         );
         let demo = service::demo::seed(&svc).await?;
-        // Calculate the snapshot now, so that the first look at /docs shows numbers.
+        // Calculate the snapshot and the forecast now, so that the first look at /docs shows numbers.
         let handlers = api::app::job_handlers(&svc.matrices);
         while service::outbox::run_once(&db, &handlers, "demo", service::now()).await? {}
         Ok(demo)
@@ -149,11 +149,12 @@ fn demo() -> ExitCode {
     match result {
         Ok(demo) => {
             println!(
-                "demo fund {}: {} companies, {} lots, snapshot {} calculated",
-                demo.fund_id, demo.companies, demo.lots, demo.snapshot_id
+                "demo fund {}: {} companies, {} lots, snapshot {} calculated, forecast {} computed",
+                demo.fund_id, demo.companies, demo.lots, demo.snapshot_id, demo.forecast_id
             );
             println!(
-                "see it at GET /api/v1/funds/{}/moic (and /reserves/rankings, /snapshots) in /docs",
+                "see it at GET /api/v1/funds/{}/moic (and /returns, /reserves/rankings, /snapshots, \
+                 /forecasts) in /docs",
                 demo.fund_id
             );
             ExitCode::SUCCESS

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::calc::money::Cents;
+use crate::calc::scenarios::{Bucket, MatrixConfig};
 use crate::companies::{self, CompanyFields};
 use crate::context::Service;
 use crate::distributions::{self, NewDistribution};
@@ -36,6 +37,7 @@ pub struct Demo {
     pub companies: usize,
     pub lots: usize,
     pub snapshot_id: String,
+    pub forecast_id: String,
 }
 
 fn key(what: &str) -> String {
@@ -417,10 +419,75 @@ pub async fn seed(svc: &Service) -> Result<Demo> {
             )));
         }
     };
+    let forecast_id = forecast(svc, p, fund_id).await?;
     Ok(Demo {
         fund_id,
         companies: company_ids.len(),
         lots: lot_count,
         snapshot_id: snapshot.to_string(),
+        forecast_id: forecast_id.to_string(),
     })
+}
+
+/// A 10,000-scenario matrix of the demo's three active stages and a forecast over it (SPEC §6.7), so
+/// that a new user sees a distribution of net returns at once. The forecast is queued; the workers
+/// compute it.
+async fn forecast(svc: &Service, p: &Principal, fund_id: i64) -> Result<Uuid> {
+    let mut config = MatrixConfig::sample(fund_id, 10_000, 2026);
+    config.buckets = vec![
+        Bucket {
+            name: "seed".into(),
+            capital_allocation_pct: 30.0,
+            moic_median: 1.2,
+            moic_p90: 4.5,
+        },
+        Bucket {
+            name: "series_a".into(),
+            capital_allocation_pct: 40.0,
+            moic_median: 1.5,
+            moic_p90: 4.0,
+        },
+        Bucket {
+            name: "series_b".into(),
+            capital_allocation_pct: 30.0,
+            moic_median: 1.6,
+            moic_p90: 3.2,
+        },
+    ];
+    // Get-or-generate: a later run finds the stored matrix (no key needed).
+    let matrix_key = match crate::matrices::create_matrix(svc, p, config, None)
+        .await?
+        .into_fresh()
+    {
+        Ok((_, record)) => record.matrix_key,
+        Err(_) => {
+            return Err(Error::Invariant(
+                "demo: a matrix without a key replayed".into(),
+            ));
+        }
+    };
+    let created = crate::forecasts::create_forecast(
+        svc,
+        p,
+        fund_id,
+        crate::forecasts::NewForecast {
+            name: Some("Demo forecast".into()),
+            matrix_key,
+            as_of: Some(date(2026, 9, 30)),
+            ..Default::default()
+        },
+        idem("forecast")?,
+    )
+    .await;
+    let keyed_by = KeyedBy::<entity::fund_forecast::Entity>::under(fund_id);
+    match made(svc, "forecast", keyed_by, created, |f| {
+        ResourceRef::Forecast(f.id)
+    })
+    .await?
+    {
+        ResourceRef::Forecast(id) => Ok(id),
+        other => Err(Error::Invariant(format!(
+            "demo: {other:?} is not a forecast"
+        ))),
+    }
 }

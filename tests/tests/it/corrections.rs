@@ -337,6 +337,8 @@ async fn the_demo_fund_is_seeded_once_with_real_numbers_whatever_the_runs() {
             ("investment_lots", 9),
             ("distributions", 3),
             ("forecast_snapshots", 1),
+            ("scenario_matrices", 1),
+            ("fund_forecasts", 1),
         ];
         let mut counts = Vec::new();
         for (table, _) in expected {
@@ -361,5 +363,8 @@ async fn the_demo_fund_is_seeded_once_with_real_numbers_whatever_the_runs() {
         assert_eq!(snapshot["status"], "complete");
         let ranked = get(&app, &format!("/api/v1/funds/{fund}/reserves/rankings")).await;
         assert!(ranked["data"].as_array().unwrap().len() >= 4);
+        let forecast = get(&app, &format!("/api/v1/forecasts/{}", first.forecast_id)).await;
+        assert_eq!(forecast["status"], "complete", "{forecast}");
+        assert_eq!(forecast["results"]["scenarios"], 10_000);
     }
 }
