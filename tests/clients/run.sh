@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "--- Python client (openapi-python-client)"
-python3 -m pip install -q --disable-pip-version-check 'openapi-python-client==0.26.2'
+python3 -m pip install -q --disable-pip-version-check 'openapi-python-client==0.26.2' 'matplotlib==3.10.7'
 generator="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/openapi-python-client"
 out=$("$generator" generate --path "$root/openapi.yaml" --meta none --output-path "$work/updog_client" 2>&1)
 echo "$out"
@@ -28,11 +28,15 @@ fi
 (cd "$work" && UPDOG_BIND="127.0.0.1:$port" exec "$binary" serve > server.log 2>&1) &
 pid=$!
 for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-report=$(PYTHONPATH="$work" python3 "$root/examples/analyst.py" --base "http://127.0.0.1:$port" --key "$(cat "$work/key")")
+report=$(PYTHONPATH="$work" python3 "$root/examples/analyst.py" --base "http://127.0.0.1:$port" --key "$(cat "$work/key")" --png "$work/forecast.png")
 echo "$report"
-for expected in "snapshot .*: complete" "fund 1: invested 5,400,000.00" "Atlas Bio .*current MOIC 2.400000" "1. Atlas Bio"; do
+for expected in "snapshot .*: complete" "fund 1: invested 5,400,000.00" "Atlas Bio .*current MOIC 2.400000" "1. Atlas Bio" \
+                "forecast .*: complete" "net TVPI over 5000 scenarios: P10 [0-9.]* *P50 [0-9.]* *P90 [0-9.]*"; do
   printf '%s\n' "$report" | grep -q "$expected" || { echo "missing: $expected" >&2; cat "$work/server.log" >&2; exit 1; }
 done
+# The figure is a real PNG of some size (its signature, and more than a blank canvas).
+head -c 8 "$work/forecast.png" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a" || { echo "forecast.png is not a PNG" >&2; exit 1; }
+[ "$(stat -c %s "$work/forecast.png")" -gt 20000 ] || { echo "forecast.png is too small to hold the figure" >&2; exit 1; }
 
 echo "--- TypeScript types (openapi-typescript) and the typed example"
 cd "$root/examples/frontend"
