@@ -26,6 +26,7 @@ fn config(scenarios: u32, buckets: usize) -> MatrixConfig {
                 capital_allocation_pct: share,
                 moic_median: 1.0 + i as f64 * 0.25,
                 moic_p90: 3.0 + i as f64,
+                moic_cap: None,
             })
             .collect(),
         ..MatrixConfig::sample(1, scenarios, 2026)

@@ -18,6 +18,7 @@ fn main() {
                 capital_allocation_pct: 10.0,
                 moic_median: 0.8 + i as f64 * 0.15,
                 moic_p90: 2.5 + i as f64 * 0.6,
+                moic_cap: None,
             })
             .collect(),
         ..MatrixConfig::sample(1, 10_000, 2026)

@@ -440,18 +440,21 @@ async fn forecast(svc: &Service, p: &Principal, fund_id: i64) -> Result<Uuid> {
             capital_allocation_pct: 30.0,
             moic_median: 1.2,
             moic_p90: 4.5,
+            moic_cap: None,
         },
         Bucket {
             name: "series_a".into(),
             capital_allocation_pct: 40.0,
             moic_median: 1.5,
             moic_p90: 4.0,
+            moic_cap: None,
         },
         Bucket {
             name: "series_b".into(),
             capital_allocation_pct: 30.0,
             moic_median: 1.6,
             moic_p90: 3.2,
+            moic_cap: None,
         },
     ];
     // Get-or-generate: a later run finds the stored matrix (no key needed).

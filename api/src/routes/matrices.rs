@@ -19,10 +19,12 @@ use crate::wire::{FundPath, IdempotencyKeyHeader, MatrixStatus, page_of, page_re
 use utoipa_actix_web::service_config::ServiceConfig;
 
 mod config;
+mod tails;
 pub use config::{
     CanonicalBucket, CanonicalConfig, CorrelationWeights, CreateScenarioMatrix, MatrixBucket,
     Recycling,
 };
+pub use tails::BucketTail;
 
 /// A scenario matrix: S scenarios × B buckets of simulated MOIC.
 #[derive(Serialize, ToSchema)]
@@ -55,6 +57,8 @@ pub struct ScenarioMatrix {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Each bucket's tail, in column order: alpha, the cap, the share of capped cells.
+    pub tails: Vec<BucketTail>,
     /// With `?include=matrix` on a complete matrix: S rows of B values (the stored `f32`s), columns in
     /// `buckets` order. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +87,7 @@ impl ScenarioMatrix {
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
+            tails: tails::tails(record, values.as_deref()),
             matrix: values.map(|v| v.chunks(columns).map(<[f32]>::to_vec).collect()),
         }
     }

@@ -42,6 +42,24 @@ pub struct Bucket {
     pub moic_median: f64,
     /// 90th-percentile MOIC (> the median).
     pub moic_p90: f64,
+    /// The largest value a cell may take (> the median): a heavy tail's extreme cells are cut to it
+    /// (SPEC §9). `None`: uncapped; the key then reads as it did before caps existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moic_cap: Option<f64>,
+}
+
+impl Bucket {
+    /// The power law's exponent: `ln 5 / ln(p90 / median)`. At 1 or below the distribution has no
+    /// finite mean (p90 / median ≥ 5).
+    pub fn alpha(&self) -> f64 {
+        libm::log(5.0) / libm::log(self.moic_p90 / self.moic_median)
+    }
+
+    /// Whether the bucket has no finite mean and no cap: no sample mean, optimization or forecast can
+    /// use it.
+    pub fn unbounded(&self) -> bool {
+        self.moic_cap.is_none() && self.alpha() <= 1.0
+    }
 }
 
 /// How much of each cell's shock is common to all buckets (macro), to the bucket (systematic), or the
@@ -84,6 +102,7 @@ impl MatrixConfig {
             capital_allocation_pct,
             moic_median,
             moic_p90,
+            moic_cap: None,
         };
         Self {
             fund_id,
@@ -123,6 +142,7 @@ impl MatrixConfig {
             b.capital_allocation_pct = round5(b.capital_allocation_pct);
             b.moic_median = round5(b.moic_median);
             b.moic_p90 = round5(b.moic_p90);
+            b.moic_cap = b.moic_cap.map(round5);
         }
         let w = &mut c.correlation_weights;
         w.macro_ = round5(w.macro_);
@@ -177,6 +197,12 @@ impl MatrixConfig {
             p.check(
                 b.moic_p90.is_finite() && b.moic_p90 > b.moic_median,
                 &at("moic_p90"),
+                "must be greater than moic_median",
+            );
+            p.check(
+                b.moic_cap
+                    .is_none_or(|cap| cap.is_finite() && cap > b.moic_median),
+                &at("moic_cap"),
                 "must be greater than moic_median",
             );
         }
@@ -251,10 +277,13 @@ fn power_law(median: f64, p90: f64) -> (f64, f64) {
 pub fn generate(config: &MatrixConfig) -> GeneratedMatrix {
     let config = &config.canonical();
     let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-    let laws: Vec<(f64, f64)> = config
+    let laws: Vec<(f64, f64, f64)> = config
         .buckets
         .iter()
-        .map(|b| power_law(b.moic_median, b.moic_p90))
+        .map(|b| {
+            let (x_min, inverse_alpha) = power_law(b.moic_median, b.moic_p90);
+            (x_min, inverse_alpha, b.moic_cap.unwrap_or(f64::INFINITY))
+        })
         .collect();
     let w = &config.correlation_weights;
     let (w_macro, w_sys, w_idio) = (
@@ -266,10 +295,10 @@ pub fn generate(config: &MatrixConfig) -> GeneratedMatrix {
     let mut values = Vec::with_capacity(scenarios * laws.len());
     for _ in 0..scenarios {
         let z_macro = normal(&mut rng);
-        for &(x_min, inverse_alpha) in &laws {
+        for &(x_min, inverse_alpha, cap) in &laws {
             let base = x_min * libm::pow(uniform(&mut rng), -inverse_alpha);
             let shock = w_macro * z_macro + w_sys * normal(&mut rng) + w_idio * normal(&mut rng);
-            let cell = (base * libm::exp(0.5 * shock)).max(0.0);
+            let cell = (base * libm::exp(0.5 * shock)).max(0.0).min(cap);
             values.push(cell as f32);
         }
     }

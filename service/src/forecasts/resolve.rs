@@ -117,6 +117,7 @@ pub(super) async fn resolve(
             ),
         ));
     }
+    matrix.refuse_unbounded("/matrix_key")?;
     let buckets = matrix.buckets();
     let known: BTreeSet<&str> = buckets.iter().map(String::as_str).collect();
     let mut p = Problems::default();

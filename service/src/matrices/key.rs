@@ -41,12 +41,19 @@ pub fn canonical_config(config: &MatrixConfig) -> Value {
         "num_scenarios": config.num_scenarios,
         // A string: a u64 seed beyond 2^53 would not survive a JSON number.
         "seed": config.seed.to_string(),
-        "buckets": buckets.iter().map(|b| json!({
-            "name": b.name,
-            "capital_allocation_pct": five(b.capital_allocation_pct),
-            "moic_median": five(b.moic_median),
-            "moic_p90": five(b.moic_p90),
-        })).collect::<Vec<_>>(),
+        "buckets": buckets.iter().map(|b| {
+            let mut bucket = json!({
+                "name": b.name,
+                "capital_allocation_pct": five(b.capital_allocation_pct),
+                "moic_median": five(b.moic_median),
+                "moic_p90": five(b.moic_p90),
+            });
+            // Only when set: an uncapped bucket keeps the key it had before caps existed.
+            if let Some(cap) = b.moic_cap {
+                bucket["moic_cap"] = json!(five(cap));
+            }
+            bucket
+        }).collect::<Vec<_>>(),
         "correlation_weights": {
             "macro": five(config.correlation_weights.macro_),
             "systematic": five(config.correlation_weights.systematic),
@@ -79,6 +86,10 @@ pub fn from_canonical(value: &Value) -> Option<MatrixConfig> {
                 capital_allocation_pct: number(b.get("capital_allocation_pct")?)?,
                 moic_median: number(b.get("moic_median")?)?,
                 moic_p90: number(b.get("moic_p90")?)?,
+                moic_cap: match b.get("moic_cap") {
+                    Some(cap) => Some(number(cap)?),
+                    None => None,
+                },
             })
         })
         .collect::<Option<Vec<_>>>()?;

@@ -81,6 +81,28 @@ impl MatrixRecord {
         }
     }
 
+    /// A matrix with an uncapped bucket of alpha ≤ 1 has no finite mean to forecast or optimise with
+    /// (SPEC §9): a 422 at `pointer` naming the bucket.
+    pub fn refuse_unbounded(&self, pointer: &str) -> crate::error::Result<()> {
+        let Some(config) = super::from_canonical(&self.config) else {
+            return Ok(());
+        };
+        match config.buckets.iter().find(|b| b.unbounded()) {
+            None => Ok(()),
+            Some(b) => Err(crate::error::Error::invalid(
+                pointer,
+                format!(
+                    "the matrix's bucket {:?} has moic_p90 / moic_median = {:.3} (alpha {:.3} ≤ 1): \
+                     its distribution has no finite mean, so no average of its scenarios means \
+                     anything; generate the matrix with a moic_cap for that bucket",
+                    b.name,
+                    b.moic_p90 / b.moic_median,
+                    b.alpha()
+                ),
+            )),
+        }
+    }
+
     /// The bucket names in column order (the canonical config's order).
     pub fn buckets(&self) -> Vec<String> {
         self.config

@@ -249,6 +249,7 @@ mod properties {
                 capital_allocation_pct: 1.0,
                 moic_median: f64::from(median) / 100_000.0,
                 moic_p90: f64::from(median + spread) / 100_000.0,
+                moic_cap: None,
             });
         (
             proptest::collection::vec(bucket, 1..8),

@@ -227,7 +227,10 @@ pub async fn create_optimization(
         _ => return Err(Error::not_found("scenario matrix", matrix_key)),
     };
     principal.require_write(matrix.fund_id)?;
-    let config = validate(input, &MatrixRecord::of(&matrix))?;
+    let record = MatrixRecord::of(&matrix);
+    // The matrix is named by the path: the refusal is of the whole request.
+    record.refuse_unbounded("")?;
+    let config = validate(input, &record)?;
     let (fund_id, matrix_id) = (matrix.fund_id, matrix.id);
     idempotency::create(
         svc,

@@ -313,3 +313,97 @@ async fn a_forecast_that_cannot_be_computed_is_refused_with_the_field_named() {
         assert_eq!(mapped.status(), StatusCode::ACCEPTED);
     }
 }
+
+#[tokio::test]
+async fn a_heavy_tail_without_a_cap_is_refused_and_with_one_is_forecast() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (fund, _, _) = two_company_fund(&app, "Fund").await;
+        // The held-out case of issue #24: median 1.1, p90 9.0 — alpha ln 5 / ln(9 / 1.1) = 0.765701, no finite mean.
+        let heavy = |cap: Option<&str>| {
+            let mut config = matrix_config(2_000);
+            config["buckets"][1] = json!({"name": "seed", "capital_allocation_pct": "40", "moic_median": "1.1", "moic_p90": "9"});
+            if let Some(cap) = cap {
+                config["buckets"][1]["moic_cap"] = json!(cap);
+            }
+            config
+        };
+        let (status, uncapped) = create_matrix(&app, fund, &heavy(None)).await;
+        assert_eq!(status, StatusCode::CREATED, "[{backend:?}] {uncapped}");
+        let seed_tail = uncapped["tails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "seed")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (
+                seed_tail["alpha"].clone(),
+                seed_tail["unbounded"].clone(),
+                seed_tail["moic_cap"].clone()
+            ),
+            (json!("0.765701"), json!(true), Value::Null)
+        );
+        let key = uncapped["matrix_key"].as_str().unwrap().to_owned();
+        let refused = post_forecast(&app, fund, &json!({"matrix_key": key})).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], "/matrix_key");
+        assert!(
+            problem["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("\"seed\""),
+            "{problem}"
+        );
+        let optimization = app
+            .post(
+                &format!("/api/v1/scenario-matrices/{key}/optimizations"),
+                &app.admin,
+                &json!({"objective": "maximize_return"}),
+                None,
+            )
+            .await;
+        assert_eq!(optimization.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.db.count("optimization_sessions").await, 0);
+
+        // Capped at 50×: another key, every cell at most the cap, the capped share reported.
+        let (status, capped) = create_matrix(&app, fund, &heavy(Some("50"))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let capped_key = capped["matrix_key"].as_str().unwrap().to_owned();
+        assert_ne!(capped_key, key);
+        let (_, values) = read_matrix(&app, &capped_key, true).await;
+        let column = values["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|b| b == "seed")
+            .unwrap();
+        let cells: Vec<f64> = values["matrix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[column].as_f64().unwrap())
+            .collect();
+        let at_cap = cells.iter().filter(|c| **c == 50.0).count();
+        assert!(cells.iter().all(|c| *c <= 50.0) && at_cap > 0, "{at_cap}");
+        let tail = values["tails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "seed")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            tail["capped_share"],
+            format!("{:.6}", at_cap as f64 / 2_000.0)
+        );
+        assert_eq!(
+            (tail["unbounded"].clone(), tail["moic_cap"].clone()),
+            (json!(false), json!("50.00000"))
+        );
+        let accepted = post_forecast(&app, fund, &json!({"matrix_key": capped_key})).await;
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    }
+}

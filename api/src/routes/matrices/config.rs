@@ -22,6 +22,11 @@ pub struct MatrixBucket {
     /// 90th-percentile MOIC, greater than the median.
     #[schema(pattern = r"^[0-9]{1,6}(\.[0-9]{1,10})?$", example = "6")]
     pub moic_p90: String,
+    /// The largest value a cell may take, greater than the median: cells above it are cut to it. Needed
+    /// for a forecast or an optimization when moic_p90 / moic_median is 5 or more (alpha ≤ 1: no finite
+    /// mean). Absent: uncapped (and the key is the one it was before caps existed).
+    #[schema(pattern = r"^[0-9]{1,6}(\.[0-9]{1,10})?$", example = "50")]
+    pub moic_cap: Option<String>,
 }
 
 /// How much of each cell's shock is common to all buckets, to the bucket, or the cell's own; sum 1
@@ -94,6 +99,10 @@ impl CreateScenarioMatrix {
                 )?,
                 moic_median: number(&b.moic_median, format!("/buckets/{i}/moic_median"))?,
                 moic_p90: number(&b.moic_p90, format!("/buckets/{i}/moic_p90"))?,
+                moic_cap: match &b.moic_cap {
+                    Some(cap) => Some(number(cap, format!("/buckets/{i}/moic_cap"))?),
+                    None => None,
+                },
                 name: b.name,
             });
         }
@@ -149,6 +158,8 @@ pub struct CanonicalBucket {
     pub capital_allocation_pct: String,
     pub moic_median: String,
     pub moic_p90: String,
+    /// Present only when the bucket is capped.
+    pub moic_cap: Option<String>,
 }
 
 /// The canonical config a matrix key is the SHA-256 of (RFC 8785 form): buckets sorted by name,
