@@ -407,3 +407,123 @@ async fn a_heavy_tail_without_a_cap_is_refused_and_with_one_is_forecast() {
         assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     }
 }
+
+/// Issue #24's hand case over HTTP: a two-bucket, four-scenario matrix stored directly (its values
+/// written by the test, not generated), three companies, 2 % fees on commitments for ten years, 20 %
+/// carry. The figures are those `calc::forecast`'s unit test computes by hand.
+#[tokio::test]
+async fn a_matrix_written_by_hand_gives_the_figures_computed_by_hand() {
+    use service::matrices::{MatrixConfig, canonical_config, matrix_key, store};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app
+            .created(
+                "/api/v1/funds",
+                &json!({"name": "Hand", "size_cents": 100_000_000, "vintage_year": 2020, "management_fee_bps": 200,
+                        "post_period_fee_bps": 200, "post_period_fee_basis": "commitment", "carry_bps": 2000}),
+            )
+            .await;
+        for (name, stage, price) in [
+            ("A", "seed", 200),
+            ("B", "seed", 100),
+            ("C", "series_a", 300),
+        ] {
+            let id = app
+                .created(
+                    &format!("/api/v1/funds/{fund}/companies"),
+                    &json!({"name": name, "stage": stage}),
+                )
+                .await;
+            let investment = app.investment(fund, id).await;
+            app.lot(fund, investment, &json!({"lot_type": "initial", "share_price_cents": price, "shares_acquired": "100000", "acquired_on": "2020-01-01"})).await;
+        }
+        let config = MatrixConfig::sample(fund, 4, 1);
+        let key = matrix_key(&config).unwrap();
+        // Columns in name order: seed, series_a.
+        let values = [0.0f32, 1.0, 2.0, 2.0, 1.0, 4.0, 10.0, 0.5];
+        store::insert(
+            app.db.conn(),
+            &key,
+            &config,
+            &canonical_config(&config),
+            Some(store::Payload::encode(&values).unwrap()),
+        )
+        .await
+        .unwrap()
+        .expect("stored");
+        let created = post_forecast(&app, fund, &json!({"matrix_key": key, "as_of": "2024-12-31", "exit_after_years": {"seed": 1, "series_a": 2}})).await;
+        assert_eq!(created.status(), StatusCode::ACCEPTED, "[{backend:?}]");
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let r = complete(&app, &location).await["results"].clone();
+        assert_eq!(
+            r["net_tvpi"],
+            json!({"mean": "1.695000", "p5": "0.375000", "p10": "0.375000", "p25": "0.375000", "p50": "1.385000",
+                   "p75": "1.685000", "p90": "3.335000", "p95": "3.335000"})
+        );
+        assert_eq!(r["gross_tvpi"]["mean"], "2.562500");
+        assert_eq!(
+            r["gp_carry_cents"],
+            json!({"mean": 18_150_000, "p5": 0, "p10": 0, "p25": 0, "p50": 9_200_000, "p75": 15_200_000, "p90": 48_200_000, "p95": 48_200_000})
+        );
+        assert_eq!(
+            r["probabilities"],
+            json!({"net_tvpi_below_1": "0.250000", "net_tvpi_at_least_2": "0.250000", "net_tvpi_at_least_3": "0.250000", "carry_positive": "0.750000"})
+        );
+        let counts = r["histogram"]["counts"].as_array().unwrap();
+        let filled: Vec<usize> = (0..40).filter(|i| counts[*i] == 1).collect();
+        assert_eq!(filled, [0, 13, 17, 39]);
+        assert_eq!(
+            (
+                r["histogram"]["edges"][1].clone(),
+                r["histogram"]["edges"][40].clone()
+            ),
+            (json!("0.449000"), json!("3.335000"))
+        );
+        let j = r["j_curve"].as_array().unwrap();
+        assert_eq!(
+            j[5],
+            json!({"date": "2025-12-31", "p10": "-0.720000", "p50": "-0.420000", "p90": "1.824000"})
+        );
+        assert_eq!(
+            j[6],
+            json!({"date": "2026-12-31", "p10": "-0.440000", "p50": "0.368000", "p90": "1.928000"})
+        );
+
+        // The matrix invalidated afterwards changes nothing in the complete forecast.
+        let before = app
+            .get_as(&location, &app.admin)
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        let invalidated = app
+            .post(
+                "/api/v1/cache/invalidate",
+                &app.admin,
+                &json!({"matrix_key": key}),
+                None,
+            )
+            .await;
+        assert!(invalidated.status().is_success());
+        app.run_jobs().await;
+        let after = app
+            .get_as(&location, &app.admin)
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(before, after);
+        // And a forecast of it now is refused: it is not complete.
+        let refused = post_forecast(
+            &app,
+            fund,
+            &json!({"matrix_key": key, "as_of": "2024-12-30"}),
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            refused.json::<Value>().await.unwrap()["errors"][0]["pointer"],
+            "/matrix_key"
+        );
+    }
+}
