@@ -112,9 +112,193 @@ pub fn divide(
     calls.sort_by_key(|c| c.on);
     let mut proceeds: Vec<Proceeds> = proceeds.iter().copied().filter(|p| p.on <= as_of).collect();
     proceeds.sort_by_key(|p| (p.on, p.id));
-    match terms.waterfall {
-        WaterfallKind::European => european(terms, &calls, &proceeds, nav_cents, as_of),
-        WaterfallKind::American => american(terms, &calls, &proceeds, write_offs, nav_cents),
+    let mut write_offs: Vec<WriteOff> = write_offs.to_vec();
+    write_offs.sort_by_key(|w| w.on);
+    let mut run = Running::new(terms);
+    run.feed(&calls, &proceeds, &write_offs);
+    run.finish(nav_cents, as_of)
+}
+
+/// A waterfall part-way through its events: the state after every event fed so far, so that events
+/// shared by many runs (a forecast's history, SPEC §6.7) are divided once and each run goes on from a
+/// copy. Events are fed in date order, whole dates at a time: every event of a later `feed` is dated
+/// after every event of an earlier one.
+#[derive(Clone, Debug)]
+pub struct Running {
+    machine: Machine,
+    /// The distributions divided since the run was started or forked.
+    pub distributions: Vec<Divided>,
+    /// Totals over every distribution fed, forked ones included.
+    pub distributed_cents: i64,
+    pub gp_cents: i64,
+    pub paid_in_cents: i64,
+}
+
+#[derive(Clone, Debug)]
+enum Machine {
+    European(European),
+    American(American),
+}
+
+/// The American state: the running sums that make returnable capital, and the LPs' tier-1 receipts.
+#[derive(Clone, Copy, Debug)]
+struct American {
+    carry: i64,
+    lp_tier1: i64,
+    relieved: i64,
+    written_off: i64,
+    fees: i64,
+}
+
+impl Running {
+    pub fn new(terms: &FundTerms) -> Self {
+        let machine = match terms.waterfall {
+            WaterfallKind::European => Machine::European(European {
+                rate: terms.hurdle.get() as f64 / 10_000.0,
+                carry: terms.carry.get(),
+                catch_up: terms.catch_up.get(),
+                paid_in: 0,
+                lp_tier1: 0,
+                tier2: 0,
+                tier3: 0,
+                calls_grown: Grown::new(),
+                receipts_grown: Grown::new(),
+            }),
+            WaterfallKind::American => Machine::American(American {
+                carry: terms.carry.get(),
+                lp_tier1: 0,
+                relieved: 0,
+                written_off: 0,
+                fees: 0,
+            }),
+        };
+        Self {
+            machine,
+            distributions: Vec::new(),
+            distributed_cents: 0,
+            gp_cents: 0,
+            paid_in_cents: 0,
+        }
+    }
+
+    /// The same state with no distributions of its own yet: a run that goes on from here.
+    pub fn fork(&self) -> Self {
+        Self {
+            machine: self.machine.clone(),
+            distributions: Vec::new(),
+            ..*self
+        }
+    }
+
+    /// Divides the events of the dates these lists hold (each sorted by date, proceeds by date and id):
+    /// on each date, its calls and write-offs, then its distributions.
+    pub fn feed(&mut self, calls: &[Call], proceeds: &[Proceeds], write_offs: &[WriteOff]) {
+        let (mut c, mut p, mut w) = (0, 0, 0);
+        loop {
+            let next = [
+                calls.get(c).map(|x| x.on),
+                proceeds.get(p).map(|x| x.on),
+                write_offs.get(w).map(|x| x.on),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(on) = next else { return };
+            while let Some(call) = calls.get(c).filter(|x| x.on == on) {
+                self.call(*call);
+                c += 1;
+            }
+            while let Some(off) = write_offs.get(w).filter(|x| x.on == on) {
+                if let Machine::American(a) = &mut self.machine {
+                    a.written_off += off.remaining_cost_cents;
+                }
+                w += 1;
+            }
+            let day = p + proceeds[p..].partition_point(|x| x.on == on);
+            if let Machine::American(a) = &mut self.machine {
+                // Returnable capital counts every distribution of the date, this one and the later ones.
+                a.relieved += proceeds[p..day]
+                    .iter()
+                    .map(|x| x.relieved_cost_cents)
+                    .sum::<i64>();
+            }
+            for x in &proceeds[p..day] {
+                self.distribute(*x);
+            }
+            p = day;
+        }
+    }
+
+    fn call(&mut self, c: Call) {
+        self.paid_in_cents += c.cents;
+        match &mut self.machine {
+            Machine::European(e) => e.call(c),
+            Machine::American(a) => {
+                if c.kind == CallKind::ManagementFee {
+                    a.fees += c.cents;
+                }
+            }
+        }
+    }
+
+    fn distribute(&mut self, p: Proceeds) {
+        let paid_in = self.paid_in_cents;
+        let (split, returned, hurdle) = match &mut self.machine {
+            Machine::European(e) => {
+                let split = e.amount(p.on, p.cents);
+                (split, e.lp_tier1, Some(e.hurdle_balance(p.on)))
+            }
+            Machine::American(a) => {
+                let returnable = a.relieved + a.written_off + a.fees;
+                let mut split = Split {
+                    tier1_lp: p.cents.min((returnable - a.lp_tier1).max(0)),
+                    ..Split::default()
+                };
+                a.lp_tier1 += split.tier1_lp;
+                let rest = p.cents - split.tier1_lp;
+                split.tier4_gp = share(rest, a.carry);
+                split.tier4_lp = rest - split.tier4_gp;
+                (split, a.lp_tier1, None)
+            }
+        };
+        self.distributed_cents += p.cents;
+        self.gp_cents += split.gp();
+        self.distributions.push(Divided {
+            id: p.id,
+            on: p.on,
+            cents: p.cents,
+            split,
+            paid_in_cents: paid_in,
+            returned_cents: returned,
+            hurdle_balance_cents: hurdle,
+        });
+    }
+
+    /// Divides the NAV as a last distribution on `as_of` (changing nothing else) and, for an American
+    /// waterfall, computes the clawback over every distribution fed.
+    pub fn finish(mut self, nav: i64, as_of: NaiveDate) -> Waterfall {
+        let paid_in = self.paid_in_cents;
+        let (liquidation, clawback_cents) = match &mut self.machine {
+            Machine::European(e) => (e.amount(as_of, nav), 0),
+            Machine::American(a) => {
+                // The liquidation: every paid-in cent is returnable.
+                let mut liquidation = Split {
+                    tier1_lp: nav.min((paid_in - a.lp_tier1).max(0)),
+                    ..Split::default()
+                };
+                let rest = nav - liquidation.tier1_lp;
+                liquidation.tier4_gp = share(rest, a.carry);
+                liquidation.tier4_lp = rest - liquidation.tier4_gp;
+                let gp_total = self.gp_cents + liquidation.gp();
+                let allowed = share((self.distributed_cents + nav - paid_in).max(0), a.carry);
+                (liquidation, (gp_total - allowed).max(0))
+            }
+        };
+        Waterfall {
+            distributions: self.distributions,
+            liquidation,
+            clawback_cents,
+        }
     }
 }
 
@@ -214,139 +398,6 @@ impl European {
         self.calls_grown.grow_to(on, self.rate);
         self.receipts_grown.grow_to(on, self.rate);
         (self.calls_grown.value - self.receipts_grown.value).round() as i64
-    }
-}
-
-fn european(
-    terms: &FundTerms,
-    calls: &[Call],
-    proceeds: &[Proceeds],
-    nav: i64,
-    as_of: NaiveDate,
-) -> Waterfall {
-    let mut state = European {
-        rate: terms.hurdle.get() as f64 / 10_000.0,
-        carry: terms.carry.get(),
-        catch_up: terms.catch_up.get(),
-        paid_in: 0,
-        lp_tier1: 0,
-        tier2: 0,
-        tier3: 0,
-        calls_grown: Grown::new(),
-        receipts_grown: Grown::new(),
-    };
-    let mut next_call = 0;
-    let mut divided = Vec::with_capacity(proceeds.len());
-    for p in proceeds {
-        while next_call < calls.len() && calls[next_call].on <= p.on {
-            state.call(calls[next_call]);
-            next_call += 1;
-        }
-        let split = state.amount(p.on, p.cents);
-        divided.push(Divided {
-            id: p.id,
-            on: p.on,
-            cents: p.cents,
-            split,
-            paid_in_cents: state.paid_in,
-            returned_cents: state.lp_tier1,
-            hurdle_balance_cents: Some(state.hurdle_balance(p.on)),
-        });
-    }
-    for c in &calls[next_call..] {
-        state.call(*c);
-    }
-    Waterfall {
-        distributions: divided,
-        liquidation: state.amount(as_of, nav),
-        clawback_cents: 0,
-    }
-}
-
-fn american(
-    terms: &FundTerms,
-    calls: &[Call],
-    proceeds: &[Proceeds],
-    write_offs: &[WriteOff],
-    nav: i64,
-) -> Waterfall {
-    let carry = terms.carry.get();
-    // Returnable capital at t (SPEC §6.6): the cost relieved by every distribution dated on or before t
-    // (this one and the rest of its day included), the remaining cost of companies written off by t, and
-    // the fees called by t — three running sums over date-sorted lists.
-    let by_date = |mut v: Vec<(NaiveDate, i64)>| {
-        v.sort_by_key(|(on, _)| *on);
-        let mut total = 0;
-        v.into_iter()
-            .map(|(on, cents)| {
-                total += cents;
-                (on, total)
-            })
-            .collect::<Vec<_>>()
-    };
-    let through = |sums: &[(NaiveDate, i64)], t: NaiveDate| {
-        let n = sums.partition_point(|(on, _)| *on <= t);
-        if n == 0 { 0 } else { sums[n - 1].1 }
-    };
-    let relieved = by_date(
-        proceeds
-            .iter()
-            .map(|p| (p.on, p.relieved_cost_cents))
-            .collect(),
-    );
-    let written_off = by_date(
-        write_offs
-            .iter()
-            .map(|w| (w.on, w.remaining_cost_cents))
-            .collect(),
-    );
-    let fees = by_date(
-        calls
-            .iter()
-            .filter(|c| c.kind == CallKind::ManagementFee)
-            .map(|c| (c.on, c.cents))
-            .collect(),
-    );
-    let paid_in_by = by_date(calls.iter().map(|c| (c.on, c.cents)).collect());
-    let mut lp_tier1 = 0i64;
-    let mut divided = Vec::with_capacity(proceeds.len());
-    for p in proceeds {
-        let returnable =
-            through(&relieved, p.on) + through(&written_off, p.on) + through(&fees, p.on);
-        let mut split = Split {
-            tier1_lp: p.cents.min((returnable - lp_tier1).max(0)),
-            ..Split::default()
-        };
-        lp_tier1 += split.tier1_lp;
-        let rest = p.cents - split.tier1_lp;
-        split.tier4_gp = share(rest, carry);
-        split.tier4_lp = rest - split.tier4_gp;
-        divided.push(Divided {
-            id: p.id,
-            on: p.on,
-            cents: p.cents,
-            split,
-            paid_in_cents: through(&paid_in_by, p.on),
-            returned_cents: lp_tier1,
-            hurdle_balance_cents: None,
-        });
-    }
-    let paid_in: i64 = calls.iter().map(|c| c.cents).sum();
-    // The liquidation: every paid-in cent is returnable.
-    let mut liquidation = Split {
-        tier1_lp: nav.min((paid_in - lp_tier1).max(0)),
-        ..Split::default()
-    };
-    let rest = nav - liquidation.tier1_lp;
-    liquidation.tier4_gp = share(rest, carry);
-    liquidation.tier4_lp = rest - liquidation.tier4_gp;
-    let distributed: i64 = proceeds.iter().map(|p| p.cents).sum();
-    let gp_total: i64 = divided.iter().map(|d| d.split.gp()).sum::<i64>() + liquidation.gp();
-    let allowed = share((distributed + nav - paid_in).max(0), carry);
-    Waterfall {
-        distributions: divided,
-        liquidation,
-        clawback_cents: (gp_total - allowed).max(0),
     }
 }
 
