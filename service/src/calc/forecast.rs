@@ -19,7 +19,7 @@ use super::money::{div_half_up, ratio};
 use super::returns::cash_flows;
 use super::state::PortfolioState;
 use super::terms::FundTerms;
-use super::waterfall::{Call, CallKind, Proceeds, WriteOff, divide};
+use super::waterfall::{Call, CallKind, Proceeds, Running, WriteOff};
 use super::xirr::{CashFlow, xirr};
 
 mod stats;
@@ -74,11 +74,18 @@ pub struct Outcome {
 /// Everything that is the same in every scenario.
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    terms: FundTerms,
-    /// Every call (history, the call on `as_of`, every fee), in date order.
+    /// The waterfall run through every event dated before `as_of`: each scenario goes on from a copy.
+    before: Running,
+    /// What the LPs received of those distributions.
+    before_lp_cents: i64,
+    /// The LPs' flows before `as_of` (calls negative, their distributions positive), one per date.
+    before_flows: Vec<CashFlow>,
+    /// The events from `as_of` on that every scenario shares: calls (the call on `as_of` and the later
+    /// fees among them), distributions dated `as_of`, write-offs.
     calls: Vec<Call>,
     history: Vec<Proceeds>,
     write_offs: Vec<WriteOff>,
+    paid_in_cents: i64,
     /// Per column: the capital the bucket exits with, and the synthetic distribution id of its exit.
     capital: Vec<i64>,
     exit_ids: Vec<i64>,
@@ -214,12 +221,51 @@ pub fn prepare(state: &PortfolioState, terms: &FundTerms, plan: &ForecastPlan) -
     let year_ends = (terms.first_close_on.year()..=end_year)
         .filter_map(|y| NaiveDate::from_ymd_opt(y, 12, 31))
         .collect();
+    let paid_in_cents = calls.iter().map(|c| c.cents).sum();
+    let history_distributed = flows.proceeds.iter().map(|p| p.cents).sum();
+    // The events before `as_of` are divided once; each scenario goes on from there.
+    let mut history = flows.proceeds;
+    history.sort_by_key(|p| (p.on, p.id));
+    let mut write_offs = flows.write_offs;
+    write_offs.sort_by_key(|w| w.on);
+    let split = |on: NaiveDate| on < as_of;
+    let calls_before = calls.partition_point(|c| split(c.on));
+    let history_before = history.partition_point(|p| split(p.on));
+    let write_offs_before = write_offs.partition_point(|w| split(w.on));
+    let mut before = Running::new(terms);
+    before.feed(
+        &calls[..calls_before],
+        &history[..history_before],
+        &write_offs[..write_offs_before],
+    );
+    let mut before_flows: Vec<CashFlow> = Vec::new();
+    let mut net = |date: NaiveDate, cents: i64| match before_flows.last_mut() {
+        Some(last) if last.date == date => last.amount_cents += cents,
+        _ => before_flows.push(CashFlow {
+            date,
+            amount_cents: cents,
+        }),
+    };
+    let mut dated: Vec<(NaiveDate, i64)> = calls[..calls_before]
+        .iter()
+        .map(|c| (c.on, -c.cents))
+        .chain(before.distributions.iter().map(|d| (d.on, d.split.lp())))
+        .collect();
+    dated.sort_by_key(|(on, _)| *on);
+    for (on, cents) in dated {
+        net(on, cents);
+    }
+    let before_lp_cents = before.distributions.iter().map(|d| d.split.lp()).sum();
+    before.distributions = Vec::new();
     Prepared {
-        terms: terms.clone(),
-        calls,
-        history_distributed: flows.proceeds.iter().map(|p| p.cents).sum(),
-        history: flows.proceeds,
-        write_offs: flows.write_offs,
+        before,
+        before_lp_cents,
+        before_flows,
+        paid_in_cents,
+        calls: calls.split_off(calls_before),
+        history_distributed,
+        history: history.split_off(history_before),
+        write_offs: write_offs.split_off(write_offs_before),
         capital,
         exit_ids,
         exit_on: plan.exit_on.clone(),
@@ -251,38 +297,36 @@ impl Prepared {
                 });
             }
         }
-        let w = divide(
-            &self.terms,
-            &self.calls,
-            &proceeds,
-            &self.write_offs,
-            0,
-            self.horizon,
-        );
-        let paid_in: i64 = self.calls.iter().map(|c| c.cents).sum();
+        proceeds.sort_by_key(|p| (p.on, p.id));
+        let mut run = self.before.fork();
+        run.feed(&self.calls, &proceeds, &self.write_offs);
+        let gp = run.gp_cents;
+        let w = run.finish(0, self.horizon);
         let lp: i64 = w.distributions.iter().map(|d| d.split.lp()).sum();
-        let gp: i64 = w.distributions.iter().map(|d| d.split.gp()).sum();
-        let lp_total = lp + w.clawback_cents;
-        let mut flows: Vec<CashFlow> = self
+        let lp_total = self.before_lp_cents + lp + w.clawback_cents;
+        // The LPs' flows: those before `as_of`, shared, then this scenario's, in date order.
+        let mut after: Vec<CashFlow> = self
             .calls
             .iter()
             .map(|c| CashFlow {
                 date: c.on,
                 amount_cents: -c.cents,
             })
+            .chain(w.distributions.iter().map(|d| CashFlow {
+                date: d.on,
+                amount_cents: d.split.lp(),
+            }))
             .collect();
-        flows.extend(w.distributions.iter().map(|d| CashFlow {
-            date: d.on,
-            amount_cents: d.split.lp(),
-        }));
         if w.clawback_cents != 0 {
-            flows.push(CashFlow {
+            after.push(CashFlow {
                 date: self.horizon,
                 amount_cents: w.clawback_cents,
             });
         }
-        // The LPs' net cash at each year end: flows are walked once, in date order.
-        flows.sort_by_key(|f| f.date);
+        after.sort_by_key(|f| f.date);
+        let mut flows = Vec::with_capacity(self.before_flows.len() + after.len());
+        flows.extend_from_slice(&self.before_flows);
+        flows.extend(after);
         let mut net_cash_cents = Vec::with_capacity(self.year_ends.len());
         let (mut i, mut running) = (0, 0i64);
         for end in &self.year_ends {
@@ -293,7 +337,7 @@ impl Prepared {
             net_cash_cents.push(running);
         }
         Outcome {
-            net_tvpi: ratio(lp_total, paid_in),
+            net_tvpi: ratio(lp_total, self.paid_in_cents),
             net_irr: xirr(&flows),
             gross_tvpi: ratio(self.history_distributed + exits, self.gross_cost),
             gp_carry_cents: gp - w.clawback_cents,

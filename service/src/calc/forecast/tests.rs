@@ -399,3 +399,38 @@ proptest! {
         prop_assert!(high.net_tvpi <= low.net_tvpi);
     }
 }
+
+proptest! {
+    /// A scenario's figures equal §6.6's net returns on the same fund with that scenario's exits entered
+    /// as distributions, valued on the horizon: the forecast and `/returns` are one arithmetic, with a
+    /// history that has distributions and a write-off before `as_of`.
+    #[test]
+    fn a_scenario_is_the_net_returns_of_its_exits_entered(a in 0f32..8.0, b in 0f32..8.0, carry in 0i64..=3000, american in any::<bool>()) {
+        let (mut s, mut t, plan) = with_history(200, carry);
+        if american {
+            t.waterfall = WaterfallKind::American;
+        }
+        let prepared = prepare(&s, &t, &plan);
+        let o = prepared.scenario(&[a, b]);
+        // Series A (company 2) and seed (company 4) each exit with their remaining cost, 9M cents.
+        for (id, company, cell, on) in [(10, 2, a, plan.exit_on[0]), (11, 4, b, plan.exit_on[1])] {
+            let cents = exact_times(9_000_000, cell);
+            if cents > 0 {
+                s.distributions.push(DistributionState {
+                    id,
+                    company_id: company,
+                    distributed_on: on,
+                    amount_cents: cents,
+                    kind: DistributionKind::Exit,
+                    shares_sold: None,
+                    created_at: DateTime::from_timestamp(1_700_200_000 + id, 0).unwrap(),
+                });
+            }
+        }
+        let horizon = t.fees_end().max(plan.exit_on[0]).max(plan.exit_on[1]);
+        let (r, _, _) = crate::calc::returns::net_returns(&s, &t, horizon);
+        prop_assert_eq!(o.net_tvpi, r.tvpi);
+        prop_assert_eq!(o.net_irr, r.net_irr);
+        prop_assert_eq!(o.gp_carry_cents, r.carry_cents);
+    }
+}
