@@ -379,7 +379,10 @@ impl Prepared {
 pub fn exit_day(as_of: NaiveDate, years: Decimal) -> NaiveDate {
     let days = (years * Decimal::new(36525, 2)).floor();
     let days = u64::try_from(days.mantissa() / 10i128.pow(days.scale())).unwrap_or(0);
-    as_of + chrono::Days::new(days)
+    // Inputs are validated far inside chrono's range; the last representable day is never passed.
+    as_of
+        .checked_add_days(chrono::Days::new(days))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 #[cfg(test)]

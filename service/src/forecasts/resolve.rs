@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use entity::optimization_session::{self, OptimizationStatus};
 use entity::portfolio_company::{CompanyStatus, Stage};
 use entity::scenario_matrix::MatrixStatus;
@@ -180,6 +180,12 @@ pub(super) async fn resolve(
     p.finish()?;
     // Dry powder: what the fund has not called by `as_of`.
     let as_of = input.as_of.unwrap_or_else(|| now().date_naive());
+    if !(1900..=2200).contains(&as_of.year()) {
+        return Err(Error::invalid(
+            "/as_of",
+            "must be a date in the years 1900 to 2200",
+        ));
+    }
     let include = input.include_planned_reserves.unwrap_or(true);
     let (returns, _, _) = net_returns(&state, &terms, as_of);
     let reserves: i64 = state
@@ -190,7 +196,8 @@ pub(super) async fn resolve(
         .sum();
     let deployed = deploy.as_ref().map_or(0, |d| d.amount_cents);
     let dry_powder = terms.committed.get() - returns.paid_in_cents;
-    if deployed + reserves > dry_powder {
+    // In 128 bits: a request's amount may be anything up to 2^63 − 1.
+    if i128::from(deployed) + i128::from(reserves) > i128::from(dry_powder) {
         let pointer = if deploy.is_some() {
             "/deploy/amount_cents"
         } else {

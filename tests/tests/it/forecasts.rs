@@ -275,6 +275,16 @@ async fn a_forecast_that_cannot_be_computed_is_refused_with_the_field_named() {
             ),
             (
                 fund,
+                json!({"matrix_key": key, "deploy": {"amount_cents": i64::MAX, "weights": {"seed": 1}}}),
+                "/deploy/amount_cents",
+            ),
+            (
+                fund,
+                json!({"matrix_key": key, "as_of": "2999-01-01"}),
+                "/as_of",
+            ),
+            (
+                fund,
                 json!({"matrix_key": key, "deploy": {"amount_cents": 1, "optimization_id": "0190a7c4-0000-7000-8000-000000000000"}}),
                 "/deploy/optimization_id",
             ),
