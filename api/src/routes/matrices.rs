@@ -24,7 +24,7 @@ pub use config::{
     CanonicalBucket, CanonicalConfig, CorrelationWeights, CreateScenarioMatrix, MatrixBucket,
     Recycling,
 };
-pub use tails::BucketTail;
+pub use tails::{BucketTail, PlanFigures};
 
 /// A scenario matrix: S scenarios × B buckets of simulated MOIC.
 #[derive(Serialize, ToSchema)]
@@ -59,6 +59,9 @@ pub struct ScenarioMatrix {
     pub updated_at: DateTime<Utc>,
     /// Each bucket's tail, in column order: alpha, the cap, the share of capped cells.
     pub tails: Vec<BucketTail>,
+    /// With `?include=matrix`: the user's plan (`capital_allocation_pct` as weights) over the matrix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanFigures>,
     /// With `?include=matrix` on a complete matrix: S rows of B values (the stored `f32`s), columns in
     /// `buckets` order. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +91,7 @@ impl ScenarioMatrix {
             created_at: record.created_at,
             updated_at: record.updated_at,
             tails: tails::tails(record, values.as_deref()),
+            plan: tails::plan(record, values.as_deref()),
             matrix: values.map(|v| v.chunks(columns).map(<[f32]>::to_vec).collect()),
         }
     }

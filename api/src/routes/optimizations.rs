@@ -120,6 +120,23 @@ pub struct OptimizationMetrics {
     pub max_violation: f64,
     pub pass1: SolverPass,
     pub pass2: SolverPass,
+    /// The user's own plan — the matrix's `capital_allocation_pct` as weights — and its figures over the
+    /// same scenarios, beside the optimum's.
+    pub plan: Option<PlanMetrics>,
+}
+
+/// The plan's weights and their risk and return, computed from the matrix like the optimum's.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PlanMetrics {
+    /// `{bucket: capital_allocation_pct ÷ 100}`.
+    pub weights: BTreeMap<String, f64>,
+    pub expected_moic: f64,
+    pub cvar: f64,
+    pub var: f64,
+    pub loss_probability: f64,
+    /// How far the plan is from the optimization's constraints (0: it satisfies them).
+    pub max_violation: f64,
 }
 
 /// An optimization session.

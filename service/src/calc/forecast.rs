@@ -102,7 +102,7 @@ pub struct Prepared {
 /// `cents` × `value`, the exact product of the integer and the `f32` (its mantissa times a power of two),
 /// rounded half-up to the cent; negative values count as 0.
 pub fn exact_times(cents: i64, value: f32) -> i64 {
-    if !(value > 0.0) || cents <= 0 {
+    if value.is_nan() || value <= 0.0 || cents <= 0 {
         return 0;
     }
     let bits = value.to_bits();

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::OptimizationConfig;
 use crate::blocking::off_the_async_workers;
-use crate::calc::optimizer::{Pass, Scenarios, Solution, SolveError, solve};
+use crate::calc::optimizer::{Pass, Scenarios, Solution, SolveError, evaluate, solve};
 use crate::db::{Database, now};
 use crate::error::{Error, Result};
 use crate::matrices::{Matrices, load};
@@ -108,6 +108,39 @@ fn metrics_json(s: &Solution, alpha: f64) -> Value {
     })
 }
 
+/// The matrix's capital allocation as weights (percent ÷ 100), in `buckets` order; `None` if the stored
+/// config cannot be read.
+fn plan_weights(record: &crate::matrices::MatrixRecord, buckets: &[String]) -> Option<Vec<f64>> {
+    let config = crate::matrices::from_canonical(&record.config)?;
+    buckets
+        .iter()
+        .map(|b| {
+            config
+                .buckets
+                .iter()
+                .find(|c| &c.name == b)
+                .map(|c| c.capital_allocation_pct / 100.0)
+        })
+        .collect()
+}
+
+/// The plan's weights and figures, beside the optimum's: the comparison a GP wants.
+fn plan_json(buckets: &[String], weights: &[f64], m: &crate::calc::optimizer::Metrics) -> Value {
+    let weights: serde_json::Map<String, Value> = buckets
+        .iter()
+        .zip(weights)
+        .map(|(b, w)| (b.clone(), json!(w)))
+        .collect();
+    json!({
+        "weights": weights,
+        "expected_moic": m.expected_moic,
+        "cvar": m.cvar,
+        "var": m.var,
+        "loss_probability": m.loss_probability,
+        "max_violation": m.max_violation,
+    })
+}
+
 fn six_places(v: f64) -> Option<entity::ExactDecimal> {
     Decimal::from_f64(v).map(|d| d.round_dp(6).into())
 }
@@ -157,16 +190,23 @@ impl Optimizer {
         let buckets = record.buckets();
         let model = config.model(&buckets);
         let alpha = config.cvar_confidence;
+        // The user's own plan: the matrix's capital allocation, in column order (issue #27).
+        let plan_weights = plan_weights(&record, &buckets);
         let solved = off_the_async_workers("the solver", move || {
             let m = Scenarios {
                 buckets: buckets.len(),
                 values: &values,
             };
-            solve(&m, &model).map(|s| (s, buckets))
+            let plan = plan_weights.map(|w| (evaluate(&m, &model, &w), w));
+            solve(&m, &model).map(|s| (s, buckets, plan))
         })
         .await?;
         match solved {
-            Ok((s, buckets)) => {
+            Ok((s, buckets, plan)) => {
+                let mut metrics = metrics_json(&s, alpha);
+                if let Some((figures, w)) = plan {
+                    metrics["plan"] = plan_json(&buckets, &w, &figures);
+                }
                 let weights: serde_json::Map<String, Value> = buckets
                     .iter()
                     .zip(&s.weights)
@@ -179,7 +219,7 @@ impl Optimizer {
                     OptimizationStatus::Completed,
                     vec![
                         (C::ResultWeights, Expr::value(Value::Object(weights))),
-                        (C::ResultMetrics, Expr::value(metrics_json(&s, alpha))),
+                        (C::ResultMetrics, Expr::value(metrics)),
                         (C::Pass1EStar, Expr::value(six_places(s.pass1_optimum))),
                         (C::PrimaryLockEpsilon, Expr::value(six_places(s.epsilon))),
                         (C::Pass1Iterations, Expr::value(s.pass1.iterations as i32)),

@@ -104,6 +104,33 @@ async fn an_analyst_posts_a_config_polls_and_reads_weights_an_independent_check_
         );
         assert!(metrics["max_violation"].as_f64().unwrap() <= 1e-6);
         assert!(metrics["pass1"]["iterations"].as_u64().unwrap() > 0);
+        // The user's plan (the matrix's 40 % seed, 60 % series A) beside the optimum (issue #27),
+        // its figures recomputed here from the values.
+        let plan = &metrics["plan"];
+        assert_eq!(
+            plan["weights"],
+            json!({"seed": 0.4, "series_a": 0.6}),
+            "{metrics}"
+        );
+        let (plan_mean, plan_cvar) = risk_return_of(&values, [0.4, 0.6], 0.9);
+        assert!((plan["expected_moic"].as_f64().unwrap() - plan_mean).abs() < 1e-9);
+        assert!((plan["cvar"].as_f64().unwrap() - plan_cvar).abs() < 1e-9);
+        assert!(plan["expected_moic"].as_f64().unwrap() <= e_star + 1e-9 || plan_cvar > limit);
+        // The matrix's metadata gives the plan's figures too, with its values.
+        let meta: Value = app
+            .get_as(
+                &format!("/api/v1/scenario-matrices/{key}?include=matrix"),
+                &app.admin,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            (meta["plan"]["expected_moic"].as_f64().unwrap() - plan_mean).abs() < 1e-9,
+            "{}",
+            meta["plan"]
+        );
         // An independent search over a fine grid finds nothing feasible and better.
         let best_on_grid = (0..=2000)
             .map(|i| f64::from(i) / 2000.0)

@@ -1,6 +1,6 @@
 //! How heavy each bucket's tail is (SPEC §9): the power law's alpha, the cap if any, and the share of
 //! cells the cap cut. Alpha ≤ 1 without a cap means no finite mean: forecasts and optimizations refuse
-//! such a matrix.
+//! such a matrix. And the user's plan — the capital allocation as weights — over the matrix (issue #27).
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
@@ -62,4 +62,52 @@ pub fn tails(record: &MatrixRecord, values: Option<&[f32]>) -> Vec<BucketTail> {
             }
         })
         .collect()
+}
+
+/// The plan's risk and return over the matrix: the `capital_allocation_pct` of each bucket as weights,
+/// CVaR and VaR at 95 %, as an optimization reports the optimum's.
+#[derive(Serialize, ToSchema)]
+pub struct PlanFigures {
+    /// The mean multiple over the scenarios.
+    pub expected_moic: f64,
+    /// CVaR at 95 % of the loss 1 − multiple.
+    pub cvar_95: f64,
+    /// VaR at 95 % of the loss.
+    pub var_95: f64,
+    /// Share of scenarios whose multiple is below 1.
+    pub loss_probability: f64,
+}
+
+/// The plan's figures over `values` (in column order), or `None` without values.
+pub fn plan(record: &MatrixRecord, values: Option<&[f32]>) -> Option<PlanFigures> {
+    use service::optimizations::model::{Model, Objective, Scenarios, evaluate};
+    let values = values.filter(|v| !v.is_empty())?;
+    let config = matrices::from_canonical(&record.config)?;
+    let weights: Vec<f64> = config
+        .buckets
+        .iter()
+        .map(|b| b.capital_allocation_pct / 100.0)
+        .collect();
+    let model = Model {
+        objective: Objective::MaximizeReturn,
+        bounds: vec![(0.0, 1.0); weights.len()],
+        cvar_confidence: 0.95,
+        cvar_limit: None,
+        min_expected_moic: None,
+        epsilon: None,
+    };
+    let m = evaluate(
+        &Scenarios {
+            buckets: weights.len(),
+            values,
+        },
+        &model,
+        &weights,
+    );
+    Some(PlanFigures {
+        expected_moic: m.expected_moic,
+        cvar_95: m.cvar,
+        var_95: m.var,
+        loss_probability: m.loss_probability,
+    })
 }

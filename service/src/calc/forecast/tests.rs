@@ -283,7 +283,7 @@ fn four_scenarios_of_two_buckets_give_the_figures_computed_by_hand() {
         j[9],
         (2029, dec("-0.500000"), dec("0.308000"), dec("1.868000"))
     );
-    assert_eq!(j[10], j[9].clone().with_year(2030));
+    assert_eq!(j[10], j[9].with_year(2030));
 }
 
 trait WithYear {
