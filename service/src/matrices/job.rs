@@ -11,11 +11,11 @@ use entity::scenario_matrix::{self, MatrixStatus};
 use serde::{Deserialize, Serialize};
 
 use super::MatrixConfig;
-use super::key::from_canonical;
+use super::key::{from_canonical, generator_of};
 use super::stats::Stats;
 use super::store::{self, JOB_GENERATE, Payload};
 use crate::blocking::off_the_async_workers;
-use crate::calc::scenarios::generate;
+use crate::calc::scenarios::{GeneratorKind, generate_with};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::outbox::Job;
@@ -29,10 +29,11 @@ pub struct Generator {
 pub(super) async fn generate_payload(
     stats: &Stats,
     config: MatrixConfig,
+    generator: GeneratorKind,
 ) -> Result<(Payload, Vec<f32>)> {
     let started = Instant::now();
     let generated = off_the_async_workers("the generator", move || {
-        let values = generate(&config).values;
+        let values = generate_with(&config, generator).values;
         Payload::encode(&values).map(|payload| (payload, values))
     })
     .await??;
@@ -72,10 +73,12 @@ impl Generator {
             MatrixStatus::Processing => {}
             _ => return Ok(()),
         }
-        let config = from_canonical(&row.config).ok_or_else(|| {
-            Error::CorruptMatrix(format!("the stored config of {key} is unreadable"))
-        })?;
-        let (payload, _) = generate_payload(&self.stats, config).await?;
+        let (config, generator) = from_canonical(&row.config)
+            .zip(generator_of(&row.config))
+            .ok_or_else(|| {
+                Error::CorruptMatrix(format!("the stored config of {key} is unreadable"))
+            })?;
+        let (payload, _) = generate_payload(&self.stats, config, generator).await?;
         store::transition(
             conn,
             key,

@@ -13,9 +13,13 @@ use super::job::{generate_payload, generation_job};
 use super::record::{Entry, MatrixRecord};
 use super::stats::{ServedFrom, Stats};
 use super::store::{self, Payload};
-use super::{INLINE_MAX_CELLS, MatrixConfig, canonical_config, codec, from_canonical, generate};
+use super::{
+    INLINE_MAX_CELLS, MatrixConfig, canonical_config, codec, from_canonical, generate_with,
+    generator_of,
+};
 use crate::auth::Principal;
 use crate::blocking::off_the_async_workers;
+use crate::calc::scenarios::GeneratorKind;
 use crate::canonical::canonical_sha256;
 use crate::context::Service;
 use crate::db::{Database, now};
@@ -128,7 +132,8 @@ async fn get_or_make(
         };
         stats.database_misses.add();
         let (payload, values) = if inline {
-            let (payload, values) = generate_payload(stats, config.clone()).await?;
+            let (payload, values) =
+                generate_payload(stats, config.clone(), GeneratorKind::Calibrated).await?;
             (Some(payload), values)
         } else {
             (None, Vec::new())
@@ -265,14 +270,20 @@ async fn regenerate<C: ConnectionTrait>(
     stats: &Stats,
     row: scenario_matrix::Model,
 ) -> Result<(scenario_matrix::Model, Vec<f32>)> {
-    let config = from_canonical(&row.config).ok_or_else(|| {
-        Error::CorruptMatrix(format!(
-            "the stored config of {} is unreadable",
-            row.matrix_key
-        ))
-    })?;
+    let (config, generator) = from_canonical(&row.config)
+        .zip(generator_of(&row.config))
+        .ok_or_else(|| {
+            Error::CorruptMatrix(format!(
+                "the stored config of {} is unreadable",
+                row.matrix_key
+            ))
+        })?;
     let started = Instant::now();
-    let values = off_the_async_workers("the generator", move || generate(&config).values).await?;
+    // By the row's own generator: its key stands for those bytes.
+    let values = off_the_async_workers("the generator", move || {
+        generate_with(&config, generator).values
+    })
+    .await?;
     stats.generated(started.elapsed());
     store::repair(conn, &row, Payload::encode(&values)?).await?;
     let row = store::find(conn, &row.matrix_key)

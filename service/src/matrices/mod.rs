@@ -22,15 +22,15 @@ mod stats;
 pub mod store;
 
 pub use crate::calc::scenarios::{
-    Bucket, CorrelationWeights, GeneratedMatrix, MAX_BUCKETS, MAX_SCENARIOS, MatrixConfig,
-    Recycling, SUM_TOLERANCE, generate,
+    Bucket, CorrelationWeights, GeneratedMatrix, GeneratorKind, MAX_BUCKETS, MAX_SCENARIOS,
+    MatrixConfig, Recycling, SUM_TOLERANCE, generate, generate_with,
 };
 pub use cache::Matrices;
 pub use clearing::{ClearKeys, Clearer, JOB_CLEAR};
 pub use first_tier::FirstTier;
 pub use invalidate::{CacheStats, Invalidation, cache_stats, invalidate};
 pub use job::{GenerateMatrix, Generator};
-pub use key::{KEY_VERSION, canonical_config, from_canonical, matrix_key};
+pub use key::{KEY_VERSION, canonical_config, from_canonical, generator_of, matrix_key};
 pub use lookup::{MatrixView, create_matrix, get_matrix, list_matrices, load};
 pub use record::{Entry, MatrixRecord};
 pub use stats::{Percentiles, Stats, StatsSnapshot};
