@@ -36,24 +36,39 @@ fn main() {
         min_expected_moic: None,
         epsilon: None,
     };
+    // The limits are placed between the matrix's own extremes, so that they bind whatever the
+    // generator's version: halfway between the least CVaR and the CVaR of the unconstrained optimum,
+    // and halfway between their expected multiples. (These two solves are not timed.)
+    let least_risk = solve(
+        &m,
+        &Model {
+            objective: Objective::MinimizeRisk,
+            ..base.clone()
+        },
+    )
+    .expect("the least-risk portfolio")
+    .metrics;
+    let most_return = solve(&m, &base).expect("the unconstrained optimum").metrics;
+    let cvar_limit = (least_risk.cvar + most_return.cvar) / 2.0;
+    let min_moic = (least_risk.expected_moic + most_return.expected_moic) / 2.0;
     let cases = [
         (
-            "maximize_return, CVaR_0.95 <= -0.05 (binding)",
+            format!("maximize_return, CVaR_0.95 <= {cvar_limit:.4} (binding)"),
             Model {
-                cvar_limit: Some(-0.05),
+                cvar_limit: Some(cvar_limit),
                 ..base.clone()
             },
         ),
         (
-            "minimize_risk, E >= 1.5",
+            format!("minimize_risk, E >= {min_moic:.4}"),
             Model {
                 objective: Objective::MinimizeRisk,
-                min_expected_moic: Some(1.5),
+                min_expected_moic: Some(min_moic),
                 ..base.clone()
             },
         ),
         (
-            "risk_adjusted, lambda = 0.5",
+            "risk_adjusted, lambda = 0.5".to_owned(),
             Model {
                 objective: Objective::RiskAdjusted { risk_aversion: 0.5 },
                 ..base.clone()
