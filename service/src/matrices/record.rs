@@ -103,6 +103,46 @@ impl MatrixRecord {
         }
     }
 
+    /// The user's plan (issue #27): each bucket's `capital_allocation_pct` ÷ 100, in column order;
+    /// `None` if the stored config cannot be read.
+    pub fn plan_weights(&self) -> Option<Vec<f64>> {
+        let config = super::from_canonical(&self.config)?;
+        Some(
+            config
+                .buckets
+                .iter()
+                .map(|b| b.capital_allocation_pct / 100.0)
+                .collect(),
+        )
+    }
+
+    /// The plan's risk and return over `values` (this matrix's, in column order), with CVaR and VaR at
+    /// `alpha`: what an optimization reports of its optimum.
+    pub fn plan_figures(
+        &self,
+        values: &[f32],
+        alpha: f64,
+    ) -> Option<crate::calc::optimizer::Metrics> {
+        use crate::calc::optimizer::{Model, Objective, Scenarios, evaluate};
+        let weights = self.plan_weights()?;
+        if values.is_empty() {
+            return None;
+        }
+        let model = Model {
+            objective: Objective::MaximizeReturn,
+            bounds: vec![(0.0, 1.0); weights.len()],
+            cvar_confidence: alpha,
+            cvar_limit: None,
+            min_expected_moic: None,
+            epsilon: None,
+        };
+        let scenarios = Scenarios {
+            buckets: weights.len(),
+            values,
+        };
+        Some(evaluate(&scenarios, &model, &weights))
+    }
+
     /// The bucket names in column order (the canonical config's order).
     pub fn buckets(&self) -> Vec<String> {
         self.config

@@ -108,22 +108,6 @@ fn metrics_json(s: &Solution, alpha: f64) -> Value {
     })
 }
 
-/// The matrix's capital allocation as weights (percent ÷ 100), in `buckets` order; `None` if the stored
-/// config cannot be read.
-fn plan_weights(record: &crate::matrices::MatrixRecord, buckets: &[String]) -> Option<Vec<f64>> {
-    let config = crate::matrices::from_canonical(&record.config)?;
-    buckets
-        .iter()
-        .map(|b| {
-            config
-                .buckets
-                .iter()
-                .find(|c| &c.name == b)
-                .map(|c| c.capital_allocation_pct / 100.0)
-        })
-        .collect()
-}
-
 /// The plan's weights and figures, beside the optimum's: the comparison a GP wants.
 fn plan_json(buckets: &[String], weights: &[f64], m: &crate::calc::optimizer::Metrics) -> Value {
     let weights: serde_json::Map<String, Value> = buckets
@@ -191,7 +175,7 @@ impl Optimizer {
         let model = config.model(&buckets);
         let alpha = config.cvar_confidence;
         // The user's own plan: the matrix's capital allocation, in column order (issue #27).
-        let plan_weights = plan_weights(&record, &buckets);
+        let plan_weights = record.plan_weights();
         let solved = off_the_async_workers("the solver", move || {
             let m = Scenarios {
                 buckets: buckets.len(),

@@ -80,30 +80,7 @@ pub struct PlanFigures {
 
 /// The plan's figures over `values` (in column order), or `None` without values.
 pub fn plan(record: &MatrixRecord, values: Option<&[f32]>) -> Option<PlanFigures> {
-    use service::optimizations::model::{Model, Objective, Scenarios, evaluate};
-    let values = values.filter(|v| !v.is_empty())?;
-    let config = matrices::from_canonical(&record.config)?;
-    let weights: Vec<f64> = config
-        .buckets
-        .iter()
-        .map(|b| b.capital_allocation_pct / 100.0)
-        .collect();
-    let model = Model {
-        objective: Objective::MaximizeReturn,
-        bounds: vec![(0.0, 1.0); weights.len()],
-        cvar_confidence: 0.95,
-        cvar_limit: None,
-        min_expected_moic: None,
-        epsilon: None,
-    };
-    let m = evaluate(
-        &Scenarios {
-            buckets: weights.len(),
-            values,
-        },
-        &model,
-        &weights,
-    );
+    let m = record.plan_figures(values?, 0.95)?;
     Some(PlanFigures {
         expected_moic: m.expected_moic,
         cvar_95: m.cvar,
