@@ -222,6 +222,24 @@ pub struct ReturnsLedger {
     pub data: Vec<LedgerLine>,
 }
 
+/// The answer's format (406 before any work), then the fund's returns: what both endpoints start with.
+async fn negotiated(
+    caller: &Caller,
+    fund_id: i64,
+    query: &ReturnsQuery,
+    req: &HttpRequest,
+) -> Result<(Format, std::sync::Arc<domain::FundReturns>), Error> {
+    let format = negotiate(req)?;
+    let computed = domain::fund_returns(
+        caller.service(),
+        &caller.principal,
+        fund_id,
+        query.as_of.map(|d| d.0),
+    )
+    .await?;
+    Ok((format, computed))
+}
+
 /// Net returns to the LPs: paid-in capital, DPI, RVPI, TVPI and net IRR after management fees and carried
 /// interest, with the bridge from gross to net. Reused while the fund's data is unchanged; with
 /// `Accept: text/csv`, the same figures as one row (money with 2 places, then cents).
@@ -240,14 +258,7 @@ pub async fn get_fund_returns(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
-    let format = negotiate(&req)?;
-    let computed = domain::fund_returns(
-        caller.service(),
-        &caller.principal,
-        fund_id,
-        query.as_of.map(|d| d.0),
-    )
-    .await?;
+    let (format, computed) = negotiated(&caller, fund_id, &query, &req).await?;
     if format == Format::Csv {
         let row = ReturnsRow::from(&computed.net);
         return csv_response(&[row], &format!("fund-{fund_id}-returns.csv"));
@@ -278,14 +289,7 @@ pub async fn get_fund_returns_ledger(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let fund_id = path.fund_id.0;
-    let format = negotiate(&req)?;
-    let computed = domain::fund_returns(
-        caller.service(),
-        &caller.principal,
-        fund_id,
-        query.as_of.map(|d| d.0),
-    )
-    .await?;
+    let (format, computed) = negotiated(&caller, fund_id, &query, &req).await?;
     if format == Format::Csv {
         let rows: Vec<LedgerRow> = computed
             .ledger
