@@ -209,6 +209,17 @@ fn relieve_fifo(
     relieved
 }
 
+/// Paid-in capital on `as_of` (SPEC §6.6): the lots' cost and the fees called by then. The figure of
+/// [`net_returns`] without its waterfall and gross figures, for callers that need only it.
+pub fn paid_in(state: &PortfolioState, terms: &FundTerms, as_of: NaiveDate) -> i64 {
+    let flows = cash_flows(state, terms.first_close_on, as_of);
+    let fees: i64 = fee_schedule(terms, &flows.cost_changes, as_of)
+        .iter()
+        .map(|f| f.amount_cents)
+        .sum();
+    flows.investments.iter().map(|c| c.cents).sum::<i64>() + fees
+}
+
 /// Everything the net figures were computed from: the figures, the waterfall's decisions, the fees and
 /// the cash flows (what the ledger lists).
 #[derive(Clone, Debug, PartialEq, Eq)]

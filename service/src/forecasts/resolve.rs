@@ -12,7 +12,7 @@ use sea_orm::{DatabaseTransaction, EntityTrait};
 use uuid::Uuid;
 
 use super::model::{Deployment, FORECAST_ENGINE, ForecastInputs};
-use crate::calc::returns::net_returns;
+use crate::calc::returns::paid_in;
 use crate::db::now;
 use crate::error::{Error, FieldError, Result};
 use crate::fields::{Problems, name_ok};
@@ -187,7 +187,6 @@ pub(super) async fn resolve(
         ));
     }
     let include = input.include_planned_reserves.unwrap_or(true);
-    let (returns, _, _) = net_returns(&state, &terms, as_of);
     let reserves: i64 = state
         .companies
         .iter()
@@ -195,7 +194,8 @@ pub(super) async fn resolve(
         .map(|c| c.planned_reserves_cents)
         .sum();
     let deployed = deploy.as_ref().map_or(0, |d| d.amount_cents);
-    let dry_powder = terms.committed.get() - returns.paid_in_cents;
+    // Only paid-in is needed: no MOIC of every lot, no waterfall.
+    let dry_powder = terms.committed.get() - paid_in(&state, &terms, as_of);
     // In 128 bits: a request's amount may be anything up to 2^63 − 1.
     if i128::from(deployed) + i128::from(reserves) > i128::from(dry_powder) {
         let pointer = if deploy.is_some() {
