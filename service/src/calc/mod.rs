@@ -16,6 +16,8 @@
 //! Floats appear only in `scenarios` and `optimizer` (SPEC §1); money is integer cents throughout.
 
 pub mod fees;
+#[cfg(test)]
+mod fixtures;
 pub mod forecast;
 pub mod holdings;
 pub mod ledger;

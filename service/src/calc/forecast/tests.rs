@@ -2,18 +2,22 @@ use std::str::FromStr;
 
 use chrono::DateTime;
 use entity::distribution::DistributionKind;
-use entity::investment_lot::LotType;
 use entity::portfolio_company::Stage;
 use proptest::prelude::*;
-use uuid::Uuid;
 
 use super::*;
+use crate::calc::fixtures::{company, d, lot, portfolio};
 use crate::calc::money::{Bps, Cents};
-use crate::calc::state::{CompanyState, DistributionState, FundState, LotState};
+use crate::calc::state::{CompanyState, DistributionState, LotState};
 use crate::calc::terms::{FeeBasis, WaterfallKind};
 
-fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+/// A fund of $1,000,000.
+fn state(
+    companies: Vec<CompanyState>,
+    lots: Vec<LotState>,
+    distributions: Vec<DistributionState>,
+) -> PortfolioState {
+    portfolio(100_000_000, companies, lots, distributions)
 }
 
 fn dec(s: &str) -> Decimal {
@@ -35,55 +39,6 @@ fn terms(fee_bps: i64, carry_bps: i64, kind: WaterfallKind) -> FundTerms {
         hurdle: Bps::ZERO,
         catch_up: Bps::ALL,
         waterfall: kind,
-    }
-}
-
-fn company(id: i64, stage: Stage, status: CompanyStatus) -> CompanyState {
-    CompanyState {
-        id,
-        name: format!("C{id}"),
-        stage,
-        status,
-        current_share_price_cents: None,
-        exit_moic_bps: None,
-        exit_probability: None,
-        reserve_exit_moic_bps: None,
-        planned_reserves_cents: 0,
-        allocation_cap_cents: None,
-        marks: Some(vec![]),
-    }
-}
-
-fn lot(n: u128, company_id: i64, cost: i64, on: NaiveDate) -> LotState {
-    LotState {
-        id: Uuid::from_u128(n),
-        company_id,
-        investment_id: company_id,
-        round_name: "Seed".into(),
-        lot_type: LotType::Initial,
-        shares: Decimal::from(1000),
-        cost_basis_cents: cost,
-        acquired_on: on,
-        created_at: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
-    }
-}
-
-fn state(
-    companies: Vec<CompanyState>,
-    lots: Vec<LotState>,
-    distributions: Vec<DistributionState>,
-) -> PortfolioState {
-    PortfolioState {
-        fund: FundState {
-            id: 1,
-            size_cents: Cents::new(100_000_000),
-            reserve_ratio_bps: Bps::ZERO,
-            base_currency: "USD".into(),
-            terms: None,
-        },
-        companies,
-        lots,
-        distributions,
     }
 }
 

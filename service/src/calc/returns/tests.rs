@@ -1,16 +1,25 @@
 use chrono::DateTime;
-use entity::investment_lot::LotType;
 use entity::portfolio_company::Stage;
 use proptest::prelude::*;
-use uuid::Uuid;
 
 use super::*;
+use crate::calc::fixtures::{d, lot, portfolio};
 use crate::calc::money::{Bps, Cents};
-use crate::calc::state::{DistributionState, FundState};
+use crate::calc::state::DistributionState;
 use crate::calc::terms::{FeeBasis, WaterfallKind};
 
-fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+/// A seed-stage active company.
+fn company(id: i64) -> CompanyState {
+    crate::calc::fixtures::company(id, Stage::Seed, CompanyStatus::Active)
+}
+
+/// A fund of $100,000.
+fn state(
+    companies: Vec<CompanyState>,
+    lots: Vec<LotState>,
+    distributions: Vec<DistributionState>,
+) -> PortfolioState {
+    portfolio(10_000_000, companies, lots, distributions)
 }
 
 fn terms(kind: WaterfallKind, fee_bps: i64, carry_bps: i64) -> FundTerms {
@@ -29,36 +38,6 @@ fn terms(kind: WaterfallKind, fee_bps: i64, carry_bps: i64) -> FundTerms {
     }
 }
 
-fn company(id: i64) -> CompanyState {
-    CompanyState {
-        id,
-        name: format!("C{id}"),
-        stage: Stage::Seed,
-        status: CompanyStatus::Active,
-        current_share_price_cents: None,
-        exit_moic_bps: None,
-        exit_probability: None,
-        reserve_exit_moic_bps: None,
-        planned_reserves_cents: 0,
-        allocation_cap_cents: None,
-        marks: Some(vec![]),
-    }
-}
-
-fn lot(n: u128, company_id: i64, cost: i64, on: NaiveDate) -> LotState {
-    LotState {
-        id: Uuid::from_u128(n),
-        company_id,
-        investment_id: company_id,
-        round_name: "Seed".into(),
-        lot_type: LotType::Initial,
-        shares: Decimal::from(1000),
-        cost_basis_cents: cost,
-        acquired_on: on,
-        created_at: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
-    }
-}
-
 fn exit(id: i64, company_id: i64, cents: i64, on: NaiveDate) -> DistributionState {
     DistributionState {
         id,
@@ -68,25 +47,6 @@ fn exit(id: i64, company_id: i64, cents: i64, on: NaiveDate) -> DistributionStat
         kind: DistributionKind::Exit,
         shares_sold: None,
         created_at: DateTime::from_timestamp(1_700_100_000 + id, 0).unwrap(),
-    }
-}
-
-fn state(
-    companies: Vec<CompanyState>,
-    lots: Vec<LotState>,
-    distributions: Vec<DistributionState>,
-) -> PortfolioState {
-    PortfolioState {
-        fund: FundState {
-            id: 1,
-            size_cents: Cents::new(10_000_000),
-            reserve_ratio_bps: Bps::ZERO,
-            base_currency: "USD".into(),
-            terms: None,
-        },
-        companies,
-        lots,
-        distributions,
     }
 }
 
@@ -291,5 +251,16 @@ proptest! {
         if let (Some(low), Some(high)) = (dearer.tvpi, base.tvpi) {
             prop_assert!(low <= high, "{} > {}", low, high);
         }
+    }
+}
+
+proptest! {
+    /// `paid_in` is `net_returns`' paid-in, computed without the rest.
+    #[test]
+    fn paid_in_alone_is_the_net_returns_paid_in(s in fund(), fee in 0i64..=300, american in any::<bool>()) {
+        let kind = if american { WaterfallKind::American } else { WaterfallKind::European };
+        let t = terms(kind, fee, 2000);
+        let as_of = d(2027, 3, 31);
+        prop_assert_eq!(paid_in(&s, &t, as_of), net_returns(&s, &t, as_of).0.paid_in_cents);
     }
 }
