@@ -86,16 +86,26 @@ pub struct OptimizationSettings {
     pub epsilon: Option<f64>,
 }
 
-/// How one solver pass ended.
+/// How one solver pass ended. A pass solves a few programs in rounds, each representing CVaR only as
+/// far as needed (docs/DECISIONS.md, "The optimizer at the API's limits").
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SolverPass {
-    /// Clarabel's status: `solved` or `almost_solved` on a completed session.
+    /// Clarabel's status of the pass's last program: `solved` or `almost_solved` on a completed
+    /// session.
     pub status: String,
+    /// Interior-point iterations over all the pass's programs.
     pub iterations: u32,
+    /// The solver's own time over all the pass's programs, in milliseconds (not the CVaR computed
+    /// between them).
     pub solve_time_ms: f64,
-    /// |primal − dual objective| at the end.
+    /// |primal − dual objective| of the last program, plus how far the CVaR of the weights (from the
+    /// whole matrix) lies above the program's value of it: a bound on the distance from the optimum.
     pub duality_gap: f64,
+    /// CVaR's supporting hyperplanes in the last program (0 when it used the scenario form or no CVaR).
+    pub cuts: u32,
+    /// Scenarios with Rockafellar–Uryasev rows in the last program (0 when it used cuts or no CVaR).
+    pub tail_scenarios: u32,
 }
 
 /// The chosen weights' risk and return, computed from the matrix, and the certificate.

@@ -1,21 +1,29 @@
-//! The optimization model of SPEC §10 and its two passes, on Clarabel (a maintained pure-Rust
-//! interior-point solver; docs/DECISIONS.md records the choice). Pure: a matrix and a config in,
-//! weights and metrics out.
+//! The optimization model of SPEC §10 and its two passes. Pure: a matrix and a config in, weights and
+//! metrics out.
 //!
 //! Over the matrix M (S scenarios × B buckets): weights `w_b` within their bounds with Σ w_b = 1; a
 //! scenario's multiple `r_s = Σ_b w_b M[s,b]`; `E = (1/S) Σ_s r_s` (linear in `w` through the column
-//! means); `loss_s = 1 − r_s`; CVaR_α in the Rockafellar–Uryasev form (`t` free, `u_s ≥ 0`,
-//! `u_s ≥ loss_s − t`, CVaR = `t + Σ u_s / ((1 − α) S)`). Pass 1 optimises the objective; pass 2 keeps
-//! pass 1's optimum within ε and minimises the L1 distance from uniform weights (`d_b ≥ |w_b − 1/B|`),
-//! so that among equally good portfolios the most diversified one is returned, reproducibly.
+//! means); `loss_s = 1 − r_s`; CVaR_α of the loss. Pass 1 optimises the objective; pass 2 keeps pass 1's
+//! optimum within ε and minimises the L1 distance from uniform weights (`d_b ≥ |w_b − 1/B|`), so that
+//! among equally good portfolios the most diversified one is returned, reproducibly.
+//!
+//! The model is SPEC §10's, with CVaR in the Rockafellar–Uryasev form; each pass solves it by rounds of
+//! smaller programs that represent CVaR only as far as needed ([`program`]): first as one variable
+//! above its supporting hyperplanes, then, if that is slow to converge, by the R–U rows of the scenarios
+//! that can be in the tail. A pass ends when the CVaR of its weights, computed from the whole matrix,
+//! is no more than the program's value of it: the weights are then optimal for the full program.
+//! docs/DECISIONS.md compares this with solving the full program.
 //!
 //! Floats are the domain here (SPEC §1): the matrix is `f32`, the solver works in `f64`.
 
-use clarabel::algebra::CscMatrix;
-use clarabel::solver::{
-    DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus,
-    SupportedConeT, ZeroConeT,
-};
+mod cvar;
+mod lp;
+mod program;
+
+use clarabel::solver::SolverStatus;
+use lp::status_name;
+pub use program::{CUT_ROUNDS, CVAR_TOLERANCE};
+use program::{Found, Program, Search};
 
 /// What pass 1 optimises.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,6 +62,19 @@ impl Scenarios<'_> {
         self.values.len() / self.buckets.max(1)
     }
 
+    fn row(&self, s: usize) -> &[f32] {
+        &self.values[s * self.buckets..(s + 1) * self.buckets]
+    }
+
+    /// `r_s` for `weights`.
+    fn return_of(&self, s: usize, weights: &[f64]) -> f64 {
+        self.row(s)
+            .iter()
+            .zip(weights)
+            .map(|(v, w)| f64::from(*v) * w)
+            .sum()
+    }
+
     fn column_means(&self) -> Vec<f64> {
         let s = self.count() as f64;
         let mut sums = vec![0.0f64; self.buckets];
@@ -82,12 +103,21 @@ impl Scenarios<'_> {
 /// How one solver pass ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pass {
-    /// Clarabel's status, snake_case (`solved`, `almost_solved`, …).
+    /// Clarabel's status of the last program, snake_case (`solved`, `almost_solved`, …).
     pub status: String,
+    /// Interior-point iterations over all the pass's programs.
     pub iterations: u32,
+    /// The solver's own time over all the pass's programs (not the CVaR computed between them: calc
+    /// reads no clock).
     pub solve_time_ms: f64,
-    /// |primal − dual objective| at the end.
+    /// |primal − dual objective| of the last program, plus how far the CVaR of its weights lies above
+    /// the program's value of it (at most [`CVAR_TOLERANCE`] relative): a bound on the distance from
+    /// the pass's optimum.
     pub duality_gap: f64,
+    /// The CVaR cuts in the last program (0 when it has none).
+    pub cuts: u32,
+    /// The scenarios of the Rockafellar–Uryasev form in the last program (0 when it has none).
+    pub tail_scenarios: u32,
 }
 
 /// The risk and return of a set of weights, computed from the matrix (not from the solver).
@@ -128,180 +158,21 @@ pub enum SolveError {
     Solver { pass: &'static str, status: String },
 }
 
-/// A linear program `min qᵀx` subject to equality rows `a·x = b` and inequality rows `a·x ≤ b`.
-struct Lp {
-    q: Vec<f64>,
-    equalities: Vec<(Vec<(usize, f64)>, f64)>,
-    inequalities: Vec<(Vec<(usize, f64)>, f64)>,
-}
-
-fn status_name(status: SolverStatus) -> String {
-    let name = format!("{status:?}");
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
-impl Lp {
-    fn new(variables: usize) -> Self {
-        Self {
-            q: vec![0.0; variables],
-            equalities: Vec::new(),
-            inequalities: Vec::new(),
-        }
-    }
-
-    fn solve(&self, pass: &'static str) -> Result<(Vec<f64>, Pass), (SolverStatus, Pass)> {
-        let n = self.q.len();
-        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
-        let mut b = Vec::with_capacity(self.equalities.len() + self.inequalities.len());
-        for (i, (terms, rhs)) in self.equalities.iter().chain(&self.inequalities).enumerate() {
-            for &(j, v) in terms {
-                rows.push(i);
-                cols.push(j);
-                vals.push(v);
-            }
-            b.push(*rhs);
-        }
-        let a = CscMatrix::new_from_triplets(b.len(), n, rows, cols, vals);
-        let p = CscMatrix::zeros((n, n));
-        let cones: Vec<SupportedConeT<f64>> = vec![
-            ZeroConeT(self.equalities.len()),
-            NonnegativeConeT(self.inequalities.len()),
-        ];
-
-        let failed = |status| {
-            (
-                status,
-                Pass {
-                    status: status_name(status),
-                    iterations: 0,
-                    solve_time_ms: 0.0,
-                    duality_gap: f64::NAN,
-                },
-            )
-        };
-        let settings = DefaultSettingsBuilder::default()
-            .verbose(false)
-            .max_iter(200)
-            .build()
-            .map_err(|_| failed(SolverStatus::NumericalError))?;
-        let mut solver = DefaultSolver::new(&p, &self.q, &a, &b, &cones, settings)
-            .map_err(|_| failed(SolverStatus::NumericalError))?;
-        solver.solve();
-        let solution = &solver.solution;
-        let info = Pass {
-            status: status_name(solution.status),
-            iterations: solution.iterations,
-            solve_time_ms: solution.solve_time * 1e3,
-            duality_gap: solver.info.gap_abs,
-        };
-        let _ = pass;
-        match solution.status {
-            SolverStatus::Solved | SolverStatus::AlmostSolved => Ok((solution.x.clone(), info)),
-            other => Err((other, info)),
-        }
-    }
-}
-
-/// Variable layout: weights, then (when the model needs CVaR) `t` and the S `u_s`, then (pass 2) the B
-/// `d_b`.
-struct Layout {
-    buckets: usize,
-    scenarios: usize,
-    cvar: bool,
-    l1: bool,
-}
-
-impl Layout {
-    fn t(&self) -> usize {
-        self.buckets
-    }
-    fn u(&self, s: usize) -> usize {
-        self.buckets + 1 + s
-    }
-    fn d(&self, b: usize) -> usize {
-        self.buckets + if self.cvar { 1 + self.scenarios } else { 0 } + b
-    }
-    fn variables(&self) -> usize {
-        self.buckets
-            + if self.cvar { 1 + self.scenarios } else { 0 }
-            + if self.l1 { self.buckets } else { 0 }
-    }
-    /// The terms of the CVaR expression `t + Σ u_s / ((1 − α) S)`.
-    fn cvar_terms(&self, alpha: f64) -> Vec<(usize, f64)> {
-        let each = 1.0 / ((1.0 - alpha) * self.scenarios as f64);
-        std::iter::once((self.t(), 1.0))
-            .chain((0..self.scenarios).map(|s| (self.u(s), each)))
-            .collect()
-    }
-}
-
-/// The constraints both passes share: bounds, Σ w = 1, the CVaR definition and limit, the minimum E.
-fn base_lp(m: &Scenarios, model: &Model, layout: &Layout, means: &[f64]) -> Lp {
-    let b = layout.buckets;
-    let mut lp = Lp::new(layout.variables());
-    lp.equalities
-        .push(((0..b).map(|j| (j, 1.0)).collect(), 1.0));
-    for (j, &(lo, hi)) in model.bounds.iter().enumerate() {
-        lp.inequalities.push((vec![(j, 1.0)], hi));
-        lp.inequalities.push((vec![(j, -1.0)], -lo));
-    }
-    if layout.cvar {
-        // u_s ≥ 1 − Σ_b w_b M[s,b] − t  ⇔  −Σ_b M[s,b] w_b − t − u_s ≤ −1; and u_s ≥ 0.
-        for (s, row) in m.values.chunks_exact(b).enumerate() {
-            let mut terms: Vec<(usize, f64)> = row
-                .iter()
-                .enumerate()
-                .map(|(j, v)| (j, -f64::from(*v)))
-                .collect();
-            terms.push((layout.t(), -1.0));
-            terms.push((layout.u(s), -1.0));
-            lp.inequalities.push((terms, -1.0));
-            lp.inequalities.push((vec![(layout.u(s), -1.0)], 0.0));
-        }
-        if let Some(limit) = model.cvar_limit {
-            lp.inequalities
-                .push((layout.cvar_terms(model.cvar_confidence), limit));
-        }
-    }
-    if let Some(min) = model.min_expected_moic {
-        lp.inequalities.push((
-            means.iter().enumerate().map(|(j, m)| (j, -m)).collect(),
-            -min,
-        ));
-    }
-    lp
-}
-
-/// The pass-1 objective as terms to minimise.
-fn objective_terms(model: &Model, layout: &Layout, means: &[f64]) -> Vec<(usize, f64)> {
-    let expected = || means.iter().enumerate().map(|(j, m)| (j, -m));
+/// The minimised objective at `weights` with CVaR computed from the matrix, not taken from `η`.
+fn true_objective(model: &Model, means: &[f64], weights: &[f64], cvar: f64) -> f64 {
+    let expected: f64 = means.iter().zip(weights).map(|(m, w)| m * w).sum();
     match model.objective {
-        Objective::MaximizeReturn => expected().collect(),
-        Objective::MinimizeRisk => layout.cvar_terms(model.cvar_confidence),
+        Objective::MaximizeReturn => -expected,
+        Objective::MinimizeRisk => cvar,
         Objective::RiskAdjusted { risk_aversion } => {
-            let mut terms: Vec<(usize, f64)> = expected().collect();
-            if layout.cvar {
-                terms.extend(
-                    layout
-                        .cvar_terms(model.cvar_confidence)
-                        .into_iter()
-                        .map(|(j, c)| (j, c * risk_aversion)),
-                );
-            }
-            terms
+            -expected
+                + if risk_aversion > 0.0 {
+                    risk_aversion * cvar
+                } else {
+                    0.0
+                }
         }
     }
-}
-
-fn value_of(terms: &[(usize, f64)], x: &[f64]) -> f64 {
-    terms.iter().map(|&(j, c)| c * x[j]).sum()
 }
 
 /// The sentence naming what cannot hold together.
@@ -324,25 +195,18 @@ fn infeasible(model: &Model) -> String {
 
 /// Solves both passes of `model` over `m`.
 pub fn solve(m: &Scenarios, model: &Model) -> Result<Solution, SolveError> {
-    let b = m.buckets;
-    let needs_cvar = model.cvar_limit.is_some()
+    solve_with(m, model, CUT_ROUNDS)
+}
+
+/// [`solve`], with `cut_rounds` cutting-plane rounds per pass before the scenario form.
+fn solve_with(m: &Scenarios, model: &Model, cut_rounds: u32) -> Result<Solution, SolveError> {
+    let uses_cvar = model.cvar_limit.is_some()
         || match model.objective {
             Objective::MaximizeReturn => false,
             Objective::MinimizeRisk => true,
             Objective::RiskAdjusted { risk_aversion } => risk_aversion > 0.0,
         };
     let means = m.column_means();
-    let pass1_layout = Layout {
-        buckets: b,
-        scenarios: m.count(),
-        cvar: needs_cvar,
-        l1: false,
-    };
-    let objective = objective_terms(model, &pass1_layout, &means);
-    let mut lp = base_lp(m, model, &pass1_layout, &means);
-    for &(j, c) in &objective {
-        lp.q[j] += c;
-    }
     let classify = |pass: &'static str, status: SolverStatus| match status {
         SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => {
             SolveError::Infeasible(infeasible(model))
@@ -352,11 +216,21 @@ pub fn solve(m: &Scenarios, model: &Model) -> Result<Solution, SolveError> {
             status: status_name(other),
         },
     };
-    let (x1, pass1) = lp
-        .solve("pass 1")
-        .map_err(|(status, _)| classify("pass 1", status))?;
-    // Minimised value of the objective terms; the optimum in the objective's own sense.
-    let minimised = value_of(&objective, &x1);
+    let mut search = Search::new(m, model.cvar_confidence, uses_cvar, cut_rounds);
+    let first = search
+        .run(
+            &Program {
+                model,
+                means: &means,
+                bound: None,
+                uses_cvar,
+            },
+            false,
+        )
+        .map_err(|status| classify("pass 1", status))?;
+    let pass1 = first.pass();
+    // The minimised objective at pass 1's weights, CVaR from the matrix; the optimum in its own sense.
+    let minimised = true_objective(model, &means, &first.weights, first.cvar);
     let pass1_optimum = match model.objective {
         Objective::MinimizeRisk => minimised,
         _ => -minimised,
@@ -365,34 +239,41 @@ pub fn solve(m: &Scenarios, model: &Model) -> Result<Solution, SolveError> {
         .epsilon
         .unwrap_or_else(|| (1e-6 * pass1_optimum.abs()).max(1e-9));
 
-    let layout = Layout {
-        l1: true,
-        ..pass1_layout
-    };
-    let objective = objective_terms(model, &layout, &means);
-    let mut lp = base_lp(m, model, &layout, &means);
-    // Keep pass 1's optimum within ε: the minimised terms stay ≤ their minimum + ε.
-    lp.inequalities.push((objective, minimised + epsilon));
-    let uniform = 1.0 / b as f64;
-    for j in 0..b {
-        let d = layout.d(j);
-        lp.inequalities.push((vec![(j, 1.0), (d, -1.0)], uniform));
-        lp.inequalities.push((vec![(j, -1.0), (d, -1.0)], -uniform));
-        lp.q[d] = 1.0;
-    }
-    let (x2, pass2) = lp
-        .solve("pass 2")
-        .map_err(|(status, _)| classify("pass 2", status))?;
-    let weights = x2[..b].to_vec();
-    let metrics = evaluate(m, model, &weights);
+    let second = search
+        .run(
+            &Program {
+                model,
+                means: &means,
+                // Keep pass 1's optimum within ε: the minimised terms stay ≤ their minimum + ε.
+                bound: Some(minimised + epsilon),
+                uses_cvar,
+            },
+            true,
+        )
+        .map_err(|status| classify("pass 2", status))?;
+    let pass2 = second.pass();
+    let metrics = evaluate(m, model, &second.weights);
     Ok(Solution {
-        weights,
+        weights: second.weights,
         pass1_optimum,
         epsilon,
         pass1,
         pass2,
         metrics,
     })
+}
+
+impl Found {
+    fn pass(&self) -> Pass {
+        Pass {
+            status: status_name(self.last.status),
+            iterations: self.iterations,
+            solve_time_ms: self.seconds * 1e3,
+            duality_gap: self.last.gap + self.shortfall,
+            cuts: self.cuts,
+            tail_scenarios: self.tail,
+        }
+    }
 }
 
 /// The metrics of `weights` over `m`, and how far they are from satisfying `model`.

@@ -89,6 +89,8 @@ fn pass_json(p: &Pass) -> Value {
         "iterations": p.iterations,
         "solve_time_ms": p.solve_time_ms,
         "duality_gap": p.duality_gap,
+        "cuts": p.cuts,
+        "tail_scenarios": p.tail_scenarios,
     })
 }
 

@@ -225,3 +225,133 @@ fn the_same_matrix_and_config_give_the_same_weights() {
     }
     assert_certified(&m, &model, &a);
 }
+
+/// A matrix from the generator, its buckets of rising medians and spreads.
+fn generated(scenarios: u32, buckets: usize) -> Vec<f32> {
+    use crate::calc::scenarios::{Bucket, MatrixConfig, generate};
+    let config = MatrixConfig {
+        buckets: (0..buckets)
+            .map(|i| Bucket {
+                name: format!("b{i}"),
+                capital_allocation_pct: 100.0 / buckets as f64,
+                moic_median: 0.7 + i as f64 * 0.2,
+                moic_p90: 2.0 + i as f64 * 0.7,
+                moic_cap: None,
+            })
+            .collect(),
+        ..crate::calc::scenarios::MatrixConfig::sample(1, scenarios, 11)
+    };
+    generate(&config).values
+}
+
+/// Pass 1 of SPEC §10 written out whole, as the Rockafellar–Uryasev program over every scenario and
+/// solved once: the independent optimum the rounds must reach.
+fn full_program_optimum(m: &Scenarios, model: &Model) -> f64 {
+    let (b, s) = (m.buckets, m.count());
+    let (t, u) = (b, |k: usize| b + 1 + k);
+    let kappa = 1.0 / ((1.0 - model.cvar_confidence) * s as f64);
+    let cvar: Vec<(usize, f64)> = std::iter::once((t, 1.0))
+        .chain((0..s).map(|k| (u(k), kappa)))
+        .collect();
+    let means = m.column_means();
+    let mut lp = lp::Lp::new(b + 1 + s);
+    lp.equalities
+        .push(((0..b).map(|j| (j, 1.0)).collect(), 1.0));
+    for (j, &(lo, hi)) in model.bounds.iter().enumerate() {
+        lp.inequalities.push((vec![(j, 1.0)], hi));
+        lp.inequalities.push((vec![(j, -1.0)], -lo));
+    }
+    for k in 0..s {
+        let mut row: Vec<(usize, f64)> = m
+            .row(k)
+            .iter()
+            .enumerate()
+            .map(|(j, v)| (j, -f64::from(*v)))
+            .collect();
+        row.extend([(t, -1.0), (u(k), -1.0)]);
+        lp.inequalities.push((row, -1.0));
+        lp.inequalities.push((vec![(u(k), -1.0)], 0.0));
+    }
+    if let Some(limit) = model.cvar_limit {
+        lp.inequalities.push((cvar.clone(), limit));
+    }
+    if let Some(min) = model.min_expected_moic {
+        lp.inequalities.push((
+            means.iter().enumerate().map(|(j, m)| (j, -m)).collect(),
+            -min,
+        ));
+    }
+    let (sign, terms): (f64, Vec<(usize, f64)>) = match model.objective {
+        Objective::MaximizeReturn => (
+            -1.0,
+            means.iter().enumerate().map(|(j, m)| (j, -m)).collect(),
+        ),
+        Objective::MinimizeRisk => (1.0, cvar),
+        Objective::RiskAdjusted { risk_aversion } => (
+            -1.0,
+            means
+                .iter()
+                .enumerate()
+                .map(|(j, m)| (j, -m))
+                .chain(cvar.iter().map(|&(j, c)| (j, c * risk_aversion)))
+                .collect(),
+        ),
+    };
+    for (j, c) in &terms {
+        lp.q[*j] += c;
+    }
+    let solved = lp.solve();
+    assert!(solved.answered(), "the full program: {:?}", solved.status);
+    sign * terms.iter().map(|&(j, c)| c * solved.x[j]).sum::<f64>()
+}
+
+#[test]
+fn cuts_and_the_scenario_form_both_reach_the_full_programs_optimum() {
+    let values = generated(1_500, 8);
+    let m = Scenarios {
+        buckets: 8,
+        values: &values,
+    };
+    let bounded = |objective| Model {
+        bounds: vec![(0.0, 0.35); 8],
+        ..model(objective, 8)
+    };
+    // A CVaR limit halfway between the least CVaR and that of the unconstrained maximum return.
+    let least = full_program_optimum(&m, &bounded(Objective::MinimizeRisk));
+    let loosest = solve(&m, &bounded(Objective::MaximizeReturn))
+        .unwrap()
+        .metrics
+        .cvar;
+    let models = [
+        Model {
+            cvar_limit: Some((least + loosest) / 2.0),
+            ..bounded(Objective::MaximizeReturn)
+        },
+        Model {
+            min_expected_moic: Some(1.5),
+            ..bounded(Objective::MinimizeRisk)
+        },
+        bounded(Objective::RiskAdjusted { risk_aversion: 0.7 }),
+    ];
+    for model in models {
+        let expected = full_program_optimum(&m, &model);
+        // 0 rounds: the scenario form at once; 10,000: cuts until they converge.
+        for cut_rounds in [0, 10_000] {
+            let s = solve_with(&m, &model, cut_rounds).unwrap();
+            assert!(
+                (s.pass1_optimum - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+                "{:?} with {cut_rounds} cut rounds: {} against the full program's {expected}",
+                model.objective,
+                s.pass1_optimum
+            );
+            let (pass1, pass2) = (&s.pass1, &s.pass2);
+            if cut_rounds == 0 {
+                assert!(pass1.tail_scenarios >= 150 && pass1.cuts == 0, "{pass1:?}");
+                assert!(pass2.tail_scenarios >= 150 && pass2.cuts == 0, "{pass2:?}");
+            } else {
+                assert!(pass1.cuts > 9 && pass1.tail_scenarios == 0, "{pass1:?}");
+            }
+            assert_certified(&m, &model, &s);
+        }
+    }
+}
