@@ -19,6 +19,7 @@
 mod cvar;
 mod lp;
 mod program;
+mod tail;
 
 use clarabel::solver::SolverStatus;
 use lp::status_name;

@@ -1,19 +1,20 @@
 //! One pass's linear programs and the rounds that refine how they represent CVaR.
 //!
 //! A pass starts with CVaR as one variable `η` above its supporting hyperplanes ([`super::cvar`]):
-//! programs of B + 1 variables, a cut added at each round's weights and one towards the running centre
-//! of the rounds (in-out separation, which damps the cutting-plane method's zig-zag). Where that has
-//! not converged after [`CUT_ROUNDS`] (many buckets with the optimum inside the simplex), the pass
-//! switches to the Rockafellar–Uryasev form over the scenarios that can be in the tail: those in the
-//! worst `2(1 − α)` share at the last weights, and every scenario found above `t` afterwards. Leaving
-//! out a scenario drops its two rows, so each program is a relaxation of SPEC §10's; a pass ends when
-//! the CVaR of its weights, computed from the whole matrix, is no more than the program's own value of
-//! it (within [`CVAR_TOLERANCE`]): the weights are then optimal for the full program.
+//! programs of B + 1 variables, a cut added at each round's weights and one halfway towards the
+//! running centre of the rounds (in-out separation, which damps the cutting-plane method's zig-zag).
+//! Where that has not converged after [`CUT_ROUNDS`] (many buckets with the optimum inside the
+//! simplex), the pass switches to the Rockafellar–Uryasev form over the scenarios near the tail's edge
+//! at the last weights, the deep tail summed into one term ([`super::tail`]). Every program is a
+//! relaxation of SPEC §10's; a pass ends when the CVaR of its weights, computed from the whole matrix,
+//! is no more than the program's own value of it (within [`CVAR_TOLERANCE`]): the weights are then
+//! optimal for the full program.
 
 use clarabel::solver::SolverStatus;
 
 use super::cvar::{cvar_and_cut, modelled};
 use super::lp::{Lp, Solved};
+use super::tail::Tail;
 use super::{Model, Objective, Scenarios};
 
 /// The CVaR of a pass's weights may exceed the program's value of it by this, times `max(1, |CVaR|)`:
@@ -21,7 +22,7 @@ use super::{Model, Objective, Scenarios};
 pub const CVAR_TOLERANCE: f64 = 1e-8;
 
 /// Cutting-plane rounds before a pass turns to the scenario form.
-pub const CUT_ROUNDS: u32 = 60;
+pub const CUT_ROUNDS: u32 = 150;
 
 /// A guard against a numerical stall in the scenario form, never reached by a solvable model: each
 /// round adds the scenarios found above `t`, and there are finitely many.
@@ -97,9 +98,10 @@ pub(super) struct Found {
 }
 
 impl Program<'_> {
-    /// The pass-1 objective as terms to minimise, CVaR as the layout represents it.
-    fn objective_terms(&self, layout: &Layout, kappa: f64) -> Vec<(usize, f64)> {
+    /// The pass-1 objective as terms to minimise and a constant, CVaR as the layout represents it.
+    fn objective_terms(&self, layout: &Layout, cvar: &Linear) -> Linear {
         let mut terms: Vec<(usize, f64)> = Vec::new();
+        let mut constant = 0.0;
         let (expected, risk) = match self.model.objective {
             Objective::MaximizeReturn => (true, 0.0),
             Objective::MinimizeRisk => (false, 1.0),
@@ -109,14 +111,16 @@ impl Program<'_> {
             terms.extend(self.means.iter().enumerate().map(|(j, m)| (j, -m)));
         }
         if risk > 0.0 && layout.form != Form::Absent {
-            terms.extend(cvar_terms(layout, kappa).map(|(j, c)| (j, c * risk)));
+            terms.extend(cvar.0.iter().map(|&(j, c)| (j, c * risk)));
+            constant += risk * cvar.1;
         }
-        terms
+        (terms, constant)
     }
 
-    fn lp(&self, m: &Scenarios, layout: &Layout, cuts: &[Vec<f64>], tail: &[u32]) -> Lp {
+    fn lp(&self, m: &Scenarios, layout: &Layout, cuts: &[Vec<f64>], tail: Option<&Tail>) -> Lp {
         let b = layout.buckets;
         let kappa = 1.0 / ((1.0 - self.model.cvar_confidence) * m.count() as f64);
+        let cvar = cvar_terms(layout, kappa, tail);
         let mut lp = Lp::new(layout.variables());
         lp.equalities
             .push(((0..b).map(|j| (j, 1.0)).collect(), 1.0));
@@ -137,7 +141,8 @@ impl Program<'_> {
             }
             // u_k ≥ 1 − M_s·w − t  ⇔  −M_s·w − t − u_k ≤ −1; and u_k ≥ 0.
             Form::Tail(_) => {
-                for (k, &s) in tail.iter().enumerate() {
+                let rows = tail.map_or(&[][..], |t| &t.rows[..]);
+                for (k, &s) in rows.iter().enumerate() {
                     let mut terms: Vec<(usize, f64)> = m
                         .row(s as usize)
                         .iter()
@@ -152,8 +157,7 @@ impl Program<'_> {
             }
         }
         if let (Some(limit), true) = (self.model.cvar_limit, layout.form != Form::Absent) {
-            lp.inequalities
-                .push((cvar_terms(layout, kappa).collect(), limit));
+            lp.inequalities.push((cvar.0.clone(), limit - cvar.1));
         }
         if let Some(min) = self.model.min_expected_moic {
             lp.inequalities.push((
@@ -165,7 +169,7 @@ impl Program<'_> {
                 -min,
             ));
         }
-        let objective = self.objective_terms(layout, kappa);
+        let (objective, constant) = self.objective_terms(layout, &cvar);
         match self.bound {
             None => {
                 for (j, c) in objective {
@@ -173,7 +177,7 @@ impl Program<'_> {
                 }
             }
             Some(bound) => {
-                lp.inequalities.push((objective, bound));
+                lp.inequalities.push((objective, bound - constant));
                 let uniform = 1.0 / b as f64;
                 for j in 0..b {
                     let d = layout.d(j);
@@ -187,15 +191,28 @@ impl Program<'_> {
     }
 }
 
-/// CVaR as the layout represents it: `η`, or `t + κ Σ_k u_k` with κ = 1/((1 − α) S).
-fn cvar_terms(layout: &Layout, kappa: f64) -> impl Iterator<Item = (usize, f64)> + use<> {
-    let eta = layout.eta();
-    let first_u = layout.u(0);
-    let n = match layout.form {
-        Form::Tail(n) => n,
-        _ => 0,
-    };
-    std::iter::once((eta, 1.0)).chain((0..n).map(move |k| (first_u + k, kappa)))
+/// Linear terms and a constant.
+type Linear = (Vec<(usize, f64)>, f64);
+
+/// CVaR as the layout represents it: `η`; or `t + κ (Σ_k u_k + Σ_deep (1 − M_s·w − t))`, that is
+/// `(1 − κ·deep) t + κ Σ_k u_k − κ (Σ_deep M_s)·w + κ·deep`.
+fn cvar_terms(layout: &Layout, kappa: f64, tail: Option<&Tail>) -> Linear {
+    match (layout.form, tail) {
+        (Form::Tail(n), Some(tail)) => {
+            let deep = tail.deep as f64;
+            let terms = std::iter::once((layout.eta(), 1.0 - kappa * deep))
+                .chain((0..n).map(|k| (layout.u(k), kappa)))
+                .chain(
+                    tail.deep_sum
+                        .iter()
+                        .enumerate()
+                        .map(|(j, c)| (j, -kappa * c)),
+                )
+                .collect();
+            (terms, kappa * deep)
+        }
+        _ => (vec![(layout.eta(), 1.0)], 0.0),
+    }
 }
 
 /// What a solve's passes share: the cuts found so far (valid for any program over the same matrix and
@@ -206,7 +223,7 @@ pub(super) struct Search<'a> {
     alpha: f64,
     cuts: Vec<Vec<f64>>,
     centre: Vec<f64>,
-    tail: Option<Vec<u32>>,
+    tail: Option<Tail>,
     /// Cutting-plane rounds of a pass before it turns to the scenario form ([`CUT_ROUNDS`]; tests
     /// choose 0 to take the scenario form at once, or many to keep the cuts).
     cut_rounds: u32,
@@ -251,14 +268,14 @@ impl<'a> Search<'a> {
             let form = match (&self.tail, program.uses_cvar) {
                 (_, false) => Form::Absent,
                 (None, true) => Form::Cuts,
-                (Some(tail), true) => Form::Tail(tail.len()),
+                (Some(tail), true) => Form::Tail(tail.rows.len()),
             };
             let layout = Layout {
                 buckets: b,
                 form,
                 l1,
             };
-            let tail = self.tail.as_deref().unwrap_or(&[]);
+            let tail = self.tail.as_ref();
             let last = program.lp(self.m, &layout, &self.cuts, tail).solve();
             iterations += last.iterations;
             seconds += last.seconds;
@@ -271,10 +288,22 @@ impl<'a> Search<'a> {
             let represented = match form {
                 Form::Absent => f64::INFINITY,
                 Form::Cuts => last.x[layout.eta()].max(modelled(&self.cuts, &weights)),
-                Form::Tail(_) => self.tail_value(&weights, last.x[layout.eta()], tail),
+                Form::Tail(_) => tail.map_or(f64::INFINITY, |tail| {
+                    tail.value(self.m, self.alpha, &weights, last.x[layout.eta()])
+                }),
             };
             let shortfall = cvar - represented;
-            if shortfall <= CVAR_TOLERANCE * cvar.abs().max(1.0) {
+            let converged = shortfall <= CVAR_TOLERANCE * cvar.abs().max(1.0);
+            // In the scenario form, a shortfall with no misjudged scenario is rounding: the program's
+            // value is then the full R–U function at (w, t), never below CVaR in exact arithmetic.
+            let misjudged = match (converged, form, self.tail.as_mut()) {
+                (false, Form::Tail(_), Some(tail)) if rounds <= self.cut_rounds + TAIL_ROUNDS => {
+                    tail.widen(self.m, &weights, last.x[layout.eta()])
+                }
+                _ => 0,
+            };
+            if converged || (matches!(form, Form::Tail(_)) && misjudged == 0) {
+                let tail = self.tail.as_ref();
                 return Ok(Found {
                     weights,
                     cvar,
@@ -285,19 +314,18 @@ impl<'a> Search<'a> {
                     } else {
                         0
                     },
-                    tail: tail.len() as u32,
+                    tail: tail.map_or(0, |t| t.rows.len() as u32),
                     shortfall: shortfall.max(0.0),
                     last,
                 });
             }
             match form {
-                Form::Absent => unreachable!("no shortfall without CVaR"),
                 Form::Cuts if rounds < self.cut_rounds => self.cut(&weights, cut),
-                Form::Cuts => self.tail = Some(self.worst(&weights)),
-                Form::Tail(_) if rounds > self.cut_rounds + TAIL_ROUNDS => {
-                    return Err(SolverStatus::MaxIterations);
-                }
-                Form::Tail(_) => self.widen(&weights, last.x[layout.eta()]),
+                Form::Cuts => self.tail = Some(Tail::at(self.m, self.alpha, &weights)),
+                Form::Tail(_) if misjudged > 0 => {}
+                // Not reached without CVaR (the first program is the answer); past TAIL_ROUNDS, a
+                // guard against a numerical stall.
+                Form::Absent | Form::Tail(_) => return Err(SolverStatus::MaxIterations),
             }
         }
     }
@@ -314,45 +342,5 @@ impl<'a> Search<'a> {
             .collect();
         self.cuts.push(cvar_and_cut(self.m, self.alpha, &between).1);
         self.centre = between;
-    }
-
-    /// The program's exact CVaR at `weights` and `t`: `t + κ Σ_k max(0, loss_k − t)` over its scenarios.
-    fn tail_value(&self, weights: &[f64], t: f64, tail: &[u32]) -> f64 {
-        let kappa = 1.0 / ((1.0 - self.alpha) * self.m.count() as f64);
-        let excess: f64 = tail
-            .iter()
-            .map(|&s| (1.0 - self.m.return_of(s as usize, weights) - t).max(0.0))
-            .sum();
-        t + kappa * excess
-    }
-
-    /// The worst `2(1 − α)` share of the scenarios at `weights` (all of them when that is more).
-    fn worst(&self, weights: &[f64]) -> Vec<u32> {
-        let returns = self.m.returns(weights);
-        let s = returns.len();
-        let n = ((2.0 * (1.0 - self.alpha) * s as f64).ceil() as usize).clamp(1, s);
-        let mut order: Vec<u32> = (0..s as u32).collect();
-        order.select_nth_unstable_by(n - 1, |a, b| {
-            returns[*a as usize].total_cmp(&returns[*b as usize])
-        });
-        order.truncate(n);
-        order.sort_unstable();
-        order
-    }
-
-    /// Adds every scenario whose loss at `weights` is above `t`.
-    fn widen(&mut self, weights: &[f64], t: f64) {
-        let Some(tail) = self.tail.as_mut() else {
-            return;
-        };
-        let mut member = vec![false; self.m.count()];
-        for &s in tail.iter() {
-            member[s as usize] = true;
-        }
-        for (s, r) in self.m.returns(weights).into_iter().enumerate() {
-            if !member[s] && 1.0 - r > t {
-                tail.push(s as u32);
-            }
-        }
     }
 }
