@@ -18,12 +18,13 @@ enum Place {
     Deep,
 }
 
-/// The deep tail is the worst `DEEP × (1 − α)` share of the scenarios at the weights the form starts
-/// from, the rows the next ones up to `EDGE × (1 − α)`. Measured at 100,000 × 50: rows are the cost
-/// of each program (its factorisation grows with rows × buckets²), and a narrower band than this
-/// needed more rounds.
-const DEEP: f64 = 0.6;
-const EDGE: f64 = 1.3;
+/// The rows are the scenarios ranked (worst first) from `(1 − α) S − below` to `(1 − α) S + above`
+/// at the weights the form starts from, the deep tail those before. `below` is 0.4 of the tail's share
+/// and `above` 0.3 of it, each at most a fixed share of all scenarios, so that a low α (a tail of half
+/// the scenarios) keeps a band as narrow as α = 0.95's. Measured at 100,000 × 50: rows are the cost of
+/// each program (its factorisation grows with rows × buckets²), and a narrower band needed more rounds.
+const BELOW: (f64, f64) = (0.4, 0.02);
+const ABOVE: (f64, f64) = (0.3, 0.015);
 
 pub(super) struct Tail {
     place: Vec<Place>,
@@ -41,8 +42,9 @@ impl Tail {
         let returns = m.returns(weights);
         let s = returns.len();
         let share = (1.0 - alpha) * s as f64;
-        let deep = ((DEEP * share).floor() as usize).min(s);
-        let edge = ((EDGE * share).ceil() as usize).clamp(deep.max(1), s);
+        let margin = |(of_tail, of_all): (f64, f64)| (of_tail * share).min(of_all * s as f64);
+        let deep = ((share - margin(BELOW)).floor().max(0.0) as usize).min(s);
+        let edge = ((share + margin(ABOVE)).ceil() as usize).clamp(deep.max(1), s);
         // Worst first: ascending return.
         let mut order: Vec<u32> = (0..s as u32).collect();
         order.select_nth_unstable_by(edge - 1, |a, b| {
@@ -103,13 +105,24 @@ impl Tail {
     }
 
     /// Makes rows of the scenarios misjudged at `weights` and `t`: those left out whose loss is above
-    /// `t`, and those in the deep tail whose loss is below it. Returns how many moved.
+    /// `t`, and those in the deep tail whose loss is below it; the worst misjudged first, at most as
+    /// many as there are rows already (weights far from the band's misjudge thousands, most of which
+    /// the next program's weights no longer would). Returns how many moved.
     pub fn widen(&mut self, m: &Scenarios, weights: &[f64], t: f64) -> usize {
-        let mut moved = 0;
-        for (s, r) in m.returns(weights).into_iter().enumerate() {
-            if !self.wrong(self.place[s], 1.0 - r, t) {
-                continue;
-            }
+        let mut misjudged: Vec<(f64, usize)> = m
+            .returns(weights)
+            .into_iter()
+            .enumerate()
+            .filter(|(s, r)| self.wrong(self.place[*s], 1.0 - r, t))
+            .map(|(s, r)| ((1.0 - r - t).abs(), s))
+            .collect();
+        let most = self.rows.len().max(1_000);
+        if misjudged.len() > most {
+            misjudged.select_nth_unstable_by(most - 1, |a, b| b.0.total_cmp(&a.0));
+            misjudged.truncate(most);
+        }
+        misjudged.sort_unstable_by_key(|&(_, s)| s);
+        for &(_, s) in &misjudged {
             if self.place[s] == Place::Deep {
                 self.deep -= 1;
                 for (sum, v) in self.deep_sum.iter_mut().zip(m.row(s)) {
@@ -118,8 +131,7 @@ impl Tail {
             }
             self.place[s] = Place::Row;
             self.rows.push(s as u32);
-            moved += 1;
         }
-        moved
+        misjudged.len()
     }
 }
