@@ -104,6 +104,10 @@ async fn an_analyst_posts_a_config_polls_and_reads_weights_an_independent_check_
         );
         assert!(metrics["max_violation"].as_f64().unwrap() <= 1e-6);
         assert!(metrics["pass1"]["iterations"].as_u64().unwrap() > 0);
+        // The pass's rounds: on two buckets, CVaR is modelled by its cuts alone (at least the B + 1
+        // it starts with), never by scenario rows.
+        assert!(metrics["pass1"]["cuts"].as_u64().unwrap() >= 3, "{metrics}");
+        assert_eq!(metrics["pass1"]["tail_scenarios"], 0, "{metrics}");
         // The user's plan (the matrix's 40 % seed, 60 % series A) beside the optimum (issue #27),
         // its figures recomputed here from the values.
         let plan = &metrics["plan"];
