@@ -67,6 +67,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 /// How long one probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often the watch asks its own connection `SELECT 1` (issue #25: an outage known within 250 ms).
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the watch waits for that answer before taking the database for lost: a loaded database
+/// answers `SELECT 1` in milliseconds; the pool's own acquire timeout is 3 s.
+const WATCH_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Whether the database is known to be down (SPEC §17: fail fast with 503 while it is, recover within
 /// a second of its return). Set by whoever meets an unreachable database; cleared by a prober that
@@ -150,30 +155,57 @@ impl Database {
     /// Records that a query found the database unreachable, and starts the one prober that clears the
     /// mark when a fresh connection answers (PostgreSQL only: an embedded SQLite file is not "down").
     pub fn report_unavailable(&self) {
+        if self.backend == Backend::Postgres {
+            mark_down(&self.health, &self.url);
+        }
+    }
+
+    /// Watches the database from a connection of its own (PostgreSQL only), so that an outage is
+    /// known within [`WATCH_INTERVAL`] and even the first request after it is answered 503 at once
+    /// (issue #25), instead of waiting for the pool's acquire timeout. A failed `SELECT 1` marks the
+    /// database down (a stopped server fails it at once); a slow one only after [`WATCH_PATIENCE`],
+    /// so that a loaded but working database is not taken for a lost one. While the mark is set the
+    /// prober of [`Database::report_unavailable`] looks for the way back; then the watch resumes. The
+    /// task ends when the last handle on the database is dropped.
+    pub fn watch(&self) {
         if self.backend != Backend::Postgres {
             return;
         }
-        if !self.health.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!("the database is unreachable: answering 503 until it is back");
-        }
-        if self.health.probing.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        let (health, url) = (self.health.clone(), self.url.clone());
+        let (health, url) = (Arc::downgrade(&self.health), self.url.clone());
         tokio::spawn(async move {
             use sea_orm::sqlx::Connection;
             loop {
-                tokio::time::sleep(PROBE_INTERVAL).await;
-                let probe = async {
-                    let mut conn = sea_orm::sqlx::PgConnection::connect(&url).await?;
-                    sea_orm::sqlx::query("SELECT 1").execute(&mut conn).await?;
-                    conn.close().await
-                };
-                if let Ok(Ok(())) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-                    health.down.store(false, Ordering::Relaxed);
-                    health.probing.store(false, Ordering::Relaxed);
-                    tracing::info!("the database answers again");
+                tokio::time::sleep(WATCH_INTERVAL).await;
+                let Some(alive) = health.upgrade() else {
                     return;
+                };
+                if alive.down.load(Ordering::Relaxed) {
+                    continue; // the prober is on it
+                }
+                drop(alive);
+                let Ok(Ok(mut conn)) =
+                    tokio::time::timeout(PROBE_TIMEOUT, sea_orm::sqlx::PgConnection::connect(&url))
+                        .await
+                else {
+                    if let Some(alive) = health.upgrade() {
+                        mark_down(&alive, &url);
+                    }
+                    continue;
+                };
+                loop {
+                    tokio::time::sleep(WATCH_INTERVAL).await;
+                    let Some(alive) = health.upgrade() else {
+                        return;
+                    };
+                    let answer = tokio::time::timeout(
+                        WATCH_PATIENCE,
+                        sea_orm::sqlx::query("SELECT 1").execute(&mut conn),
+                    )
+                    .await;
+                    if !matches!(answer, Ok(Ok(_))) {
+                        mark_down(&alive, &url);
+                        break;
+                    }
                 }
             }
         });
@@ -236,6 +268,35 @@ impl Database {
 
 /// Creates the directory of a file-backed SQLite URL and checks that it is writable, so that a bad data
 /// directory is reported as such rather than as an obscure driver error.
+/// Marks the database down and starts the one prober that clears the mark when a fresh connection
+/// answers.
+fn mark_down(health: &Arc<Health>, url: &str) {
+    if !health.down.swap(true, Ordering::Relaxed) {
+        tracing::warn!("the database is unreachable: answering 503 until it is back");
+    }
+    if health.probing.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let (health, url) = (health.clone(), url.to_owned());
+    tokio::spawn(async move {
+        use sea_orm::sqlx::Connection;
+        loop {
+            tokio::time::sleep(PROBE_INTERVAL).await;
+            let probe = async {
+                let mut conn = sea_orm::sqlx::PgConnection::connect(&url).await?;
+                sea_orm::sqlx::query("SELECT 1").execute(&mut conn).await?;
+                conn.close().await
+            };
+            if let Ok(Ok(())) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                health.down.store(false, Ordering::Relaxed);
+                health.probing.store(false, Ordering::Relaxed);
+                tracing::info!("the database answers again");
+                return;
+            }
+        }
+    });
+}
+
 fn ensure_sqlite_directory(url: &str) -> Result<()> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = rest.split('?').next().unwrap_or_default();

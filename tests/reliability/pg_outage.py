@@ -4,9 +4,10 @@
 Starts its own PostgreSQL cluster (`initdb` + `pg_ctl`, its own port and directory, run as the
 `postgres` user when this runs as root) and an `updog serve` (one worker) on it, then:
 1. a load of reads and creates, all answered 2xx;
-2. the cluster stopped (`pg_ctl stop -m fast`): requests go on; every answer must be a 503 problem
-   with `Retry-After`, within 0.5 s once the outage is known (the first request, which meets it, may take
-   up to the pool's acquire timeout, and is reported); `/readyz` 503; the process stays up;
+2. the cluster stopped (`pg_ctl stop -m fast`), and 0.3 s later requests go on: every answer must be a
+   503 problem with `Retry-After` within 0.5 s, the first included (issue #25: the server's own watch
+   connection notices the outage within 250 ms, so no request waits for the pool's acquire timeout);
+   `/readyz` 503; the process stays up;
 3. the cluster started again: requests succeed within 5 s; a snapshot posted then is calculated (the
    worker claims jobs again).
 Usage: pg_outage.py <updog binary>. Bounded: about 200 requests and 60 s; the cluster, its directory and
@@ -111,13 +112,15 @@ def main():
 
         cluster.stop()
         print("PostgreSQL stopped")
+        # The watch asks every 100 ms; a stopped server fails the question at once.
+        time.sleep(0.3)
         during = load("during", 60)
         statuses = {}
         for s, *_ in during:
             statuses[s] = statuses.get(s, 0) + 1
         first = during[0][3]
         rest = [d for _, _, _, d in during[1:]]
-        worst = max(rest)
+        worst = max(first, max(rest))
         bad = [(s, h, r) for s, h, r, _ in during
                if s != 503 or header(h, "Retry-After") is None
                or not (header(h, "Content-Type") or "").startswith("application/problem+json")]
@@ -126,7 +129,7 @@ def main():
         if bad:
             failures.append(f"{len(bad)} answers were not 503 problems with Retry-After, e.g. {bad[0][0]}")
         if worst > FAST:
-            failures.append(f"an answer took {worst:.3f} s once the outage was known (limit {FAST} s)")
+            failures.append(f"an answer took {worst:.3f} s during the outage, the first included (limit {FAST} s)")
         ready, _, _, ready_took = timed(base, "GET", "/readyz", None)
         print(f"/readyz during the outage: {ready} in {ready_took:.3f} s")
         if ready != 503:
