@@ -24,8 +24,9 @@ pub const CVAR_TOLERANCE: f64 = 1e-8;
 /// Cutting-plane rounds before a pass turns to the scenario form.
 pub const CUT_ROUNDS: u32 = 150;
 
-/// A guard against a numerical stall in the scenario form, never reached by a solvable model: each
-/// round adds the scenarios found above `t`, and there are finitely many.
+/// Scenario-form rounds a pass may take after its first: a guard against a numerical stall, never
+/// reached by a solvable model (each round moves at least one misjudged scenario into the rows, and
+/// there are finitely many).
 const TAIL_ROUNDS: u32 = 50;
 
 /// How CVaR enters a program.
@@ -264,6 +265,7 @@ impl<'a> Search<'a> {
         let mut iterations = 0u32;
         let mut seconds = 0.0;
         let mut rounds = 0u32;
+        let mut tail_rounds = 0u32;
         loop {
             let form = match (&self.tail, program.uses_cvar) {
                 (_, false) => Form::Absent,
@@ -296,13 +298,17 @@ impl<'a> Search<'a> {
             let converged = shortfall <= CVAR_TOLERANCE * cvar.abs().max(1.0);
             // In the scenario form, a shortfall with no misjudged scenario is rounding: the program's
             // value is then the full R–U function at (w, t), never below CVaR in exact arithmetic.
-            let misjudged = match (converged, form, self.tail.as_mut()) {
-                (false, Form::Tail(_), Some(tail)) if rounds <= self.cut_rounds + TAIL_ROUNDS => {
-                    tail.widen(self.m, &weights, last.x[layout.eta()])
+            let widened = match (converged, form, self.tail.as_mut()) {
+                (false, Form::Tail(_), Some(tail)) => {
+                    tail_rounds += 1;
+                    if tail_rounds > TAIL_ROUNDS {
+                        return Err(SolverStatus::MaxIterations);
+                    }
+                    Some(tail.widen(self.m, &weights, last.x[layout.eta()]))
                 }
-                _ => 0,
+                _ => None,
             };
-            if converged || (matches!(form, Form::Tail(_)) && misjudged == 0) {
+            if converged || widened == Some(0) {
                 let tail = self.tail.as_ref();
                 return Ok(Found {
                     weights,
@@ -322,10 +328,9 @@ impl<'a> Search<'a> {
             match form {
                 Form::Cuts if rounds < self.cut_rounds => self.cut(&weights, cut),
                 Form::Cuts => self.tail = Some(Tail::at(self.m, self.alpha, &weights)),
-                Form::Tail(_) if misjudged > 0 => {}
-                // Not reached without CVaR (the first program is the answer); past TAIL_ROUNDS, a
-                // guard against a numerical stall.
-                Form::Absent | Form::Tail(_) => return Err(SolverStatus::MaxIterations),
+                Form::Tail(_) => {} // widened above
+                // Not reached: without CVaR the first program is the answer.
+                Form::Absent => return Err(SolverStatus::MaxIterations),
             }
         }
     }
