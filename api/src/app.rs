@@ -159,6 +159,9 @@ impl Application {
             redis,
             metrics: crate::observability::Metrics::new(),
             moic_bodies: crate::bodies::MoicBodies::default(),
+            rate_limit: config
+                .rate_limit_per_key
+                .map(|n| std::sync::Arc::new(crate::rate_limit::KeyRateLimit::new(n))),
         });
         let spec = openapi::openapi();
         let route_table = web::Data::new(RouteTable::from_spec(&spec));

@@ -39,6 +39,9 @@ pub struct Config {
     pub job_lease_secs: u64,
     /// Prefix of this deployment's Redis keys, for deployments (or test databases) sharing one Redis.
     pub cache_namespace: Option<String>,
+    /// Requests per second each API key may send to this process (`UPDOG_RATE_LIMIT_PER_KEY`, a
+    /// burst of as many); `None` (unset or 0): no limit.
+    pub rate_limit_per_key: Option<std::num::NonZeroU32>,
 }
 
 impl Config {
@@ -169,6 +172,9 @@ impl Config {
             });
         }
 
+        let rate_limit_per_key =
+            std::num::NonZeroU32::new(number("UPDOG_RATE_LIMIT_PER_KEY", 0..=1_000_000, 0)? as u32);
+
         Ok(Self {
             database_url,
             redis_url,
@@ -183,6 +189,7 @@ impl Config {
             cors_origins,
             job_lease_secs,
             cache_namespace,
+            rate_limit_per_key,
         })
     }
 }
@@ -281,6 +288,10 @@ mod tests {
         assert_eq!(
             failing_var(config(&[("UPDOG_WORKERS", "-1")])),
             "UPDOG_WORKERS"
+        );
+        assert_eq!(
+            failing_var(config(&[("UPDOG_RATE_LIMIT_PER_KEY", "fast")])),
+            "UPDOG_RATE_LIMIT_PER_KEY"
         );
         assert_eq!(
             failing_var(config(&[("UPDOG_SHUTDOWN_GRACE_S", "601")])),

@@ -73,6 +73,11 @@ pub enum Error {
     #[error("not acceptable; available: {available}")]
     NotAcceptable { available: &'static str },
 
+    /// The key has used its requests per second (`UPDOG_RATE_LIMIT_PER_KEY`); it may send again
+    /// after `retry_after` seconds.
+    #[error("the key's request rate is over its limit")]
+    RateLimited { retry_after: u64 },
+
     /// The database is known to be down (an earlier request met it so, and it has not answered since):
     /// answered at once, without waiting for the pool.
     #[error("the database is known to be down")]
@@ -159,6 +164,13 @@ impl Error {
                 ..unavailable()
             },
             Error::Service(S::DatabaseUnavailable(_)) | Error::DatabaseDown => unavailable(),
+            Error::RateLimited { retry_after } => Problem::new(
+                ProblemCode::RateLimited,
+                format!(
+                    "This API key has sent more requests per second than the server allows; retry in \
+                     {retry_after} s."
+                ),
+            ),
             Error::NotAcceptable { available } => Problem::new(
                 ProblemCode::NotAcceptable,
                 format!("This resource is available as {available}; the Accept header admits neither."),
@@ -280,6 +292,9 @@ impl ResponseError for Error {
             }
             Error::DatabaseUnavailable { .. } | Error::DatabaseDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Error::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Error::Service(service::Error::DatabaseUnavailable(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -54,6 +54,16 @@ impl Caller {
     }
 }
 
+/// Answers 429 when the key is over its rate (`UPDOG_RATE_LIMIT_PER_KEY`).
+fn within_rate(state: &AppState, key: uuid::Uuid) -> Result<(), Error> {
+    match &state.rate_limit {
+        Some(limit) => limit
+            .admit(key)
+            .map_err(|retry_after| Error::RateLimited { retry_after }),
+        None => Ok(()),
+    }
+}
+
 impl FromRequest for Caller {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
@@ -75,6 +85,7 @@ impl FromRequest for Caller {
             let token = token.ok_or(service::Error::Unauthenticated)?;
             let principal =
                 service::auth::authenticate(&state.service.db, &state.service.keys, &token).await?;
+            within_rate(&state, principal.key_id)?;
             Ok(Caller { state, principal })
         })
     }

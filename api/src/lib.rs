@@ -12,6 +12,7 @@ pub mod negotiate;
 pub mod observability;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod rejections;
 pub mod replies;
 pub mod responses;

@@ -34,6 +34,7 @@ pub enum ProblemCode {
     UnsupportedMediaType,
     NotAcceptable,
     PayloadTooLarge,
+    RateLimited,
     ServiceUnavailable,
     Internal,
 }
@@ -63,6 +64,7 @@ impl ProblemCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotAcceptable => "not_acceptable",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -90,6 +92,7 @@ impl ProblemCode {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,6 +122,7 @@ impl ProblemCode {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::NotAcceptable => "Not acceptable",
             Self::PayloadTooLarge => "Request body too large",
+            Self::RateLimited => "Too many requests",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Internal => "Internal error",
         }

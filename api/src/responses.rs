@@ -112,7 +112,15 @@ const SERVICE_UNAVAILABLE: Shared = Shared {
     headers: &[("Retry-After", "Seconds to wait before retrying.")],
 };
 
-const ALL: [Shared; 12] = [
+const TOO_MANY_REQUESTS: Shared = Shared {
+    name: "TooManyRequests",
+    status: 429,
+    description: "The API key is over its requests per second (`rate_limited`, only when the server sets \
+                  `UPDOG_RATE_LIMIT_PER_KEY`); retry after `Retry-After` seconds.",
+    headers: &[("Retry-After", "Seconds to wait before retrying.")],
+};
+
+const ALL: [Shared; 13] = [
     BAD_REQUEST,
     UNAUTHORIZED,
     FORBIDDEN,
@@ -124,6 +132,7 @@ const ALL: [Shared; 12] = [
     NOT_ACCEPTABLE,
     UNPROCESSABLE,
     PRECONDITION_REQUIRED,
+    TOO_MANY_REQUESTS,
     SERVICE_UNAVAILABLE,
 ];
 
@@ -192,14 +201,14 @@ macro_rules! error_bundle {
 
 error_bundle! {
     /// The errors of a read or a list.
-    ReadErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
+    ReadErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE]
 }
 
 error_bundle! {
     /// The errors of an idempotent create (`POST` with `Idempotency-Key`).
     CreateErrors = [
         BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE,
-        UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE, SERVICE_UNAVAILABLE,
+        UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE,
     ]
 }
 
@@ -208,7 +217,7 @@ error_bundle! {
     UpdateErrors = [
         BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PRECONDITION_FAILED,
         PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNPROCESSABLE, PRECONDITION_REQUIRED,
-        SERVICE_UNAVAILABLE,
+        TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE,
     ]
 }
 
@@ -216,7 +225,7 @@ error_bundle! {
     /// The errors of a versioned delete.
     DeleteErrors = [
         BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, PRECONDITION_REQUIRED,
-        SERVICE_UNAVAILABLE,
+        TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE,
     ]
 }
 
@@ -273,21 +282,21 @@ impl<T: ToSchema> IntoResponses for Created<T> {
 
 error_bundle! {
     /// The errors of a cancellation (`DELETE` of a queued job's resource, refused once it has started).
-    CancelErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, SERVICE_UNAVAILABLE]
+    CancelErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE]
 }
 
 error_bundle! {
     /// The errors of a delete that needs no `If-Match` (an immutable row: a lot, a distribution).
-    RemoveErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE]
+    RemoveErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE]
 }
 
 error_bundle! {
     /// The errors of deleting an immutable row that other rows may depend on (a lot that a later sale
     /// needs: `later_sale_short`).
-    RemoveHeldErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, SERVICE_UNAVAILABLE]
+    RemoveHeldErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE]
 }
 
 error_bundle! {
     /// The errors of a read that answers JSON or CSV by `Accept`.
-    TableErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ACCEPTABLE, SERVICE_UNAVAILABLE]
+    TableErrors = [BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ACCEPTABLE, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE]
 }

@@ -10,4 +10,6 @@ pub struct AppState {
     pub metrics: crate::observability::Metrics,
     /// `/moic` bodies, kept while the service's computed metrics are unchanged.
     pub moic_bodies: crate::bodies::MoicBodies,
+    /// Requests per second per API key (`UPDOG_RATE_LIMIT_PER_KEY`); `None`: no limit.
+    pub rate_limit: Option<std::sync::Arc<crate::rate_limit::KeyRateLimit>>,
 }

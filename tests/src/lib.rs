@@ -342,9 +342,19 @@ impl TestApp {
 
     /// The application with `workers` workers and the Redis at `redis` (`None`: the in-process tier).
     pub async fn spawn_configured(backend: Backend, workers: usize, redis: Option<String>) -> Self {
+        Self::spawn_with(backend, workers, redis, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_configured`], with `adjust` applied to the configuration first.
+    pub async fn spawn_with(
+        backend: Backend,
+        workers: usize,
+        redis: Option<String>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let db = TestDb::migrated(backend).await;
         let admin = mint_key(&db, Role::Admin, &[]).await;
-        let config = Config {
+        let mut config = Config {
             database_url: db.url.clone(),
             redis_url: redis,
             bind: "127.0.0.1:0".parse().expect("loopback address"),
@@ -359,7 +369,9 @@ impl TestApp {
             cors_origins: vec!["https://app.example.com".to_owned()],
             // Every test's database is its own deployment: its Redis entries are its own too.
             cache_namespace: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
+            rate_limit_per_key: None,
         };
+        adjust(&mut config);
         let address = serve(&config).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

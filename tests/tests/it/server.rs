@@ -418,3 +418,42 @@ async fn prometheus_scrapes_requests_pool_outbox_and_cache_figures_at_metrics() 
         line(r#"updog_matrix_cache_lookups{outcome="hit",tier="database"}"#);
     }
 }
+
+#[tokio::test]
+async fn a_key_over_its_rate_is_answered_429_with_retry_after_and_other_keys_are_not() {
+    for backend in backends() {
+        // One request per second per key, a burst of one: ten back-to-back requests cannot all pass,
+        // however slow the machine (they would need ten seconds).
+        let app = TestApp::spawn_with(backend, 0, redis_url(), |config| {
+            config.rate_limit_per_key = std::num::NonZeroU32::new(1);
+        })
+        .await;
+        let fund = app.fund("Rate I").await;
+        let path = format!("/api/v1/funds/{fund}");
+        let mut limited = None;
+        let mut passed = 0;
+        for _ in 0..10 {
+            let response = app.get_as(&path, &app.admin).await;
+            match response.status() {
+                StatusCode::OK => passed += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    limited.get_or_insert(response);
+                }
+                other => panic!("[{backend:?}] {other}"),
+            }
+        }
+        assert!(passed < 10, "[{backend:?}] every request passed");
+        let limited = limited.expect("a 429");
+        assert_eq!(content_type(&limited), "application/problem+json");
+        assert_eq!(limited.headers()["retry-after"], "1");
+        let body: Value = limited.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited", "{body}");
+        assert_eq!(body["status"], 429);
+
+        // Another key has its own allowance; and after the wait the first may send again.
+        let other = app.key(service::entity::api_key::Role::Admin, &[]).await;
+        assert_eq!(app.get_as(&path, &other).await.status(), StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        assert_eq!(app.get_as(&path, &app.admin).await.status(), StatusCode::OK);
+    }
+}
