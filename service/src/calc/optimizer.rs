@@ -67,15 +67,6 @@ impl Scenarios<'_> {
         &self.values[s * self.buckets..(s + 1) * self.buckets]
     }
 
-    /// `r_s` for `weights`.
-    fn return_of(&self, s: usize, weights: &[f64]) -> f64 {
-        self.row(s)
-            .iter()
-            .zip(weights)
-            .map(|(v, w)| f64::from(*v) * w)
-            .sum()
-    }
-
     fn column_means(&self) -> Vec<f64> {
         let s = self.count() as f64;
         let mut sums = vec![0.0f64; self.buckets];

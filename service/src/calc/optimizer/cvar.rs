@@ -9,14 +9,13 @@
 
 use super::Scenarios;
 
-/// The CVaR_α of the loss at `weights`, and the coefficients `c` of the hyperplane `1 − c·w` that
-/// touches it there.
+/// The CVaR_α of the loss at the weights whose scenario multiples are `returns` (`m.returns(w)`),
+/// and the coefficients `c` of the hyperplane `1 − c·w` that touches it there.
 ///
 /// `q` puts `1/((1 − α) S)` on each scenario after the ⌈αS⌉-th smallest loss (the VaR) and the
 /// remainder `(⌈αS⌉ − αS)/((1 − α) S)` on the VaR's own scenario, so that the value equals
 /// [`super::evaluate`]'s `VaR + Σ max(0, loss − VaR)/((1 − α) S)`.
-pub(super) fn cvar_and_cut(m: &Scenarios, alpha: f64, weights: &[f64]) -> (f64, Vec<f64>) {
-    let returns = m.returns(weights);
+pub(super) fn cvar_and_cut(m: &Scenarios, alpha: f64, returns: &[f64]) -> (f64, Vec<f64>) {
     let s = returns.len();
     let k = ((alpha * s as f64).ceil() as usize).clamp(1, s);
     // Ascending loss is descending return; only the split at the k-th is needed, not a sort.

@@ -244,7 +244,7 @@ impl<'a> Search<'a> {
         let cuts = if uses_cvar {
             std::iter::once(uniform.clone())
                 .chain(corners)
-                .map(|w| cvar_and_cut(m, alpha, &w).1)
+                .map(|w| cvar_and_cut(m, alpha, &m.returns(&w)).1)
                 .collect()
         } else {
             Vec::new()
@@ -286,12 +286,15 @@ impl<'a> Search<'a> {
                 return Err(last.status);
             }
             let weights = last.x[..b].to_vec();
-            let (cvar, cut) = cvar_and_cut(self.m, self.alpha, &weights);
+            // The scenario multiples at these weights: one pass over the matrix serves the CVaR, the
+            // cut, the program's value and the widening below.
+            let returns = self.m.returns(&weights);
+            let (cvar, cut) = cvar_and_cut(self.m, self.alpha, &returns);
             let represented = match form {
                 Form::Absent => f64::INFINITY,
                 Form::Cuts => last.x[layout.eta()].max(modelled(&self.cuts, &weights)),
                 Form::Tail(_) => tail.map_or(f64::INFINITY, |tail| {
-                    tail.value(self.m, self.alpha, &weights, last.x[layout.eta()])
+                    tail.value(self.alpha, &weights, &returns, last.x[layout.eta()])
                 }),
             };
             let shortfall = cvar - represented;
@@ -304,7 +307,7 @@ impl<'a> Search<'a> {
                     if tail_rounds > TAIL_ROUNDS {
                         return Err(SolverStatus::MaxIterations);
                     }
-                    Some(tail.widen(self.m, &weights, last.x[layout.eta()]))
+                    Some(tail.widen(self.m, &returns, last.x[layout.eta()]))
                 }
                 _ => None,
             };
@@ -327,7 +330,7 @@ impl<'a> Search<'a> {
             }
             match form {
                 Form::Cuts if rounds < self.cut_rounds => self.cut(&weights, cut),
-                Form::Cuts => self.tail = Some(Tail::at(self.m, self.alpha, &weights)),
+                Form::Cuts => self.tail = Some(Tail::at(self.m, self.alpha, &returns)),
                 Form::Tail(_) => {} // widened above
                 // Not reached: without CVaR the first program is the answer.
                 Form::Absent => return Err(SolverStatus::MaxIterations),
@@ -345,7 +348,8 @@ impl<'a> Search<'a> {
             .zip(weights)
             .map(|(c, w)| 0.5 * (c + w))
             .collect();
-        self.cuts.push(cvar_and_cut(self.m, self.alpha, &between).1);
+        self.cuts
+            .push(cvar_and_cut(self.m, self.alpha, &self.m.returns(&between)).1);
         self.centre = between;
     }
 }

@@ -37,9 +37,8 @@ pub(super) struct Tail {
 }
 
 impl Tail {
-    /// The split at `weights`.
-    pub fn at(m: &Scenarios, alpha: f64, weights: &[f64]) -> Self {
-        let returns = m.returns(weights);
+    /// The split at the weights whose scenario multiples are `returns`.
+    pub fn at(m: &Scenarios, alpha: f64, returns: &[f64]) -> Self {
         let s = returns.len();
         let share = (1.0 - alpha) * s as f64;
         let margin = |(of_tail, of_all): (f64, f64)| (of_tail * share).min(of_all * s as f64);
@@ -83,14 +82,14 @@ impl Tail {
         }
     }
 
-    /// The program's CVaR at `weights` and `t`, exactly: `t + κ (Σ_rows max(0, loss − t) +
-    /// Σ_deep (loss − t))`.
-    pub fn value(&self, m: &Scenarios, alpha: f64, weights: &[f64], t: f64) -> f64 {
-        let kappa = 1.0 / ((1.0 - alpha) * m.count() as f64);
+    /// The program's CVaR at `weights` (whose scenario multiples are `returns`) and `t`, exactly:
+    /// `t + κ (Σ_rows max(0, loss − t) + Σ_deep (loss − t))`.
+    pub fn value(&self, alpha: f64, weights: &[f64], returns: &[f64], t: f64) -> f64 {
+        let kappa = 1.0 / ((1.0 - alpha) * returns.len() as f64);
         let rows: f64 = self
             .rows
             .iter()
-            .map(|&s| (1.0 - m.return_of(s as usize, weights) - t).max(0.0))
+            .map(|&s| (1.0 - returns[s as usize] - t).max(0.0))
             .sum();
         let deep_return: f64 = self.deep_sum.iter().zip(weights).map(|(c, w)| c * w).sum();
         t + kappa * (rows + self.deep as f64 * (1.0 - t) - deep_return)
@@ -108,10 +107,10 @@ impl Tail {
     /// `t`, and those in the deep tail whose loss is below it; the worst misjudged first, at most as
     /// many as there are rows already (weights far from the band's misjudge thousands, most of which
     /// the next program's weights no longer would). Returns how many moved.
-    pub fn widen(&mut self, m: &Scenarios, weights: &[f64], t: f64) -> usize {
-        let mut misjudged: Vec<(f64, usize)> = m
-            .returns(weights)
-            .into_iter()
+    pub fn widen(&mut self, m: &Scenarios, returns: &[f64], t: f64) -> usize {
+        let mut misjudged: Vec<(f64, usize)> = returns
+            .iter()
+            .copied()
             .enumerate()
             .filter(|(s, r)| self.wrong(self.place[*s], 1.0 - r, t))
             .map(|(s, r)| ((1.0 - r - t).abs(), s))
