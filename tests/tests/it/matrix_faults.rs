@@ -30,17 +30,7 @@ async fn a_corrupt_stored_payload_or_a_foreign_config_is_never_served() {
                 (r.status(), r.json::<Value>().await.unwrap())
             }
         };
-        let garbage = if backend == service::Backend::Postgres {
-            "'\\x28b52ffd0000'::bytea"
-        } else {
-            "X'28B52FFD0000'"
-        };
-        app.db
-            .exec(&format!(
-                "UPDATE scenario_matrices SET matrix = {garbage} WHERE matrix_key = '{key}'"
-            ))
-            .await
-            .unwrap();
+        corrupt_stored_payload(&app, backend, &key).await;
         let (status, repaired) = read_other("?include=matrix").await;
         assert_eq!(status, StatusCode::OK, "[{backend:?}] {repaired}");
         assert_eq!(
@@ -200,6 +190,22 @@ impl OwnRedis {
     }
 }
 
+/// Replaces the stored payload of the matrix `key` by the first bytes of a zstd frame and nothing
+/// more: a payload that no longer decodes.
+async fn corrupt_stored_payload(app: &TestApp, backend: service::Backend, key: &str) {
+    let garbage = if backend == service::Backend::Postgres {
+        "'\\x28b52ffd0000'::bytea"
+    } else {
+        "X'28B52FFD0000'"
+    };
+    app.db
+        .exec(&format!(
+            "UPDATE scenario_matrices SET matrix = {garbage} WHERE matrix_key = '{key}'"
+        ))
+        .await
+        .unwrap();
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -318,17 +324,7 @@ async fn a_version_1_matrix_stays_readable_and_is_regenerated_by_its_own_generat
             v1_values,
             "[{backend:?}] readable by its key"
         );
-        let garbage = if backend == service::Backend::Postgres {
-            "'\\x28b52ffd0000'::bytea"
-        } else {
-            "X'28B52FFD0000'"
-        };
-        app.db
-            .exec(&format!(
-                "UPDATE scenario_matrices SET matrix = {garbage} WHERE matrix_key = '{v1_key}'"
-            ))
-            .await
-            .unwrap();
+        corrupt_stored_payload(&app, backend, &v1_key).await;
         let other = app.another_process().await;
         let regenerated: Value = app
             .client

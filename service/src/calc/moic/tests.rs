@@ -7,8 +7,8 @@ use entity::distribution::DistributionKind;
 use entity::portfolio_company::Stage;
 
 use super::*;
-use crate::calc::money::{Bps, Cents};
-use crate::calc::state::{FundState, MarkState};
+use crate::calc::money::Bps;
+use crate::calc::state::MarkState;
 use entity::company_mark::MarkSource;
 
 fn dec(s: &str) -> Decimal {
@@ -78,23 +78,15 @@ fn sale(
     }
 }
 
+/// The shared test fund (`calc::fixtures::portfolio`) of $1,000,000 with 40 % reserves.
 fn state(
     companies: Vec<CompanyState>,
     lots: Vec<LotState>,
     distributions: Vec<DistributionState>,
 ) -> PortfolioState {
-    PortfolioState {
-        fund: FundState {
-            id: 1,
-            size_cents: Cents::new(100_000_000),
-            reserve_ratio_bps: Bps::new(4000).unwrap(),
-            base_currency: "USD".into(),
-            terms: None,
-        },
-        companies,
-        lots,
-        distributions,
-    }
+    let mut state = crate::calc::fixtures::portfolio(100_000_000, companies, lots, distributions);
+    state.fund.reserve_ratio_bps = Bps::new(4000).unwrap();
+    state
 }
 
 const AS_OF: fn() -> NaiveDate = || date(2026, 1, 1);
