@@ -132,12 +132,13 @@ impl Application {
             .await?
             .map(|minted| minted.secret);
         spawn_idempotency_reaper(db.clone());
-        let service = Service::new(
+        let mut service = Service::new(
             db.clone(),
             config.idempotency_ttl_hours,
             first_tier(redis.as_ref(), config),
             std::sync::Arc::new(crate::replies::Replies),
         );
+        service.heavy = service::heavy::HeavyGate::new(config.heavy_running, config.heavy_queued);
         let workers = Workers::spawn(
             &db,
             config.workers,

@@ -42,6 +42,12 @@ pub struct Config {
     /// Requests per second each API key may send to this process (`UPDOG_RATE_LIMIT_PER_KEY`, a
     /// burst of as many); `None` (unset or 0): no limit.
     pub rate_limit_per_key: Option<std::num::NonZeroU32>,
+    /// Heavy calculations (a fund's figures recomputed, a snapshot captured, a forecast's inputs
+    /// resolved) running at once in this process (`UPDOG_HEAVY_RUNNING`, default: the cores), and how
+    /// many more may wait (`UPDOG_HEAVY_QUEUED`, default eight per running one); beyond, 503
+    /// `server_busy`.
+    pub heavy_running: usize,
+    pub heavy_queued: usize,
 }
 
 impl Config {
@@ -175,6 +181,11 @@ impl Config {
         let rate_limit_per_key =
             std::num::NonZeroU32::new(number("UPDOG_RATE_LIMIT_PER_KEY", 0..=1_000_000, 0)? as u32);
 
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i64;
+        let heavy_running = number("UPDOG_HEAVY_RUNNING", 1..=1024, cores)? as usize;
+        let heavy_queued =
+            number("UPDOG_HEAVY_QUEUED", 0..=100_000, 8 * heavy_running as i64)? as usize;
+
         Ok(Self {
             database_url,
             redis_url,
@@ -190,6 +201,8 @@ impl Config {
             job_lease_secs,
             cache_namespace,
             rate_limit_per_key,
+            heavy_running,
+            heavy_queued,
         })
     }
 }

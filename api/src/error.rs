@@ -164,6 +164,16 @@ impl Error {
                 ..unavailable()
             },
             Error::Service(S::DatabaseUnavailable(_)) | Error::DatabaseDown => unavailable(),
+            Error::Service(S::Busy {
+                what,
+                retry_after_secs,
+            }) => Problem::new(
+                ProblemCode::ServerBusy,
+                format!(
+                    "The server is running as many calculations as it allows, and as many wait: \
+                     {what} was not started; retry in {retry_after_secs} s."
+                ),
+            ),
             Error::RateLimited { retry_after } => Problem::new(
                 ProblemCode::RateLimited,
                 format!(
@@ -296,6 +306,11 @@ impl ResponseError for Error {
             Error::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
+            Error::Service(service::Error::Busy {
+                retry_after_secs, ..
+            }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
             Error::Service(service::Error::DatabaseUnavailable(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 // Tells the request middleware to mark the database down (`Database::report_unavailable`).
@@ -315,5 +330,34 @@ impl ResponseError for Error {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_busy_server_answers_503_server_busy_with_retry_after() {
+        let response = Error::Service(service::Error::Busy {
+            what: "the MOIC calculation",
+            retry_after_secs: 1,
+        })
+        .error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "server_busy");
+        assert_eq!(problem["status"], 503);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the MOIC calculation was not started"),
+            "{problem}"
+        );
     }
 }

@@ -36,6 +36,7 @@ pub enum ProblemCode {
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
+    ServerBusy,
     Internal,
 }
 
@@ -66,6 +67,7 @@ impl ProblemCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::ServerBusy => "server_busy",
             Self::Internal => "internal_error",
         }
     }
@@ -93,7 +95,7 @@ impl ProblemCode {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable | Self::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +126,7 @@ impl ProblemCode {
             Self::PayloadTooLarge => "Request body too large",
             Self::RateLimited => "Too many requests",
             Self::ServiceUnavailable => "Service unavailable",
+            Self::ServerBusy => "Server busy",
             Self::Internal => "Internal error",
         }
     }

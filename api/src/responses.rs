@@ -108,7 +108,9 @@ const PRECONDITION_REQUIRED: Shared = Shared {
 const SERVICE_UNAVAILABLE: Shared = Shared {
     name: "ServiceUnavailable",
     status: 503,
-    description: "The database is unavailable (`service_unavailable`); retry after `Retry-After` seconds.",
+    description: "The database is unavailable (`service_unavailable`), or the server is already running \
+                  as many heavy calculations as it allows and as many wait (`server_busy`); retry after \
+                  `Retry-After` seconds.",
     headers: &[("Retry-After", "Seconds to wait before retrying.")],
 };
 

@@ -57,6 +57,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,
+    /// Moves, in the same transaction, with every write to the fund's row or to the rows of its
+    /// companies, marks, investments, lots and distributions (database triggers, migration
+    /// `m20261202_000020`): equal versions mean an unchanged fund state.
+    pub state_version: i64,
 }
 
 no_relations!();

@@ -29,6 +29,7 @@ mod m20261202_000016_add_lot_exact_price_and_costs;
 mod m20261202_000017_add_fund_terms;
 mod m20261202_000018_create_fund_forecasts;
 mod m20261202_000019_create_index_scenario_matrices_fund_cursor;
+mod m20261202_000020_add_fund_state_version;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_add_fund_terms::Migration),
             Box::new(m20261202_000018_create_fund_forecasts::Migration),
             Box::new(m20261202_000019_create_index_scenario_matrices_fund_cursor::Migration),
+            Box::new(m20261202_000020_add_fund_state_version::Migration),
         ]
     }
 }

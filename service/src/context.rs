@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use crate::auth::KeyCache;
 use crate::db::Database;
+use crate::heavy::HeavyGate;
 use crate::idempotency::outcome::Recorder;
 use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
 use crate::metrics::reuse::MetricsCache;
+use crate::reserves::RankingsCache;
 use crate::returns::figures::ReturnsCache;
 
 /// The database, the API-key cache and the idempotency settings, shared by every request.
@@ -20,6 +22,10 @@ pub struct Service {
     pub metrics: MetricsCache,
     /// Computed net returns, reused the same way (`returns`).
     pub returns: ReturnsCache,
+    /// Computed reserve rankings, reused the same way (`reserves::rankings`).
+    pub rankings: RankingsCache,
+    /// How many heavy computations run at once, and how many wait (`heavy`).
+    pub heavy: HeavyGate,
     /// Recorded replies replayed lately (`idempotency::recorded`).
     pub replays: RecordCache,
     /// The scenario-matrix cache's first tier, statistics and single-flight table.
@@ -41,6 +47,8 @@ impl Service {
             idempotency_ttl: chrono::Duration::hours(idempotency_ttl_hours),
             metrics: MetricsCache::default(),
             returns: ReturnsCache::default(),
+            rankings: RankingsCache::default(),
+            heavy: HeavyGate::default(),
             replays: RecordCache::default(),
             matrices: Arc::new(Matrices::new(first_tier)),
             recorder,

@@ -130,6 +130,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Too many heavy computations at once in this process (`heavy`): refused before reading anything;
+    /// retry after `retry_after_secs`.
+    #[error("the server is busy with other calculations: {what} was not started")]
+    Busy {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
+
     /// The database cannot be reached (down, refusing connections, or the pool timed out).
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbErr),

@@ -305,6 +305,9 @@ pub async fn create_fund(
     row.created_at = Set(at);
     row.updated_at = Set(at);
     row.version = Set(1);
+    // The fund state's first version (the column's default, set here because the one-statement
+    // creation answers from this row without reading it back).
+    row.state_version = Set(1);
     idempotency::create_row(
         svc,
         idem,

@@ -24,6 +24,7 @@ pub(crate) mod flight;
 pub mod forecasts;
 pub mod fund_state;
 pub mod funds;
+pub mod heavy;
 pub mod idempotency;
 pub mod in_fund;
 pub mod investments;

@@ -370,6 +370,8 @@ impl TestApp {
             // Every test's database is its own deployment: its Redis entries are its own too.
             cache_namespace: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
             rate_limit_per_key: None,
+            heavy_running: 2,
+            heavy_queued: 16,
         };
         adjust(&mut config);
         let address = serve(&config).await;

@@ -44,6 +44,8 @@ pub async fn create_forecast(
 ) -> Result<Outcome<Summary>> {
     principal.require_write(fund_id)?;
     input.validate()?;
+    // Resolving the inputs reads the whole fund: one of the heavy computations (`heavy`).
+    let _running = svc.heavy.enter("the forecast's inputs").await?;
     idempotency::create(
         svc,
         idem,

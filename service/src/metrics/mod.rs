@@ -29,21 +29,22 @@ pub async fn fund_moic(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
-    let Some(fingerprint) = reuse::fingerprint(&svc.db, fund_id).await? else {
+    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
         return Err(Error::not_found("fund", fund_id));
     };
-    if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
+    if let Some(hit) = svc.metrics.get(fund_id, as_of, version) {
         return Ok(hit);
     }
     let _flight = svc
         .metrics
         .flights
-        .enter(&format!("{fund_id}:{as_of}:{fingerprint}"))
+        .enter(&format!("{fund_id}:{as_of}:{version}"))
         .await;
     // Computed by the request this one waited for.
-    if let Some(hit) = svc.metrics.get(fund_id, as_of, &fingerprint) {
+    if let Some(hit) = svc.metrics.get(fund_id, as_of, version) {
         return Ok(hit);
     }
+    let _running = svc.heavy.enter("the MOIC calculation").await?;
     let state = load_state(svc.db.connection(), fund_id).await?;
     let metrics = off_the_async_workers("the MOIC calculation", move || {
         let mut metrics = compute(&state, as_of);
@@ -54,7 +55,7 @@ pub async fn fund_moic(
     .await?;
     let computed = std::sync::Arc::new(metrics);
     svc.metrics
-        .insert(fund_id, as_of, fingerprint, computed.clone());
+        .insert(fund_id, as_of, version, computed.clone());
     Ok(computed)
 }
 

@@ -12,4 +12,4 @@ pub use plan::{
     MAX_PLAN_UPDATES, PlanLine, PlanUpdate, PlanView, reserve_plan, update_reserve_plan,
 };
 pub(crate) use plan::{bump_version, check_cap};
-pub use rankings::{Ranking, reserve_rankings};
+pub use rankings::{Ranking, RankingsCache, reserve_rankings};

@@ -1,13 +1,30 @@
 //! The reserve rankings (SPEC §12, `GET /funds/{id}/reserves/rankings`): the engine's order of SPEC
-//! §6.5 step 2, with each company's ranking value and cap.
+//! §6.5 step 2, with each company's ranking value and cap; reused while the fund's state version is
+//! unchanged, as `/moic` is (`metrics::reuse`).
 
+use std::sync::Arc;
+
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::auth::Principal;
 use crate::calc::reserves::rank;
 use crate::context::Service;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fund_state::load_state;
+use crate::metrics::reuse::{self, StateCache, Weigh};
+
+/// Computed rankings, reused while the fund's rows are unchanged.
+pub type RankingsCache = StateCache<Vec<Ranking>>;
+
+/// The rankings do not depend on a date: one entry per fund, under this one.
+const UNDATED: NaiveDate = NaiveDate::MIN;
+
+impl Weigh for Vec<Ranking> {
+    fn units(&self) -> u32 {
+        u32::try_from(self.len() + 1).unwrap_or(u32::MAX)
+    }
+}
 
 /// A company's place in the reserve rankings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,10 +49,32 @@ pub async fn reserve_rankings(
     svc: &Service,
     principal: &Principal,
     fund_id: i64,
-) -> Result<Vec<Ranking>> {
+) -> Result<Arc<Vec<Ranking>>> {
     principal.require_read(fund_id)?;
+    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
+        return Err(Error::not_found("fund", fund_id));
+    };
+    if let Some(hit) = svc.rankings.get(fund_id, UNDATED, version) {
+        return Ok(hit);
+    }
+    let _flight = svc
+        .rankings
+        .flights
+        .enter(&format!("{fund_id}:{version}"))
+        .await;
+    if let Some(hit) = svc.rankings.get(fund_id, UNDATED, version) {
+        return Ok(hit);
+    }
+    let _running = svc.heavy.enter("the reserve rankings").await?;
     let state = load_state(svc.db.connection(), fund_id).await?;
-    Ok(rank(&state)
+    let computed = Arc::new(ranked(&state));
+    svc.rankings
+        .insert(fund_id, UNDATED, version, computed.clone());
+    Ok(computed)
+}
+
+fn ranked(state: &crate::fund_state::PortfolioState) -> Vec<Ranking> {
+    rank(state)
         .into_iter()
         .enumerate()
         .map(|(i, r)| Ranking {
@@ -48,5 +87,5 @@ pub async fn reserve_rankings(
             planned_reserves_cents: r.company.planned_reserves_cents,
             allocation_cap_cents: r.company.allocation_cap_cents,
         })
-        .collect())
+        .collect()
 }

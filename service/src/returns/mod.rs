@@ -1,7 +1,7 @@
 //! Net returns to the LPs (SPEC §6.6): `GET /funds/{id}/returns` and its ledger, computed from the fund's
 //! rows and terms by the pure functions of `calc::returns` and `calc::ledger`, and reused while the fund
-//! is unchanged exactly as `/moic` is (`metrics::reuse`: the same fingerprint, which the fund's own
-//! version — and so every change of its terms — is part of).
+//! is unchanged exactly as `/moic` is (`metrics::reuse`: the same state version, which every change of
+//! the fund's terms moves too).
 
 use std::sync::Arc;
 
@@ -35,25 +35,26 @@ pub async fn fund_returns(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `metrics::reuse`): an unchanged fund is answered from the figures.
-    let Some(fingerprint) = reuse::fingerprint(&svc.db, fund_id).await? else {
+    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
         return Err(Error::not_found("fund", fund_id));
     };
-    if let Some(hit) = svc.returns.get(fund_id, as_of, &fingerprint) {
+    if let Some(hit) = svc.returns.get(fund_id, as_of, version) {
         return Ok(hit);
     }
     let _flight = svc
         .returns
         .flights
-        .enter(&format!("{fund_id}:{as_of}:{fingerprint}"))
+        .enter(&format!("{fund_id}:{as_of}:{version}"))
         .await;
-    if let Some(hit) = svc.returns.get(fund_id, as_of, &fingerprint) {
+    if let Some(hit) = svc.returns.get(fund_id, as_of, version) {
         return Ok(hit);
     }
+    let _running = svc.heavy.enter("the net returns calculation").await?;
     let state = load_state(svc.db.connection(), fund_id).await?;
     // The gross figures of the same state, when `/moic` has computed them already.
     let gross = svc
         .metrics
-        .get(fund_id, as_of, &fingerprint)
+        .get(fund_id, as_of, version)
         .map(|m| m.fund.clone());
     let computed = off_the_async_workers("the net returns calculation", move || {
         let gross = gross.unwrap_or_else(|| compute(&state, as_of).fund);
@@ -62,6 +63,6 @@ pub async fn fund_returns(
     .await??;
     let computed = Arc::new(computed);
     svc.returns
-        .insert(fund_id, as_of, fingerprint, computed.clone());
+        .insert(fund_id, as_of, version, computed.clone());
     Ok(computed)
 }

@@ -101,6 +101,8 @@ pub async fn create_snapshot(
 ) -> Result<Outcome<Summary>> {
     principal.require_write(fund_id)?;
     validate(&input)?;
+    // The capture reads and serializes the whole fund: one of the heavy computations (`heavy`).
+    let _running = svc.heavy.enter("the snapshot capture").await?;
     idempotency::create(
         svc,
         idem,

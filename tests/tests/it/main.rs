@@ -19,3 +19,4 @@ mod returns;
 mod schema;
 mod server;
 mod snapshots;
+mod state_version;

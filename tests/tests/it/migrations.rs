@@ -5,8 +5,8 @@ use migration::{Migrator, MigratorTrait};
 use service::Backend;
 use updog_tests::{TestDb, backends};
 
-/// The schema as the database itself describes it, one line per column, constraint, index and
-/// sequence, sorted (the migrations' bookkeeping table excluded).
+/// The schema as the database itself describes it, one line per column, constraint, index,
+/// sequence, trigger and function, sorted (the migrations' bookkeeping table excluded).
 async fn introspect(db: &TestDb) -> Vec<String> {
     let sql = match db.backend {
         Backend::Sqlite => {
@@ -33,6 +33,12 @@ async fn introspect(db: &TestDb) -> Vec<String> {
                FROM pg_attribute \
                WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') \
                  AND attnum > 0 AND NOT attisdropped AND attcompression::text <> '' \
+               UNION ALL \
+               SELECT 'trigger ' || tgrelid::regclass::text || ' ' || pg_get_triggerdef(oid) FROM pg_trigger \
+               WHERE NOT tgisinternal \
+               UNION ALL \
+               SELECT 'function ' || proname || ' ' || md5(prosrc) FROM pg_proc \
+               WHERE pronamespace = 'public'::regnamespace \
                UNION ALL \
                SELECT 'sequence ' || relname FROM pg_class \
                WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace \

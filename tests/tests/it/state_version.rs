@@ -1,0 +1,350 @@
+//! The fund state version (issue #25): every kind of write to a fund's rows moves it in its own
+//! transaction, whoever writes (the API or SQL typed by hand), reads and refused writes do not, and a
+//! reader in another process sees a write at once; a recompute waits at the gate of heavy calculations,
+//! an unchanged fund does not.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use service::Backend;
+use updog_tests::{TestApp, backends};
+
+async fn state_version(app: &TestApp, fund: i64) -> i64 {
+    let rows = app
+        .db
+        .query(&format!(
+            "SELECT state_version FROM funds WHERE id = {fund}"
+        ))
+        .await;
+    rows[0]
+        .try_get::<i64>("", "state_version")
+        .expect("a version")
+}
+
+/// The resource's `ETag`, for an `If-Match` (none for resources that have no version).
+async fn etag(app: &TestApp, path: &str) -> Option<String> {
+    let response = app.get_as(path, &app.admin).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().expect("an ASCII ETag").to_owned())
+}
+
+/// Sends one write and asserts it succeeded and moved the fund's version; returns its body.
+async fn write_moves_the_version(
+    app: &TestApp,
+    fund: i64,
+    what: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let before = state_version(app, fund).await;
+    let if_match = if method == Method::PATCH || method == Method::DELETE {
+        etag(app, path).await
+    } else {
+        None
+    };
+    let response = app
+        .send(method, path, &app.admin, if_match.as_deref(), body.as_ref())
+        .await;
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    assert!(status.is_success(), "{what}: {status} {text}");
+    let after = state_version(app, fund).await;
+    assert!(
+        after > before,
+        "{what} moves the state version ({before} → {after})"
+    );
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn id(v: &Value) -> String {
+    match &v["id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_write_to_a_funds_rows_moves_its_state_version_and_reads_do_not() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        let f = format!("/api/v1/funds/{fund}");
+        assert_eq!(
+            state_version(&app, fund).await,
+            1,
+            "[{backend:?}] a new fund"
+        );
+        let other = app.fund("Fund II").await;
+
+        let w = |what: &'static str, method: Method, path: String, body: Option<Value>| {
+            let app = &app;
+            async move {
+                write_moves_the_version(
+                    app,
+                    fund,
+                    &format!("[{backend:?}] {what}"),
+                    method,
+                    &path,
+                    body,
+                )
+                .await
+            }
+        };
+        let company = w(
+            "a new company",
+            Method::POST,
+            format!("{f}/companies"),
+            Some(json!({"name": "Acme", "stage": "seed"})),
+        )
+        .await;
+        let company = id(&company);
+        let c = format!("{f}/companies/{company}");
+        w(
+            "a company's update",
+            Method::PATCH,
+            c.clone(),
+            Some(json!({"name": "Acme Inc"})),
+        )
+        .await;
+        let mark = w(
+            "a new mark",
+            Method::POST,
+            format!("{c}/marks"),
+            Some(json!({"marked_on": "2024-03-01", "share_price_cents": 300, "source": "round"})),
+        )
+        .await;
+        w(
+            "a mark's deletion",
+            Method::DELETE,
+            format!("{c}/marks/{}", id(&mark)),
+            None,
+        )
+        .await;
+        let investment = w(
+            "a new investment",
+            Method::POST,
+            format!("{f}/investments"),
+            Some(json!({"company_id": company.parse::<i64>().unwrap(), "round_name": "Seed", "invested_on": "2024-01-15"})),
+        )
+        .await;
+        let i = format!("{f}/investments/{}", id(&investment));
+        w(
+            "an investment's update",
+            Method::PATCH,
+            i.clone(),
+            Some(json!({"round_name": "Seed II"})),
+        )
+        .await;
+        let lot = w(
+            "a new lot",
+            Method::POST,
+            format!("{i}/lots"),
+            Some(json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": "2024-02-01"})),
+        )
+        .await;
+        let distribution = w(
+            "a new distribution",
+            Method::POST,
+            format!("{f}/distributions"),
+            Some(json!({"company_id": company.parse::<i64>().unwrap(), "distributed_on": "2024-06-01", "amount_cents": 100, "kind": "dividend"})),
+        )
+        .await;
+        w(
+            "a distribution's deletion",
+            Method::DELETE,
+            format!("{f}/distributions/{}", id(&distribution)),
+            None,
+        )
+        .await;
+        w(
+            "a reserve plan",
+            Method::PUT,
+            format!("{f}/reserve-plan"),
+            Some(json!({"expected_version": 1, "updates": [{"company_id": company.parse::<i64>().unwrap(), "planned_reserves_cents": 1000}]})),
+        )
+        .await;
+        w(
+            "the fund's terms",
+            Method::PATCH,
+            f.clone(),
+            Some(json!({"term_years": 12})),
+        )
+        .await;
+        w(
+            "a lot's deletion",
+            Method::DELETE,
+            format!("{f}/lots/{}", id(&lot)),
+            None,
+        )
+        .await;
+
+        // Reads and refused writes leave it where it is.
+        let before = state_version(&app, fund).await;
+        for path in [
+            format!("{f}/moic"),
+            format!("{f}/returns"),
+            format!("{f}/reserves/rankings"),
+            c.clone(),
+        ] {
+            let status = app.get_as(&path, &app.admin).await.status();
+            assert_eq!(status, StatusCode::OK, "[{backend:?}] GET {path}");
+        }
+        let refused = app
+            .post(&format!("{i}/lots"), &app.admin, &json!({"lot_type": "initial", "share_price_cents": -1, "shares_acquired": "10", "acquired_on": "2024-02-01"}), None)
+            .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "[{backend:?}]"
+        );
+        assert_eq!(
+            state_version(&app, fund).await,
+            before,
+            "[{backend:?}] reads and a refused write"
+        );
+
+        w("an investment's deletion", Method::DELETE, i.clone(), None).await;
+        w("a company's deletion", Method::DELETE, c.clone(), None).await;
+        assert_eq!(
+            state_version(&app, other).await,
+            1,
+            "[{backend:?}] another fund is untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_write_typed_in_sql_moves_the_version_once_per_transaction_on_postgresql() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        app.company(fund, "Acme").await;
+        app.company(fund, "Beta").await;
+        let before = state_version(&app, fund).await;
+        app.db
+            .exec(&format!(
+                "UPDATE portfolio_companies SET name = name || ' Ltd' WHERE fund_id = {fund}"
+            ))
+            .await
+            .expect("an update of two companies");
+        let moved = state_version(&app, fund).await - before;
+        match backend {
+            // Deferred to the commit and raised once per fund and transaction.
+            Backend::Postgres => assert_eq!(moved, 1),
+            // A trigger per row.
+            Backend::Sqlite => assert_eq!(moved, 2),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_through_one_process_is_seen_at_once_by_the_reused_figures_of_another() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let p = app.portfolio().await;
+        let other = app.another_process().await;
+        let moic = |base: String| {
+            let app = &app;
+            async move {
+                let response = app
+                    .client
+                    .get(format!(
+                        "{base}/api/v1/funds/{}/moic?as_of=2025-01-01",
+                        p.fund
+                    ))
+                    .bearer_auth(&app.admin)
+                    .send()
+                    .await
+                    .expect("GET /moic");
+                assert_eq!(response.status(), StatusCode::OK);
+                response.json::<Value>().await.expect("JSON")["fund"]["invested_cents"]
+                    .as_i64()
+                    .expect("invested_cents")
+            }
+        };
+        let here = format!("http://{}", app.address);
+        // Both processes compute and keep the figures of this state.
+        assert_eq!(moic(here.clone()).await, 300_000, "[{backend:?}]");
+        assert_eq!(moic(other.clone()).await, 300_000, "[{backend:?}]");
+        // A lot written through the other process.
+        let investment = app.investment(p.fund, p.acme).await;
+        let response = app
+            .client
+            .post(format!("{other}/api/v1/funds/{}/investments/{investment}/lots", p.fund))
+            .bearer_auth(&app.admin)
+            .json(&json!({"lot_type": "initial", "share_price_cents": 200, "shares_acquired": "500", "acquired_on": "2024-06-01"}))
+            .send()
+            .await
+            .expect("POST a lot");
+        assert_eq!(response.status(), StatusCode::CREATED, "[{backend:?}]");
+        assert_eq!(
+            moic(here).await,
+            400_000,
+            "[{backend:?}] this process sees it"
+        );
+        assert_eq!(moic(other).await, 400_000, "[{backend:?}] and the writer's");
+    }
+}
+
+#[tokio::test]
+async fn a_full_gate_refuses_a_recompute_at_once_but_still_answers_an_unchanged_fund() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let mut svc = service::Service::new(
+            app.db.db.clone(),
+            24,
+            service::matrices::FirstTier::memory(1 << 20),
+            std::sync::Arc::new(api::replies::Replies),
+        );
+        // One calculation at a time, none waiting.
+        svc.heavy = service::heavy::HeavyGate::new(1, 0);
+        let admin = service::auth::Principal {
+            key_id: uuid::Uuid::now_v7(),
+            role: service::entity::api_key::Role::Admin,
+            funds: Vec::new(),
+        };
+        let p = app.portfolio().await;
+        let moic = || service::metrics::fund_moic(&svc, &admin, p.fund, None);
+        let computed = moic().await.expect("computed while the gate is free");
+
+        let running = svc
+            .heavy
+            .enter("another calculation")
+            .await
+            .expect("the one permit");
+        let reused = moic()
+            .await
+            .expect("an unchanged fund needs no calculation");
+        assert!(std::sync::Arc::ptr_eq(&computed, &reused), "[{backend:?}]");
+        app.lot(
+            p.fund,
+            app.investment(p.fund, p.acme).await,
+            &json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "1", "acquired_on": "2024-03-01"}),
+        )
+        .await;
+        let refused = moic().await;
+        assert!(
+            matches!(
+                refused,
+                Err(service::Error::Busy {
+                    what: "the MOIC calculation",
+                    retry_after_secs: 1
+                })
+            ),
+            "[{backend:?}] {refused:?}"
+        );
+        drop(running);
+        assert_eq!(
+            moic()
+                .await
+                .expect("computed once the gate is free")
+                .fund
+                .invested_cents,
+            300_100,
+            "[{backend:?}]"
+        );
+    }
+}
