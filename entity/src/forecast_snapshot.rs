@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::JsonDocument;
+
 text_enum! {
     pub enum SnapshotStatus in "String(StringLen::N(16))" {
         Pending,
@@ -19,9 +21,13 @@ pub struct Model {
     pub status: SnapshotStatus,
     /// SHA-256 hex of the RFC 8785 canonical form of `inputs`.
     pub source_hash: String,
-    pub inputs: Json,
-    /// Non-null exactly when `status` is `complete` (database CHECK).
-    pub calculated_metrics: Option<Json>,
+    /// The captured state, canonical, packed (`JsonDocument`).
+    pub inputs: JsonDocument,
+    /// The calculation's result, canonical, packed. Non-null exactly when `status` is `complete`
+    /// (database CHECK).
+    pub calculated_metrics: Option<JsonDocument>,
+    /// How `inputs` and `calculated_metrics` are packed: `zstd` (database CHECK).
+    pub document_codec: String,
     pub error_message: Option<String>,
     pub progress_done: i32,
     pub progress_total: i32,
@@ -44,7 +50,7 @@ pub struct Summary {
     pub name: String,
     pub status: SnapshotStatus,
     pub source_hash: String,
-    pub calculated_metrics: Option<Json>,
+    pub calculated_metrics: Option<JsonDocument>,
     pub error_message: Option<String>,
     pub progress_done: i32,
     pub progress_total: i32,

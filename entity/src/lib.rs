@@ -39,6 +39,7 @@ macro_rules! no_relations {
 }
 
 mod exact_decimal;
+pub mod json_document;
 
 pub mod api_key;
 pub mod company_mark;
@@ -56,3 +57,4 @@ pub mod reserve_allocation;
 pub mod scenario_matrix;
 
 pub use exact_decimal::ExactDecimal;
+pub use json_document::JsonDocument;

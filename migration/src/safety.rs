@@ -40,8 +40,12 @@ pub async fn render(
         last_insert_id: 0,
         rows_affected: 0,
     });
+    // A migration that converts data reads it first: here it finds no rows.
+    let no_rows =
+        (0..1000).map(|_| Vec::<std::collections::BTreeMap<String, sea_orm::Value>>::new());
     let conn = MockDatabase::new(mock_backend)
         .append_exec_results(results)
+        .append_query_results(no_rows)
         .into_connection();
     let manager = SchemaManager::new(&conn);
     migration.up(&manager).await?;

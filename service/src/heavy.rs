@@ -8,7 +8,9 @@
 //!
 //! A waiting request holds no fund state, only its place. Requests for the same fund state do not
 //! reach the gate twice: the single flight of `metrics::reuse` makes them wait for the first one's
-//! answer.
+//! answer. Creations with one idempotency key ([`HeavyGate::enter_keyed`]) go through one at a time
+//! too: the first does the work, the later ones replay its answer, and a burst of retries takes one
+//! place in the queue, not one each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, Result};
+use crate::flight::{Flight, Flights};
 
 /// How long a queued request waits for its turn before it is refused.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -32,11 +35,20 @@ pub struct HeavyGate {
     /// At most this many wait.
     queued: usize,
     patience: Duration,
+    /// Creations by idempotency key in progress in this process.
+    keys: Flights,
 }
 
 /// A running computation's place: dropping it lets the next one run.
 #[must_use = "the computation runs while its permit is held"]
 pub struct HeavyPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// A creation's place: its idempotency key's turn, and a permit.
+#[must_use = "the creation runs while its permit is held"]
+pub struct KeyedPermit<'a> {
+    _permit: HeavyPermit,
+    _key: Option<Flight<'a>>,
+}
 
 impl Default for HeavyGate {
     /// As many running as the machine has cores, eight times as many waiting.
@@ -54,6 +66,7 @@ impl HeavyGate {
             waiting: AtomicUsize::new(0),
             queued,
             patience: PATIENCE,
+            keys: Flights::default(),
         }
     }
 
@@ -61,6 +74,23 @@ impl HeavyGate {
     pub fn with_patience(mut self, patience: Duration) -> Self {
         self.patience = patience;
         self
+    }
+
+    /// [`HeavyGate::enter`], after the other requests of this process with the same idempotency `key`
+    /// (scoped by the caller) are done.
+    pub async fn enter_keyed(
+        &self,
+        what: &'static str,
+        key: Option<&str>,
+    ) -> Result<KeyedPermit<'_>> {
+        let turn = match key {
+            Some(key) => Some(self.keys.enter(key).await),
+            None => None,
+        };
+        Ok(KeyedPermit {
+            _permit: self.enter(what).await?,
+            _key: turn,
+        })
     }
 
     /// A permit to run `what` now, after waiting in the queue if need be; [`Error::Busy`] when the queue
@@ -137,6 +167,36 @@ mod tests {
             gate.waiting.load(Ordering::Acquire),
             0,
             "its place is given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_with_one_idempotency_key_take_their_turns_and_one_place_at_a_time() {
+        let gate = Arc::new(HeavyGate::new(1, 0));
+        let first = gate
+            .enter_keyed("a capture", Some("snapshot:1:k"))
+            .await
+            .expect("runs");
+        // A retry with the same key waits for its turn, not in the queue (which has no place).
+        let retry = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                gate.enter_keyed("a capture", Some("snapshot:1:k"))
+                    .await
+                    .map(|_| ())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!retry.is_finished(), "the retry waits for the first");
+        assert_eq!(
+            gate.waiting.load(Ordering::Acquire),
+            0,
+            "and holds no place"
+        );
+        drop(first);
+        assert!(
+            retry.await.unwrap().is_ok(),
+            "then runs (and replays the first's answer)"
         );
     }
 }

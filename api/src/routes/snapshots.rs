@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use service::entity::JsonDocument;
 use service::entity::forecast_snapshot;
 use service::snapshots::{self, NewSnapshot};
 use utoipa::{IntoParams, ToSchema};
@@ -44,7 +45,7 @@ pub struct Snapshot {
     pub progress: Progress,
     /// Lot, company and fund metrics and the engine's reserve plan; `null` until complete.
     #[schema(value_type = Option<CalculatedMetrics>)]
-    pub calculated_metrics: Option<serde_json::Value>,
+    pub calculated_metrics: Option<JsonDocument>,
     pub error_message: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,

@@ -45,7 +45,13 @@ pub async fn create_forecast(
     principal.require_write(fund_id)?;
     input.validate()?;
     // Resolving the inputs reads the whole fund: one of the heavy computations (`heavy`).
-    let _running = svc.heavy.enter("the forecast's inputs").await?;
+    let key = idem
+        .as_ref()
+        .map(|i| format!("forecast:{fund_id}:{}", i.key.as_str()));
+    let _running = svc
+        .heavy
+        .enter_keyed("the forecast's inputs", key.as_deref())
+        .await?;
     idempotency::create(
         svc,
         idem,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::forecast_snapshot::{self, SnapshotStatus};
+use entity::json_document;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use super::complete::{Completion, complete};
 use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
 use crate::blocking::off_the_async_workers;
+use crate::canonical::to_canonical_string;
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::compute;
@@ -62,15 +64,16 @@ impl Calculator {
 
     async fn calculate_job(db: &Database, id: Uuid) -> Result<()> {
         let conn = db.connection();
-        // The inputs as text, parsed straight into their types (no `serde_json::Value` of megabytes).
+        // The inputs as stored (packed), unpacked and parsed straight into their types off the async
+        // workers (no `serde_json::Value` of megabytes).
         let Some((status, fund_id, snapshot_time, inputs)) =
             forecast_snapshot::Entity::find_by_id(id)
                 .select_only()
                 .column(forecast_snapshot::Column::Status)
                 .column(forecast_snapshot::Column::FundId)
                 .column(forecast_snapshot::Column::SnapshotTime)
-                .expr(Expr::col(forecast_snapshot::Column::Inputs).cast_as("text"))
-                .into_tuple::<(SnapshotStatus, i64, DateTime<Utc>, String)>()
+                .column(forecast_snapshot::Column::Inputs)
+                .into_tuple::<(SnapshotStatus, i64, DateTime<Utc>, Vec<u8>)>()
                 .one(conn)
                 .await?
         else {
@@ -89,14 +92,18 @@ impl Calculator {
             )
             .await?;
         }
-        let (calculated, metrics_text) =
+        let (calculated, metrics_packed) =
             off_the_async_workers("the snapshot calculation", move || {
-                let inputs: SnapshotInputs = serde_json::from_str(&inputs)
+                let text = json_document::unpack(&inputs)?;
+                drop(inputs);
+                let inputs: SnapshotInputs = serde_json::from_str(&text)
                     .map_err(|e| Error::Invariant(format!("snapshot {id} inputs: {e}")))?;
+                drop(text);
                 let calculated = calculate(&inputs, snapshot_time);
-                let text = serde_json::to_string(&calculated)
-                    .map_err(|e| Error::Invariant(format!("snapshot {id} metrics: {e}")))?;
-                Ok::<_, Error>((calculated, text))
+                drop(inputs);
+                // Stored as its canonical bytes, packed, like the inputs.
+                let packed = json_document::pack(&to_canonical_string(&calculated)?)?;
+                Ok::<_, Error>((calculated, packed))
             })
             .await??;
 
@@ -107,7 +114,7 @@ impl Calculator {
         let done = Completion {
             id,
             fund_id,
-            metrics: metrics_text,
+            metrics: metrics_packed,
             allocations,
         };
         complete(conn, done).await?;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
 use entity::job_outbox;
+use entity::json_document;
 use entity::reserve_allocation::AllocationSource;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -18,7 +19,7 @@ use super::model::{ManualAllocation, SnapshotInputs, allocation_model, insert_al
 use crate::auth::Principal;
 use crate::canonical::{sha256_hex, to_canonical_string};
 use crate::context::Service;
-use crate::db::{json_text, now};
+use crate::db::now;
 use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
 use crate::fields::{Problems, name_ok};
 use crate::fund_state::{PortfolioState, load_state};
@@ -102,7 +103,13 @@ pub async fn create_snapshot(
     principal.require_write(fund_id)?;
     validate(&input)?;
     // The capture reads and serializes the whole fund: one of the heavy computations (`heavy`).
-    let _running = svc.heavy.enter("the snapshot capture").await?;
+    let key = idem
+        .as_ref()
+        .map(|i| format!("snapshot:{fund_id}:{}", i.key.as_str()));
+    let _running = svc
+        .heavy
+        .enter_keyed("the snapshot capture", key.as_deref())
+        .await?;
     idempotency::create(
         svc,
         idem,
@@ -205,7 +212,13 @@ async fn capture(
 /// one just built, and reading it back would decode megabytes of inputs for a large fund.
 async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String) -> Result<()> {
     use forecast_snapshot::Column as C;
-    let backend = txn.get_database_backend();
+    // The canonical text as it is stored: packed, never parsed by the database (the text is freed
+    // before the statement holds the packed bytes).
+    let inputs = {
+        let packed = json_document::pack(&inputs)?;
+        drop(inputs);
+        packed
+    };
     let mut insert = Query::insert();
     insert
         .into_table(forecast_snapshot::Entity)
@@ -216,6 +229,7 @@ async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String)
             C::Status,
             C::SourceHash,
             C::Inputs,
+            C::DocumentCodec,
             C::ProgressDone,
             C::ProgressTotal,
             C::SnapshotTime,
@@ -230,7 +244,8 @@ async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String)
             s.name.clone().into(),
             Expr::val(s.status),
             s.source_hash.clone().into(),
-            json_text(backend, inputs),
+            inputs.into(),
+            json_document::CODEC.into(),
             s.progress_done.into(),
             s.progress_total.into(),
             s.snapshot_time.into(),

@@ -17,16 +17,17 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::{allocation_model, insert_allocations};
-use crate::db::{json_text, now};
+use crate::db::now;
 use crate::error::{Error, Result};
 use crate::reserves::CompanyAllocation;
 
 /// The result of a calculation: snapshot `id` of fund `fund_id`, its `metrics` (the calculated
-/// document's JSON text) and the engine's `allocations` (none when they were given by hand).
+/// document's canonical text, packed: `entity::json_document`) and the engine's `allocations` (none
+/// when they were given by hand).
 pub(super) struct Completion<'a> {
     pub id: Uuid,
     pub fund_id: i64,
-    pub metrics: String,
+    pub metrics: Vec<u8>,
     pub allocations: &'a [CompanyAllocation],
 }
 
@@ -44,7 +45,7 @@ pub(super) async fn complete(conn: &DatabaseConnection, done: Completion<'_>) ->
 const COMPLETE: &str = "\
 WITH done AS (
   UPDATE forecast_snapshots
-     SET status = $1, calculated_metrics = CAST($2 AS jsonb), progress_done = progress_total,
+     SET status = $1, calculated_metrics = $2, progress_done = progress_total,
          updated_at = $3, version = version + 1
    WHERE id = $4 AND status = $5
   RETURNING id, fund_id
@@ -140,7 +141,7 @@ async fn in_a_transaction(conn: &DatabaseConnection, done: Completion<'_>) -> Re
         )
         .col_expr(
             forecast_snapshot::Column::CalculatedMetrics,
-            json_text(txn.get_database_backend(), metrics),
+            Expr::value(metrics),
         )
         .col_expr(
             forecast_snapshot::Column::ProgressDone,

@@ -327,3 +327,78 @@ mod safety {
         }
     }
 }
+
+/// Issue #25, item 2: a snapshot written as `jsonb` (what `down` restores, and what the code before
+/// wrote) reads back byte for byte the same through the API once its documents are packed canonical
+/// bytes, and `source_hash` is still the SHA-256 of the canonical inputs.
+#[tokio::test]
+async fn a_snapshot_reads_back_byte_identical_through_the_api_across_the_move_to_packed_documents()
+{
+    use sha2::Digest;
+    for backend in backends() {
+        let app = updog_tests::TestApp::spawn(backend).await;
+        let p = app.portfolio().await;
+        let created = app
+            .post(
+                &format!("/api/v1/funds/{}/snapshots", p.fund),
+                &app.admin,
+                &serde_json::json!({"name": "Q4"}),
+                None,
+            )
+            .await;
+        assert_eq!(
+            created.status(),
+            reqwest::StatusCode::ACCEPTED,
+            "[{backend:?}]"
+        );
+        let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.run_jobs().await;
+        let read = || async {
+            let response = app
+                .get_as(&format!("/api/v1/snapshots/{id}"), &app.admin)
+                .await;
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+            response.text().await.unwrap()
+        };
+        let packed = read().await;
+        assert!(
+            packed.contains(r#""status":"complete""#),
+            "[{backend:?}] {packed}"
+        );
+
+        // The documents as the code before this change stored them.
+        let conn = app.db.conn();
+        Migrator::down(conn, Some(1)).await.expect("down to jsonb");
+        let sql = match backend {
+            Backend::Postgres => format!(
+                "SELECT inputs::text AS inputs, calculated_metrics::text AS metrics, source_hash \
+                 FROM forecast_snapshots WHERE id = '{id}'"
+            ),
+            Backend::Sqlite => "SELECT inputs, calculated_metrics AS metrics, source_hash \
+                                FROM forecast_snapshots"
+                .to_owned(),
+        };
+        let row = &app.db.query(&sql).await[0];
+        let text = |c: &str| row.try_get::<String>("", c).expect(c);
+        let inputs: serde_json::Value = serde_json::from_str(&text("inputs")).unwrap();
+        let canonical = service::canonical::to_canonical_string(&inputs).unwrap();
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(canonical.as_bytes())),
+            text("source_hash"),
+            "[{backend:?}] the unpacked inputs are what was hashed"
+        );
+        // What the code before answered: the stored document through `serde_json::Value`.
+        let metrics: serde_json::Value = serde_json::from_str(&text("metrics")).unwrap();
+        let before = serde_json::to_string(&metrics).unwrap();
+        assert!(
+            packed.contains(&format!(r#""calculated_metrics":{before},"#)),
+            "[{backend:?}] the packed document is answered as the jsonb one was"
+        );
+
+        Migrator::up(conn, None).await.expect("up again");
+        assert_eq!(read().await, packed, "[{backend:?}] byte-identical");
+    }
+}

@@ -219,6 +219,10 @@ async fn every_check_constraint_refuses_a_violating_row() {
                 "ck_forecast_snapshots_metrics_iff_complete",
             ),
             (
+                snapshot.with("document_codec", "'gzip'"),
+                "ck_forecast_snapshots_document_codec",
+            ),
+            (
                 snapshot
                     .with("progress_done", "5")
                     .with("progress_total", "2"),

@@ -232,7 +232,7 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
             .await
             .unwrap()
             .unwrap();
-            serde_json::from_value(row.inputs).unwrap()
+            serde_json::from_str(row.inputs.get()).unwrap()
         };
         let time = serde_json::from_value(done["snapshot_time"].clone()).unwrap();
         let again = serde_json::to_value(service::snapshots::calculate(&inputs, time)).unwrap();
