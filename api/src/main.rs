@@ -11,6 +11,19 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Freed memory goes back to the system at once, not after mimalloc's default delay (10 ms, ×10 for
+/// its arenas), during which a server computing one large fund after another holds the freed memory of
+/// each: SPEC §16 bounds the resident set (issue #25; BENCHMARKS.md, "one run"). The option's number is
+/// that of mimalloc v3's `mimalloc.h`, the version `libmimalloc-sys` builds (its Rust constants still
+/// carry v2's numbering).
+#[allow(unsafe_code)]
+fn purge_freed_memory_at_once() {
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: a store of an integer into mimalloc's option table, allowed at any time; the option is read
+    // at each purge.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "updog",
@@ -61,6 +74,7 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
+    purge_freed_memory_at_once();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => match api::openapi::openapi().to_yaml() {

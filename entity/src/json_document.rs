@@ -7,6 +7,7 @@
 //! says). [`pack`] is the one way to write one.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable, Value};
@@ -18,9 +19,9 @@ pub const CODEC: &str = "zstd";
 /// zstd's level: fast to write (a capture is on a request's path), 4–6× smaller than the text.
 const LEVEL: i32 = 3;
 
-/// A stored JSON document, unpacked.
+/// A stored JSON document, unpacked (shared: an answer embeds it without copying megabytes).
 #[derive(Clone, Debug)]
-pub struct JsonDocument(Box<RawValue>);
+pub struct JsonDocument(Arc<RawValue>);
 
 impl JsonDocument {
     /// The document's JSON text, as stored (canonical).
@@ -37,7 +38,7 @@ impl JsonDocument {
 impl serde::Serialize for JsonDocument {
     /// The document as it is stored, embedded without being parsed again.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        (*self.0).serialize(serializer)
     }
 }
 
@@ -49,13 +50,43 @@ impl PartialEq for JsonDocument {
 
 impl Eq for JsonDocument {}
 
+fn packing_failed(e: std::io::Error) -> DbErr {
+    DbErr::Type(format!("packing a JSON document: {e}"))
+}
+
+/// Packs a document as its text is written into it, so that the text need not be held whole.
+pub struct Packer(zstd::stream::Encoder<'static, Vec<u8>>);
+
+impl Packer {
+    pub fn new() -> Result<Self, DbErr> {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL).map_err(packing_failed)?;
+        encoder.include_checksum(true).map_err(packing_failed)?;
+        Ok(Self(encoder))
+    }
+
+    /// The stored bytes of everything written.
+    pub fn finish(self) -> Result<Vec<u8>, DbErr> {
+        self.0.finish().map_err(packing_failed)
+    }
+}
+
+impl Write for Packer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The stored bytes of a document's canonical text.
 pub fn pack(canonical: &str) -> Result<Vec<u8>, DbErr> {
-    let failed = |e: std::io::Error| DbErr::Type(format!("packing a JSON document: {e}"));
-    let mut encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL).map_err(failed)?;
-    encoder.include_checksum(true).map_err(failed)?;
-    encoder.write_all(canonical.as_bytes()).map_err(failed)?;
-    encoder.finish().map_err(failed)
+    let mut packer = Packer::new()?;
+    packer
+        .write_all(canonical.as_bytes())
+        .map_err(packing_failed)?;
+    packer.finish()
 }
 
 /// The JSON text of stored bytes, checked (zstd's checksum, UTF-8, JSON).
@@ -73,9 +104,11 @@ impl TryGetable for JsonDocument {
     fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
         let stored = Vec::<u8>::try_get_by(res, idx)?;
         let text = unpack(&stored).map_err(TryGetError::DbErr)?;
-        RawValue::from_string(text).map(Self).map_err(|e| {
-            TryGetError::DbErr(DbErr::Type(format!("a stored document is not JSON: {e}")))
-        })
+        RawValue::from_string(text)
+            .map(|raw| Self(Arc::from(raw)))
+            .map_err(|e| {
+                TryGetError::DbErr(DbErr::Type(format!("a stored document is not JSON: {e}")))
+            })
     }
 }
 
@@ -93,7 +126,7 @@ impl ValueType for JsonDocument {
             Value::Bytes(Some(bytes)) => unpack(&bytes)
                 .ok()
                 .and_then(|text| RawValue::from_string(text).ok())
-                .map(Self)
+                .map(|raw| Self(Arc::from(raw)))
                 .ok_or(ValueTypeErr),
             _ => Err(ValueTypeErr),
         }

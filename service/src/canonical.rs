@@ -25,6 +25,41 @@ pub fn to_canonical_string<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
 }
 
+/// Writes the canonical text of `value` into `out` and returns its SHA-256 (lowercase hex), without
+/// holding the text whole: what a snapshot capture stores and hashes.
+pub fn write_canonical_sha256<T: Serialize, W: std::io::Write>(
+    value: &T,
+    out: &mut W,
+) -> Result<String> {
+    struct Hashing<'a, W> {
+        sha: Sha256,
+        out: &'a mut W,
+    }
+    impl<W: std::io::Write> std::io::Write for Hashing<'_, W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.out.write(buf)?;
+            self.sha.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.out.flush()
+        }
+    }
+    let mut hashing = Hashing {
+        sha: Sha256::new(),
+        out,
+    };
+    serde_json_canonicalizer::to_writer(value, &mut hashing)
+        .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))?;
+    Ok(hex::encode(hashing.sha.finalize()))
+}
+
+/// Writes the canonical text of `value` into `out`.
+pub fn write_canonical<T: Serialize, W: std::io::Write>(value: &T, out: &mut W) -> Result<()> {
+    serde_json_canonicalizer::to_writer(value, out)
+        .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
+}
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

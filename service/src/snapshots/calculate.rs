@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::complete::{Completion, complete};
 use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
 use crate::blocking::off_the_async_workers;
-use crate::canonical::to_canonical_string;
+use crate::canonical::write_canonical;
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::compute;
@@ -101,8 +101,10 @@ impl Calculator {
                 drop(text);
                 let calculated = calculate(&inputs, snapshot_time);
                 drop(inputs);
-                // Stored as its canonical bytes, packed, like the inputs.
-                let packed = json_document::pack(&to_canonical_string(&calculated)?)?;
+                // Stored as its canonical bytes, packed as they are written, like the inputs.
+                let mut packer = json_document::Packer::new()?;
+                write_canonical(&calculated, &mut packer)?;
+                let packed = packer.finish()?;
                 Ok::<_, Error>((calculated, packed))
             })
             .await??;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::calculate::{CalculateSnapshot, Calculator};
 use super::model::{ManualAllocation, SnapshotInputs, allocation_model, insert_allocations};
 use crate::auth::Principal;
-use crate::canonical::{sha256_hex, to_canonical_string};
+use crate::canonical::write_canonical_sha256;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
@@ -150,10 +150,11 @@ async fn capture(
         reserve_policy: input.reserve_policy,
         manual_allocations: input.allocations,
     };
-    // One serialization for both uses: its SHA-256 is the source hash, and the same text is the stored
-    // document (no `serde_json::Value` built in between).
-    let canonical = to_canonical_string(&inputs)?;
-    let source_hash = sha256_hex(canonical.as_bytes());
+    // One serialization for both uses: its SHA-256 is the source hash, and the same text, packed as it
+    // is written, is the stored document (neither a `serde_json::Value` nor the whole text held).
+    let mut packer = json_document::Packer::new()?;
+    let source_hash = write_canonical_sha256(&inputs, &mut packer)?;
+    let packed = packer.finish()?;
 
     // The same state captured before: that snapshot is the answer (a snapshot is a function of its
     // inputs). A concurrent capture of the same state is stopped by the unique index.
@@ -186,7 +187,7 @@ async fn capture(
         updated_at: at,
         version: 1,
     };
-    insert_snapshot(txn, &snapshot, canonical).await?;
+    insert_snapshot(txn, &snapshot, packed).await?;
     let manual = inputs.manual_allocations.iter().flatten().enumerate();
     let rows: Vec<_> = manual
         .map(|(i, a)| {
@@ -208,17 +209,11 @@ async fn capture(
     Ok(Outcome::Queued(snapshot))
 }
 
-/// Inserts the snapshot row with `inputs` given as its canonical text. Without `RETURNING`: the row is the
-/// one just built, and reading it back would decode megabytes of inputs for a large fund.
-async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: String) -> Result<()> {
+/// Inserts the snapshot row with `inputs` given as their stored bytes (`entity::json_document`), never
+/// parsed by the database. Without `RETURNING`: the row is the one just built, and reading it back
+/// would unpack megabytes of inputs for a large fund.
+async fn insert_snapshot(txn: &DatabaseTransaction, s: &Summary, inputs: Vec<u8>) -> Result<()> {
     use forecast_snapshot::Column as C;
-    // The canonical text as it is stored: packed, never parsed by the database (the text is freed
-    // before the statement holds the packed bytes).
-    let inputs = {
-        let packed = json_document::pack(&inputs)?;
-        drop(inputs);
-        packed
-    };
     let mut insert = Query::insert();
     insert
         .into_table(forecast_snapshot::Entity)
