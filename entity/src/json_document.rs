@@ -54,19 +54,24 @@ fn packing_failed(e: std::io::Error) -> DbErr {
     DbErr::Type(format!("packing a JSON document: {e}"))
 }
 
-/// Packs a document as its text is written into it, so that the text need not be held whole.
-pub struct Packer(zstd::stream::Encoder<'static, Vec<u8>>);
+/// Packs a document as its text is written into it, so that the text need not be held whole. A
+/// serializer writes token by token: the buffer hands zstd 64 KB at a time.
+pub struct Packer(std::io::BufWriter<zstd::stream::Encoder<'static, Vec<u8>>>);
 
 impl Packer {
     pub fn new() -> Result<Self, DbErr> {
         let mut encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL).map_err(packing_failed)?;
         encoder.include_checksum(true).map_err(packing_failed)?;
-        Ok(Self(encoder))
+        Ok(Self(std::io::BufWriter::with_capacity(64 * 1024, encoder)))
     }
 
     /// The stored bytes of everything written.
     pub fn finish(self) -> Result<Vec<u8>, DbErr> {
-        self.0.finish().map_err(packing_failed)
+        let encoder = self
+            .0
+            .into_inner()
+            .map_err(|e| packing_failed(e.into_error()))?;
+        encoder.finish().map_err(packing_failed)
     }
 }
 

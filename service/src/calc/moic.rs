@@ -32,63 +32,67 @@ pub enum ValuationBasis {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct LotMetrics {
-    pub lot_id: Uuid,
+    pub acquired_on: NaiveDate,
     pub company_id: i64,
     /// The company's name, the investment's round and the purchase date: what a lot row is about.
     pub company_name: String,
-    pub investment_id: i64,
-    pub round_name: String,
-    pub lot_type: LotType,
-    pub acquired_on: NaiveDate,
     pub cost_basis_cents: i64,
+    pub investment_id: i64,
+    pub lot_id: Uuid,
+    pub lot_type: LotType,
+    pub moic: Option<Decimal>,
+    pub realized_cents: i64,
+    pub round_name: String,
     pub shares_acquired: Decimal,
     pub shares_held: Decimal,
-    pub realized_cents: i64,
     pub unrealized_cents: i64,
-    pub moic: Option<Decimal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct CompanyMetrics {
     pub company_id: i64,
-    pub name: String,
-    pub status: CompanyStatus,
-    pub valuation_basis: ValuationBasis,
-    pub shares_held: Decimal,
-    pub invested_cents: i64,
-    pub realized_cents: i64,
-    pub unrealized_cents: i64,
-    pub total_value_cents: i64,
-    pub planned_reserves_cents: i64,
     pub current_moic: Option<Decimal>,
-    pub current_moic_initial: Option<Decimal>,
     pub current_moic_follow_on: Option<Decimal>,
+    pub current_moic_initial: Option<Decimal>,
     pub exit_moic: Option<Decimal>,
-    pub expected_exit_moic: Option<Decimal>,
     pub exit_moic_on_planned_reserves: Option<Decimal>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FundMetrics {
+    pub expected_exit_moic: Option<Decimal>,
     pub invested_cents: i64,
-    pub realized_cents: i64,
-    pub unrealized_cents: i64,
-    pub total_value_cents: i64,
-    pub gross_moic: Option<Decimal>,
-    pub realized_multiple: Option<Decimal>,
-    pub unrealized_multiple: Option<Decimal>,
-    pub gross_irr: Option<Decimal>,
+    pub name: String,
     pub planned_reserves_cents: i64,
-    pub projected_value_cents: i64,
-    pub projected_moic: Option<Decimal>,
+    pub realized_cents: i64,
+    pub shares_held: Decimal,
+    pub status: CompanyStatus,
+    pub total_value_cents: i64,
+    pub unrealized_cents: i64,
+    pub valuation_basis: ValuationBasis,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
+pub struct FundMetrics {
+    pub gross_irr: Option<Decimal>,
+    pub gross_moic: Option<Decimal>,
+    pub invested_cents: i64,
+    pub planned_reserves_cents: i64,
+    pub projected_moic: Option<Decimal>,
+    pub projected_value_cents: i64,
+    pub realized_cents: i64,
+    pub realized_multiple: Option<Decimal>,
+    pub total_value_cents: i64,
+    pub unrealized_cents: i64,
+    pub unrealized_multiple: Option<Decimal>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct PortfolioMetrics {
     pub as_of: NaiveDate,
-    pub fund: FundMetrics,
     pub companies: Vec<CompanyMetrics>,
+    pub fund: FundMetrics,
     pub lots: Vec<LotMetrics>,
 }
 

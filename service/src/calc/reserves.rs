@@ -108,22 +108,24 @@ pub enum BindingCap {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct CompanyAllocation {
-    pub company_id: i64,
-    pub planned_reserve_cents: i64,
     /// The ranking value: reserve exit multiple × exit probability (6 places); `None` when unknown.
     pub allocation_score: Option<Decimal>,
+    pub binding_cap: BindingCap,
+    pub cap_cents: i64,
+    pub company_id: i64,
+    pub planned_reserve_cents: i64,
     /// Rank, 1 = first.
     pub priority: i32,
-    pub cap_cents: i64,
-    pub binding_cap: BindingCap,
     pub rationale: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct ReservePlan {
-    pub available_cents: i64,
     pub allocations: Vec<CompanyAllocation>,
+    pub available_cents: i64,
     pub remaining_cents: i64,
 }
 

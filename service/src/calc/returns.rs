@@ -23,26 +23,27 @@ use super::xirr::{CashFlow, xirr};
 /// The figures of `GET /funds/{id}/returns` (SPEC §6.6). Cents exact; ratios 6 places, `null` while
 /// paid-in is 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct NetReturns {
-    pub as_of: NaiveDate,
-    pub committed_cents: i64,
-    pub invested_cents: i64,
-    pub fees_cents: i64,
-    pub paid_in_cents: i64,
-    pub pic: Option<Decimal>,
-    pub lp_distributed_cents: i64,
-    pub gp_carry_paid_cents: i64,
-    pub lp_nav_cents: i64,
     pub accrued_carry_cents: i64,
+    pub as_of: NaiveDate,
+    pub carry_cents: i64,
     pub clawback_cents: i64,
+    pub committed_cents: i64,
     pub dpi: Option<Decimal>,
-    pub rvpi: Option<Decimal>,
-    pub tvpi: Option<Decimal>,
-    pub net_irr: Option<Decimal>,
+    pub fees_cents: i64,
+    pub gp_carry_paid_cents: i64,
     /// Gross profit (total value − invested) − fees − carry (paid + accrued − clawback) = net profit.
     pub gross_profit_cents: i64,
-    pub carry_cents: i64,
+    pub invested_cents: i64,
+    pub lp_distributed_cents: i64,
+    pub lp_nav_cents: i64,
+    pub net_irr: Option<Decimal>,
     pub net_profit_cents: i64,
+    pub paid_in_cents: i64,
+    pub pic: Option<Decimal>,
+    pub rvpi: Option<Decimal>,
+    pub tvpi: Option<Decimal>,
 }
 
 /// The inputs of the waterfall built from a fund's state: every call, the proceeds with the cost they

@@ -37,14 +37,15 @@ pub struct SnapshotInputs {
 
 /// What the worker writes into `calculated_metrics`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in alphabetical order, so that `serde_json` writes the canonical form (`snapshots::calculate`).
 pub struct CalculatedMetrics {
     pub metrics: PortfolioMetrics,
-    /// The engine's plan; `None` when the allocations were given by hand.
-    pub reserve_plan: Option<ReservePlan>,
     /// Net returns to the LPs on the snapshot's date (SPEC §6.6); absent from snapshots whose inputs
     /// were captured before fund terms existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net: Option<NetReturns>,
+    /// The engine's plan; `None` when the allocations were given by hand.
+    pub reserve_plan: Option<ReservePlan>,
 }
 
 /// The only status changes there are (SPEC §7.3).

@@ -232,6 +232,21 @@ async fn a_job_whose_worker_died_mid_way_completes_exactly_once_after_its_lease_
             .await
             .unwrap()
             .unwrap();
+            // Both documents are stored as their canonical form (RFC 8785): the metrics written by
+            // `serde_json` straight from types whose fields are in alphabetical order.
+            let metrics = row.calculated_metrics.expect("complete");
+            let parsed: Value = serde_json::from_str(metrics.get()).unwrap();
+            assert_eq!(
+                metrics.get(),
+                service::canonical::to_canonical_string(&parsed).unwrap(),
+                "[{backend:?}] the stored metrics are canonical"
+            );
+            assert!(parsed["net"].is_object() && parsed["reserve_plan"].is_object());
+            let parsed_inputs: Value = serde_json::from_str(row.inputs.get()).unwrap();
+            assert_eq!(
+                row.inputs.get(),
+                service::canonical::to_canonical_string(&parsed_inputs).unwrap()
+            );
             serde_json::from_str(row.inputs.get()).unwrap()
         };
         let time = serde_json::from_value(done["snapshot_time"].clone()).unwrap();
