@@ -14,7 +14,7 @@ use crate::auth::Principal;
 use crate::blocking::off_the_async_workers;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fund_state::load_state;
 use crate::pagination::{Cursor, Page, PageRequest};
 
@@ -29,34 +29,20 @@ pub async fn fund_moic(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
-    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
-        return Err(Error::not_found("fund", fund_id));
-    };
-    if let Some(hit) = svc.metrics.get(fund_id, as_of, version) {
-        return Ok(hit);
-    }
-    let _flight = svc
-        .metrics
-        .flights
-        .enter(&format!("{fund_id}:{as_of}:{version}"))
-        .await;
-    // Computed by the request this one waited for.
-    if let Some(hit) = svc.metrics.get(fund_id, as_of, version) {
-        return Ok(hit);
-    }
-    let _running = svc.heavy.enter("the MOIC calculation").await?;
-    let state = load_state(svc.db.connection(), fund_id).await?;
-    let metrics = off_the_async_workers("the MOIC calculation", move || {
-        let mut metrics = compute(&state, as_of);
-        // In id order, the order of the lot pages (`lot_page`).
-        metrics.lots.sort_unstable_by_key(|l| l.lot_id);
-        metrics
-    })
-    .await?;
-    let computed = std::sync::Arc::new(metrics);
+    let version = reuse::state_version(&svc.db, fund_id).await?;
+    let key = (fund_id, as_of, version);
     svc.metrics
-        .insert(fund_id, as_of, version, computed.clone());
-    Ok(computed)
+        .get_or_compute(&svc.heavy, "the MOIC calculation", key, || async {
+            let state = load_state(svc.db.connection(), fund_id).await?;
+            off_the_async_workers("the MOIC calculation", move || {
+                let mut metrics = compute(&state, as_of);
+                // In id order, the order of the lot pages (`lot_page`).
+                metrics.lots.sort_unstable_by_key(|l| l.lot_id);
+                metrics
+            })
+            .await
+        })
+        .await
 }
 
 /// One page of a fund's lot figures, in lot id order (UUID v7: the order the lots were recorded), from

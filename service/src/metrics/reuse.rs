@@ -5,6 +5,7 @@
 //! write after the read only makes a newer entry under a key nobody asks for again. Consistent across
 //! processes: the key comes from the database on every request.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -14,8 +15,9 @@ use sea_orm::{EntityTrait, QuerySelect};
 
 use crate::calc::moic::PortfolioMetrics;
 use crate::db::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::flight::Flights;
+use crate::heavy::HeavyGate;
 
 /// How many lot-and-company units each cache holds (each unit a few hundred bytes of figures).
 const CAPACITY_UNITS: u64 = 500_000;
@@ -84,6 +86,37 @@ impl<T: Send + Sync + 'static> StateCache<T> {
             .map(|(_, c)| c)
     }
 
+    /// The figures of this fund, date and state version: reused, or computed by `compute` once per
+    /// process however many requests ask at once (the others wait for its answer), after the gate of
+    /// heavy calculations (`heavy`), named `what` there.
+    pub(crate) async fn get_or_compute<F, Fut>(
+        &self,
+        heavy: &HeavyGate,
+        what: &'static str,
+        (fund_id, as_of, version): (i64, NaiveDate, StateVersion),
+        compute: F,
+    ) -> Result<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(hit) = self.get(fund_id, as_of, version) {
+            return Ok(hit);
+        }
+        let _flight = self
+            .flights
+            .enter(&format!("{fund_id}:{as_of}:{version}"))
+            .await;
+        // Computed by the request this one waited for.
+        if let Some(hit) = self.get(fund_id, as_of, version) {
+            return Ok(hit);
+        }
+        let _running = heavy.enter(what).await?;
+        let computed = Arc::new(compute().await?);
+        self.insert(fund_id, as_of, version, computed.clone());
+        Ok(computed)
+    }
+
     /// Keeps `c` as the fund's figures for the date, replacing those of any earlier state.
     pub fn insert(&self, fund_id: i64, as_of: NaiveDate, version: StateVersion, c: Arc<T>) {
         self.entries.insert((fund_id, as_of), (version, c));
@@ -91,13 +124,14 @@ impl<T: Send + Sync + 'static> StateCache<T> {
 }
 
 /// The fund's state version (`funds.state_version`, moved by the database with every write to the
-/// fund's rows): one indexed row; `None` if the fund does not exist.
-pub async fn state_version(db: &Database, fund_id: i64) -> Result<Option<StateVersion>> {
-    Ok(fund::Entity::find_by_id(fund_id)
+/// fund's rows): one indexed row, read before the fund's rows; `NotFound` if the fund does not exist.
+pub async fn state_version(db: &Database, fund_id: i64) -> Result<StateVersion> {
+    fund::Entity::find_by_id(fund_id)
         .select_only()
         .column(fund::Column::StateVersion)
         .into_tuple::<i64>()
         .one(db.connection())
         .await?
-        .map(StateVersion))
+        .map(StateVersion)
+        .ok_or_else(|| Error::not_found("fund", fund_id))
 }

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use crate::auth::Principal;
 use crate::calc::reserves::rank;
 use crate::context::Service;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fund_state::load_state;
 use crate::metrics::reuse::{self, StateCache, Weigh};
 
@@ -51,26 +51,13 @@ pub async fn reserve_rankings(
     fund_id: i64,
 ) -> Result<Arc<Vec<Ranking>>> {
     principal.require_read(fund_id)?;
-    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
-        return Err(Error::not_found("fund", fund_id));
-    };
-    if let Some(hit) = svc.rankings.get(fund_id, UNDATED, version) {
-        return Ok(hit);
-    }
-    let _flight = svc
-        .rankings
-        .flights
-        .enter(&format!("{fund_id}:{version}"))
-        .await;
-    if let Some(hit) = svc.rankings.get(fund_id, UNDATED, version) {
-        return Ok(hit);
-    }
-    let _running = svc.heavy.enter("the reserve rankings").await?;
-    let state = load_state(svc.db.connection(), fund_id).await?;
-    let computed = Arc::new(ranked(&state));
+    let version = reuse::state_version(&svc.db, fund_id).await?;
+    let key = (fund_id, UNDATED, version);
     svc.rankings
-        .insert(fund_id, UNDATED, version, computed.clone());
-    Ok(computed)
+        .get_or_compute(&svc.heavy, "the reserve rankings", key, || async {
+            Ok(ranked(&load_state(svc.db.connection(), fund_id).await?))
+        })
+        .await
 }
 
 fn ranked(state: &crate::fund_state::PortfolioState) -> Vec<Ranking> {

@@ -20,7 +20,7 @@ use crate::blocking::off_the_async_workers;
 use crate::calc::moic::compute;
 use crate::context::Service;
 use crate::db::now;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fund_state::load_state;
 use crate::metrics::reuse;
 
@@ -35,34 +35,21 @@ pub async fn fund_returns(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `metrics::reuse`): an unchanged fund is answered from the figures.
-    let Some(version) = reuse::state_version(&svc.db, fund_id).await? else {
-        return Err(Error::not_found("fund", fund_id));
-    };
-    if let Some(hit) = svc.returns.get(fund_id, as_of, version) {
-        return Ok(hit);
-    }
-    let _flight = svc
-        .returns
-        .flights
-        .enter(&format!("{fund_id}:{as_of}:{version}"))
-        .await;
-    if let Some(hit) = svc.returns.get(fund_id, as_of, version) {
-        return Ok(hit);
-    }
-    let _running = svc.heavy.enter("the net returns calculation").await?;
-    let state = load_state(svc.db.connection(), fund_id).await?;
-    // The gross figures of the same state, when `/moic` has computed them already.
-    let gross = svc
-        .metrics
-        .get(fund_id, as_of, version)
-        .map(|m| m.fund.clone());
-    let computed = off_the_async_workers("the net returns calculation", move || {
-        let gross = gross.unwrap_or_else(|| compute(&state, as_of).fund);
-        from_state(&state, as_of, gross)
-    })
-    .await??;
-    let computed = Arc::new(computed);
+    let version = reuse::state_version(&svc.db, fund_id).await?;
+    let key = (fund_id, as_of, version);
     svc.returns
-        .insert(fund_id, as_of, version, computed.clone());
-    Ok(computed)
+        .get_or_compute(&svc.heavy, "the net returns calculation", key, || async {
+            let state = load_state(svc.db.connection(), fund_id).await?;
+            // The gross figures of the same state, when `/moic` has computed them already.
+            let gross = svc
+                .metrics
+                .get(fund_id, as_of, version)
+                .map(|m| m.fund.clone());
+            off_the_async_workers("the net returns calculation", move || {
+                let gross = gross.unwrap_or_else(|| compute(&state, as_of).fund);
+                from_state(&state, as_of, gross)
+            })
+            .await?
+        })
+        .await
 }
