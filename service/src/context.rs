@@ -8,7 +8,7 @@ use crate::heavy::HeavyGate;
 use crate::idempotency::outcome::Recorder;
 use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
-use crate::metrics::reuse::MetricsCache;
+use crate::metrics::reuse::{MetricsCache, StatesCache};
 use crate::reserves::RankingsCache;
 use crate::returns::figures::ReturnsCache;
 
@@ -24,6 +24,8 @@ pub struct Service {
     pub returns: ReturnsCache,
     /// Computed reserve rankings, reused the same way (`reserves::rankings`).
     pub rankings: RankingsCache,
+    /// Fund states read for forecasts' inputs, reused while the fund is unchanged.
+    pub states: StatesCache,
     /// How many heavy computations run at once, and how many wait (`heavy`).
     pub heavy: HeavyGate,
     /// Recorded replies replayed lately (`idempotency::recorded`).
@@ -48,6 +50,7 @@ impl Service {
             metrics: MetricsCache::default(),
             returns: ReturnsCache::default(),
             rankings: RankingsCache::default(),
+            states: StatesCache::default(),
             heavy: HeavyGate::default(),
             replays: RecordCache::default(),
             matrices: Arc::new(Matrices::new(first_tier)),

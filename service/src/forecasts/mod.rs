@@ -26,6 +26,7 @@ use crate::context::Service;
 use crate::db::{json_text, now};
 use crate::error::{ConflictCode, Error, ResourceRef, Result, unique};
 use crate::idempotency::{self, Idempotency, KeyedBy, Outcome, keyed};
+use crate::metrics::reuse::StatesCache;
 use crate::pagination::{self, Page, PageRequest};
 
 keyed!(fund_forecast, FORECAST_KEY, FundId, |f| {
@@ -52,11 +53,12 @@ pub async fn create_forecast(
         .heavy
         .enter_keyed("the forecast's inputs", key.as_deref())
         .await?;
+    let states = svc.states.clone();
     idempotency::create(
         svc,
         idem,
         KeyedBy::<fund_forecast::Entity>::under(fund_id),
-        move |txn, key| Box::pin(capture(txn, fund_id, input, key)),
+        move |txn, key| Box::pin(capture(txn, states, fund_id, input, key)),
     )
     .await
     .map_err(|e| match &e {
@@ -76,12 +78,13 @@ pub async fn create_forecast(
 
 async fn capture(
     txn: &DatabaseTransaction,
+    states: StatesCache,
     fund_id: i64,
     input: NewForecast,
     key: Option<String>,
 ) -> Result<Outcome<Summary>> {
     let name = input.name.clone();
-    let (inputs, matrix_id) = resolve::resolve(txn, fund_id, input).await?;
+    let (inputs, matrix_id) = resolve::resolve(txn, &states, fund_id, input).await?;
     let canonical = to_canonical_string(&inputs)?;
     let source_hash = sha256_hex(canonical.as_bytes());
     // The same inputs and matrix asked before: that forecast is the answer. A concurrent request for

@@ -1,6 +1,7 @@
 //! What a forecast captures and what its calculation writes (SPEC §6.7).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use entity::portfolio_company::{CompanyStatus, Stage};
@@ -40,7 +41,8 @@ pub struct ForecastInputs {
     pub exit_after_years: BTreeMap<String, Decimal>,
     pub include_planned_reserves: bool,
     pub deploy: Option<Deployment>,
-    pub state: PortfolioState,
+    /// Shared with the cache of fund states read by version (`metrics::reuse::StatesCache`).
+    pub state: Arc<PortfolioState>,
 }
 
 impl ForecastInputs {

@@ -2,6 +2,7 @@
 //! rule checked — each broken one a 422 naming its field, before anything is written.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use entity::optimization_session::{self, OptimizationStatus};
@@ -16,8 +17,9 @@ use crate::calc::returns::paid_in;
 use crate::db::now;
 use crate::error::{Error, FieldError, Result};
 use crate::fields::{Problems, name_ok};
-use crate::fund_state::load_state;
+use crate::fund_state::{PortfolioState, load_state};
 use crate::matrices::{MatrixRecord, store as matrix_store};
+use crate::metrics::reuse::{StatesCache, UNDATED, state_version_on};
 
 /// Shortest and longest time to an exit, years.
 const EXIT_YEARS: (Decimal, Decimal) = (
@@ -87,13 +89,31 @@ impl NewForecast {
     }
 }
 
+/// The fund's state as of this transaction: the one read for its state version before, or read now
+/// (and kept for the next forecast). The version is read before the rows, so what is kept under a
+/// version is never older than that version (`metrics::reuse`).
+async fn fund_state(
+    txn: &DatabaseTransaction,
+    states: &StatesCache,
+    fund_id: i64,
+) -> Result<Arc<PortfolioState>> {
+    let version = state_version_on(txn, fund_id).await?;
+    if let Some(state) = states.get(fund_id, UNDATED, version) {
+        return Ok(state);
+    }
+    let state = Arc::new(load_state(txn, fund_id).await?);
+    states.insert(fund_id, UNDATED, version, state.clone());
+    Ok(state)
+}
+
 /// The inputs of the forecast `input` asks of fund `fund_id`, and the matrix's id.
 pub(super) async fn resolve(
     txn: &DatabaseTransaction,
+    states: &StatesCache,
     fund_id: i64,
     input: NewForecast,
 ) -> Result<(ForecastInputs, Uuid)> {
-    let state = load_state(txn, fund_id).await?;
+    let state = fund_state(txn, states, fund_id).await?;
     let terms = state
         .fund
         .terms

@@ -1,4 +1,5 @@
-//! Reusing a fund's computed figures (MOIC, net returns) while its data is unchanged (issues #14, #25):
+//! Reusing a fund's computed figures (MOIC, net returns, rankings) and the state a forecast captures
+//! while its data is unchanged (issues #14, #25):
 //! the fund's state version, one indexed row that the database moves in the same transaction as every
 //! write to the fund's rows (migration `m20261202_000020`), keys an in-process cache of the computed
 //! figures. The version is read *before* the rows, so an entry never holds data older than its key; a
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use entity::fund;
 use moka::sync::Cache;
-use sea_orm::{EntityTrait, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
 
 use crate::calc::moic::PortfolioMetrics;
+use crate::calc::state::PortfolioState;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::flight::Flights;
@@ -30,6 +32,13 @@ pub trait Weigh {
 impl Weigh for PortfolioMetrics {
     fn units(&self) -> u32 {
         u32::try_from(self.lots.len() + self.companies.len() + 1).unwrap_or(u32::MAX)
+    }
+}
+
+impl Weigh for PortfolioState {
+    fn units(&self) -> u32 {
+        let rows = self.lots.len() + self.companies.len() + self.distributions.len();
+        u32::try_from(rows + 1).unwrap_or(u32::MAX)
     }
 }
 
@@ -55,6 +64,13 @@ pub struct StateCache<T> {
 
 /// The MOIC figures of `GET /funds/{id}/moic`.
 pub type MetricsCache = StateCache<PortfolioMetrics>;
+
+/// Fund states as read for a forecast's inputs (`forecasts`), by version alone: a forecast asked of an
+/// unchanged fund reads one row, not the fund's rows. Kept under [`UNDATED`].
+pub type StatesCache = StateCache<PortfolioState>;
+
+/// The date under which figures that do not depend on one are kept.
+pub const UNDATED: NaiveDate = NaiveDate::MIN;
 
 impl<T> Clone for StateCache<T> {
     fn clone(&self) -> Self {
@@ -126,11 +142,16 @@ impl<T: Send + Sync + 'static> StateCache<T> {
 /// The fund's state version (`funds.state_version`, moved by the database with every write to the
 /// fund's rows): one indexed row, read before the fund's rows; `NotFound` if the fund does not exist.
 pub async fn state_version(db: &Database, fund_id: i64) -> Result<StateVersion> {
+    state_version_on(db.connection(), fund_id).await
+}
+
+/// [`state_version`] on any connection or transaction.
+pub async fn state_version_on<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<StateVersion> {
     fund::Entity::find_by_id(fund_id)
         .select_only()
         .column(fund::Column::StateVersion)
         .into_tuple::<i64>()
-        .one(db.connection())
+        .one(conn)
         .await?
         .map(StateVersion)
         .ok_or_else(|| Error::not_found("fund", fund_id))

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::auth::Principal;
@@ -12,13 +11,10 @@ use crate::calc::reserves::rank;
 use crate::context::Service;
 use crate::error::Result;
 use crate::fund_state::load_state;
-use crate::metrics::reuse::{self, StateCache, Weigh};
+use crate::metrics::reuse::{self, StateCache, UNDATED, Weigh};
 
 /// Computed rankings, reused while the fund's rows are unchanged.
 pub type RankingsCache = StateCache<Vec<Ranking>>;
-
-/// The rankings do not depend on a date: one entry per fund, under this one.
-const UNDATED: NaiveDate = NaiveDate::MIN;
 
 impl Weigh for Vec<Ranking> {
     fn units(&self) -> u32 {

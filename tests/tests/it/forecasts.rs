@@ -11,7 +11,7 @@ use crate::matrices::{create as create_matrix, read as read_matrix};
 
 /// A fund with 2 % fees, 20 % carry, first close 2020-01-01; a series A company bought for $300,000
 /// and a seed company for $100,000, both on the first close.
-async fn two_company_fund(app: &TestApp, name: &str) -> (i64, i64, i64) {
+pub(crate) async fn two_company_fund(app: &TestApp, name: &str) -> (i64, i64, i64) {
     let fund = app
         .created(
             "/api/v1/funds",
@@ -39,7 +39,7 @@ async fn two_company_fund(app: &TestApp, name: &str) -> (i64, i64, i64) {
     (fund, ids[0], ids[1])
 }
 
-fn matrix_config(scenarios: u32) -> Value {
+pub(crate) fn matrix_config(scenarios: u32) -> Value {
     json!({
         "taxonomy_version": "v1",
         "num_scenarios": scenarios,
@@ -52,7 +52,7 @@ fn matrix_config(scenarios: u32) -> Value {
     })
 }
 
-async fn post_forecast(app: &TestApp, fund: i64, body: &Value) -> reqwest::Response {
+pub(crate) async fn post_forecast(app: &TestApp, fund: i64, body: &Value) -> reqwest::Response {
     app.post(
         &format!("/api/v1/funds/{fund}/forecasts"),
         &app.admin,

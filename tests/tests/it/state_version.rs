@@ -1,7 +1,7 @@
 //! The fund state version (issue #25): every kind of write to a fund's rows moves it in its own
 //! transaction, whoever writes (the API or SQL typed by hand), reads and refused writes do not, and a
 //! reader in another process sees a write at once; a recompute waits at the gate of heavy calculations,
-//! an unchanged fund does not.
+//! an unchanged fund does not; a forecast of an unchanged fund takes its state by the version alone.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -346,5 +346,59 @@ async fn a_full_gate_refuses_a_recompute_at_once_but_still_answers_an_unchanged_
             300_100,
             "[{backend:?}]"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_forecast_of_an_unchanged_fund_takes_its_state_by_version_without_reading_the_rows() {
+    use crate::forecasts::{matrix_config, post_forecast, two_company_fund};
+    use crate::matrices::create as create_matrix;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let (fund, _, seed_co) = two_company_fund(&app, "Fund").await;
+        let (_, matrix) = create_matrix(&app, fund, &matrix_config(20)).await;
+        let body = json!({"matrix_key": matrix["matrix_key"], "as_of": "2024-12-31"});
+        let first = post_forecast(&app, fund, &body).await;
+        assert_eq!(first.status(), StatusCode::ACCEPTED, "[{backend:?}]");
+        let first: Value = first.json().await.expect("a forecast");
+        if backend == Backend::Postgres {
+            // A row changed behind the triggers' back (replication mode) leaves the version where it
+            // was, and so the next forecast's inputs: the state read for this version is taken again,
+            // the fund's rows are not read (or its source hash would differ, and a new forecast begin).
+            app.db
+                .exec(&format!(
+                    "BEGIN; SET LOCAL session_replication_role = replica; \
+                     UPDATE investment_lots SET shares_acquired = 2 * shares_acquired \
+                     WHERE fund_id = {fund}; COMMIT;"
+                ))
+                .await
+                .expect("an update the triggers do not see");
+            let again = post_forecast(
+                &app,
+                fund,
+                &json!({"matrix_key": body["matrix_key"], "as_of": "2024-12-31", "name": "Again"}),
+            )
+            .await;
+            assert_eq!(again.status(), StatusCode::OK);
+            assert_eq!(
+                again.json::<Value>().await.expect("a forecast")["id"],
+                first["id"]
+            );
+        }
+        // A write through the API moves the version: the next forecast reads the rows again.
+        write_moves_the_version(
+            &app,
+            fund,
+            "a mark",
+            Method::POST,
+            &format!("/api/v1/funds/{fund}/companies/{seed_co}/marks"),
+            Some(json!({"marked_on": "2024-06-30", "share_price_cents": 150, "source": "round"})),
+        )
+        .await;
+        let after = post_forecast(&app, fund, &body).await;
+        assert_eq!(after.status(), StatusCode::ACCEPTED, "[{backend:?}]");
+        let after: Value = after.json().await.expect("a forecast");
+        assert_ne!(after["id"], first["id"]);
+        assert_eq!(app.db.count("fund_forecasts").await, 2);
     }
 }
