@@ -311,10 +311,13 @@ impl ResponseError for Error {
             }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            Error::Service(service::Error::DatabaseUnavailable(_)) => {
+            Error::Service(e @ service::Error::DatabaseUnavailable(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                // Tells the request middleware to mark the database down (`Database::report_unavailable`).
-                response.extensions_mut().insert(DatabaseUnreachable);
+                // Tells the request middleware to mark the database down (`Database::report_unavailable`),
+                // unless the pool was only busy.
+                if e.means_database_lost() {
+                    response.extensions_mut().insert(DatabaseUnreachable);
+                }
             }
             Error::Service(service::Error::Unauthenticated) => {
                 headers.insert(

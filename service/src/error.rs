@@ -202,6 +202,25 @@ impl Error {
         }
     }
 
+    /// Whether this error says the database is lost, not merely busy: an unavailable database, except
+    /// a pool that waited its whole acquire timeout for a free connection. That is load, and marking
+    /// the database down for it would turn every request after it into a 503 (issue #25); whether
+    /// the database answers is the watch's judgement (`Database::watch`), from a connection of its own.
+    pub fn means_database_lost(&self) -> bool {
+        use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+        let Self::DatabaseUnavailable(err) = self else {
+            return false;
+        };
+        let pool_wait = match err {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+                matches!(e.as_ref(), sqlx::Error::PoolTimedOut)
+            }
+            _ => false,
+        };
+        !pool_wait
+    }
+
     pub fn invalid(pointer: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(pointer, message)])
     }
@@ -424,3 +443,22 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+
+    use super::*;
+
+    #[test]
+    fn a_pool_that_waited_its_timeout_is_busy_and_a_refused_connection_is_lost() {
+        let busy = Error::from_db(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert!(matches!(busy, Error::DatabaseUnavailable(_)));
+        assert!(!busy.means_database_lost());
+        let refused = Error::from_db(DbErr::Conn(RuntimeErr::Internal("refused".into())));
+        assert!(refused.means_database_lost());
+        let closed = Error::from_db(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
+        assert!(closed.means_database_lost());
+        assert!(!Error::not_found("fund", 1).means_database_lost());
+    }
+}

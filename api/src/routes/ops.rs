@@ -84,7 +84,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
             redis,
         })),
         Err(e) => {
-            if matches!(e, service::Error::DatabaseUnavailable(_)) {
+            if e.means_database_lost() {
                 state.service.db.report_unavailable();
             }
             tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");

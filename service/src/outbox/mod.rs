@@ -258,7 +258,7 @@ pub async fn run_worker(
                 }
             }
             Err(e) => {
-                if matches!(e, Error::DatabaseUnavailable(_)) {
+                if e.means_database_lost() {
                     db.report_unavailable();
                 }
                 tracing::warn!(error = %e, "worker could not claim a job; retrying");

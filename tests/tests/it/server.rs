@@ -136,6 +136,55 @@ async fn readyz_answers_503_problem_when_the_database_is_gone() {
 }
 
 #[tokio::test]
+async fn requests_waiting_for_a_busy_database_and_a_full_pool_all_answer_200_not_503() {
+    use std::time::Duration;
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let fund = app.fund("Fund I").await;
+        let company = app.company(fund, "Acme").await;
+        let investment = app.investment(fund, company).await;
+        app.lot(
+            fund,
+            investment,
+            &serde_json::json!({"lot_type": "initial", "share_price_cents": 100,
+                                "shares_acquired": "10", "acquired_on": "2024-01-15"}),
+        )
+        .await;
+        let path = format!("/api/v1/funds/{fund}/lots");
+        // Four times the PostgreSQL pool, arriving over 1.2 s.
+        let reads = (0..64u64).map(|i| {
+            let (app, path) = (&app, &path);
+            async move {
+                tokio::time::sleep(Duration::from_millis(i * 20)).await;
+                app.get_as(path, &app.admin).await.status()
+            }
+        });
+        let statuses = if backend == Backend::Postgres {
+            // The lots held up for 2 s: every pooled connection waits on the lock, the other requests
+            // wait for a connection, and the watch's own `SELECT 1` still answers at once.
+            let txn = sea_orm::TransactionTrait::begin(app.db.conn())
+                .await
+                .expect("a transaction");
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &txn,
+                "LOCK TABLE investment_lots IN ACCESS EXCLUSIVE MODE",
+            )
+            .await
+            .expect("the lock");
+            let (statuses, ()) = tokio::join!(futures::future::join_all(reads), async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                txn.commit().await.expect("the lock released");
+            });
+            statuses
+        } else {
+            futures::future::join_all(reads).await
+        };
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(ok, 64, "[{backend:?}] {statuses:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_path_is_a_404_problem() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
