@@ -25,39 +25,87 @@ pub fn to_canonical_string<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
 }
 
-/// Writes the canonical text of `value` into `out` and returns its SHA-256 (lowercase hex), without
-/// holding the text whole: what a snapshot capture stores and hashes.
-pub fn write_canonical_sha256<T: Serialize, W: std::io::Write>(
+/// Writes `value` as `serde_json` writes it, into `out`, and returns the SHA-256 (lowercase hex) of what
+/// it wrote — for types whose serialization *is* canonical: every struct inside declares its fields in
+/// RFC 8785 order, every map is sorted by its keys' names (`option_map_by_name`), and no float or
+/// integer beyond ±(2^53 − 1) occurs. Streamed, where the canonicalizer buffers every member of every
+/// object until the object ends (the whole document, for its outermost one: tens of megabytes for a
+/// 100,000-lot fund). Debug builds, and so every test, check the claim against the canonicalizer on
+/// every call, so that a field declared out of order cannot change a hash unnoticed.
+pub fn write_in_declared_order<T: Serialize, W: std::io::Write>(
     value: &T,
     out: &mut W,
 ) -> Result<String> {
-    struct Hashing<'a, W> {
-        sha: Sha256,
-        out: &'a mut W,
-    }
-    impl<W: std::io::Write> std::io::Write for Hashing<'_, W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = self.out.write(buf)?;
-            self.sha.update(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.out.flush()
+    #[cfg(debug_assertions)]
+    {
+        let declared = serde_json::to_string(value)
+            .map_err(|e| Error::Invariant(format!("declared-order JSON: {e}")))?;
+        if declared != to_canonical_string(value)? {
+            return Err(Error::Invariant(format!(
+                "{} does not serialize in canonical order: {declared:.300}",
+                std::any::type_name::<T>()
+            )));
         }
     }
     let mut hashing = Hashing {
         sha: Sha256::new(),
         out,
     };
-    serde_json_canonicalizer::to_writer(value, &mut hashing)
-        .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))?;
+    serde_json::to_writer(&mut hashing, value)
+        .map_err(|e| Error::Invariant(format!("declared-order JSON: {e}")))?;
     Ok(hex::encode(hashing.sha.finalize()))
 }
 
-/// Writes the canonical text of `value` into `out`.
-pub fn write_canonical<T: Serialize, W: std::io::Write>(value: &T, out: &mut W) -> Result<()> {
-    serde_json_canonicalizer::to_writer(value, out)
-        .map_err(|e| Error::Invariant(format!("canonical JSON: {e}")))
+/// Serializes an optional map in the order of its keys' JSON names (RFC 8785's member order), whatever
+/// the keys' own order — e.g. a map by `Stage`, whose variants are not in the order of their names.
+pub fn option_map_by_name<K, V, S>(
+    map: &Option<std::collections::BTreeMap<K, V>>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error>
+where
+    K: Serialize,
+    V: Serialize,
+    S: serde::Serializer,
+{
+    use serde::ser::Error as _;
+    struct ByName<'a, V>(Vec<(String, &'a V)>);
+    impl<V: Serialize> Serialize for ByName<'_, V> {
+        fn serialize<S: serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> std::result::Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+    let Some(map) = map else {
+        return serializer.serialize_none();
+    };
+    let mut named = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        match serde_json::to_value(key).map_err(S::Error::custom)? {
+            serde_json::Value::String(name) => named.push((name, value)),
+            other => return Err(S::Error::custom(format!("a map key named {other}"))),
+        }
+    }
+    named.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    serializer.serialize_some(&ByName(named))
+}
+
+/// Passes what is written on to `out` and hashes it.
+struct Hashing<'a, W> {
+    sha: Sha256,
+    out: &'a mut W,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Lowercase hex SHA-256 of `bytes`.

@@ -24,13 +24,11 @@ pub const ENGINE_VERSION: &str = "reserves-3";
 /// How reserves are sized and capped. Absent fields take their defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct ReservePolicy {
-    /// Share of the fund kept for follow-ons, bps; default: the fund's own `reserve_ratio_bps`.
-    pub reserve_ratio_bps: Option<i32>,
     /// No company gets more than this share of what was invested in it, bps; default 5000.
     pub cap_percent_bps: Option<i32>,
-    /// Per-stage caps as a share of invested, bps.
-    pub stage_caps_bps: Option<BTreeMap<Stage, i32>>,
     /// Amounts below this are not allocated (they stay in `remaining`).
     pub min_check_cents: Option<i64>,
     /// A company whose ranking value (expected multiple on the next dollar) is below this, bps, is not
@@ -38,6 +36,11 @@ pub struct ReservePolicy {
     /// company without a ranking value is ranked last and may be funded.
     #[serde(default)]
     pub min_expected_multiple_bps: Option<i32>,
+    /// Share of the fund kept for follow-ons, bps; default: the fund's own `reserve_ratio_bps`.
+    pub reserve_ratio_bps: Option<i32>,
+    /// Per-stage caps as a share of invested, bps.
+    #[serde(serialize_with = "crate::canonical::option_map_by_name")]
+    pub stage_caps_bps: Option<BTreeMap<Stage, i32>>,
 }
 
 /// The default `min_expected_multiple_bps`: 1.0×.

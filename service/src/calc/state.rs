@@ -13,13 +13,15 @@ use super::money::{Bps, Cents};
 use super::terms::FundTerms;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct FundState {
-    pub id: i64,
-    pub size_cents: Cents,
-    pub reserve_ratio_bps: Bps,
     /// ISO 4217 code of the fund's currency (`USD`), for amounts written in sentences.
     #[serde(default = "usd")]
     pub base_currency: String,
+    pub id: i64,
+    pub reserve_ratio_bps: Bps,
+    pub size_cents: Cents,
     /// The fund's terms (SPEC §6.6). `None` only in the inputs of a snapshot captured before terms
     /// existed: such a snapshot has no net figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,26 +33,30 @@ fn usd() -> String {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct CompanyState {
-    pub id: i64,
-    pub name: String,
-    pub stage: Stage,
-    pub status: CompanyStatus,
+    pub allocation_cap_cents: Option<i64>,
     pub current_share_price_cents: Option<i64>,
     pub exit_moic_bps: Option<i64>,
     pub exit_probability: Option<Decimal>,
-    pub reserve_exit_moic_bps: Option<i64>,
-    pub planned_reserves_cents: i64,
-    pub allocation_cap_cents: Option<i64>,
+    pub id: i64,
     /// The company's dated valuations (SPEC §6.4), in date order. `None` only in the inputs of a
     /// snapshot captured before marks existed: that company is valued at `current_share_price_cents` on
     /// every date, as it was then.
     #[serde(default)]
     pub marks: Option<Vec<MarkState>>,
+    pub name: String,
+    pub planned_reserves_cents: i64,
+    pub reserve_exit_moic_bps: Option<i64>,
+    pub stage: Stage,
+    pub status: CompanyStatus,
 }
 
 /// A company's valuation on a date, in exact cents per share.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct MarkState {
     pub marked_on: NaiveDate,
     pub share_price_cents: Decimal,
@@ -78,36 +84,42 @@ impl CompanyState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct LotState {
-    pub id: Uuid,
+    pub acquired_on: NaiveDate,
     pub company_id: i64,
+    pub cost_basis_cents: i64,
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
     pub investment_id: i64,
+    pub lot_type: LotType,
     /// The round of the lot's investment (`Series A`), so that lot rows say what they are.
     #[serde(default)]
     pub round_name: String,
-    pub lot_type: LotType,
     pub shares: Decimal,
-    pub cost_basis_cents: i64,
-    pub acquired_on: NaiveDate,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct DistributionState {
-    pub id: i64,
-    pub company_id: i64,
-    pub distributed_on: NaiveDate,
     pub amount_cents: i64,
+    pub company_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub distributed_on: NaiveDate,
+    pub id: i64,
     pub kind: DistributionKind,
     pub shares_sold: Option<Decimal>,
-    pub created_at: DateTime<Utc>,
 }
 
 /// Everything the calculations read. Lists are kept in id order so that equal states serialize equally.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct PortfolioState {
-    pub fund: FundState,
     pub companies: Vec<CompanyState>,
-    pub lots: Vec<LotState>,
     pub distributions: Vec<DistributionState>,
+    pub fund: FundState,
+    pub lots: Vec<LotState>,
 }

@@ -9,23 +9,25 @@ use super::money::{Bps, Cents};
 pub use entity::fund::{FeeBasis, WaterfallKind};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct FundTerms {
+    /// Carried interest k.
+    pub carry: Bps,
+    /// The GP's share c of each cent inside the catch-up tier.
+    pub catch_up: Bps,
+    pub commitment_period_years: u32,
     /// Commitments, cents (the fund's `size_cents`).
     pub committed: Cents,
     pub first_close_on: NaiveDate,
-    pub commitment_period_years: u32,
-    pub term_years: u32,
+    /// Preferred return h (annual, compounded by actual days / 365).
+    pub hurdle: Bps,
     /// Annual fee during the commitment period, on commitments.
     pub management_fee: Bps,
     /// Annual fee after it, on `post_period_fee_basis`.
     pub post_period_fee: Bps,
     pub post_period_fee_basis: FeeBasis,
-    /// Carried interest k.
-    pub carry: Bps,
-    /// Preferred return h (annual, compounded by actual days / 365).
-    pub hurdle: Bps,
-    /// The GP's share c of each cent inside the catch-up tier.
-    pub catch_up: Bps,
+    pub term_years: u32,
     pub waterfall: WaterfallKind,
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::complete::{Completion, complete};
 use super::model::{CalculatedMetrics, JOB_CALCULATE, SnapshotInputs, can_transition};
 use crate::blocking::off_the_async_workers;
+use crate::canonical::write_in_declared_order;
 use crate::db::{Database, now};
 use crate::error::{ConflictCode, Error, Result};
 use crate::metrics::compute;
@@ -103,10 +104,9 @@ impl Calculator {
                 // Stored as its canonical bytes, packed as they are written, like the inputs. Its
                 // types declare their fields in alphabetical order and hold no floats, so `serde_json`
                 // writes the canonical form itself, ten times faster than the canonicalizer, which
-                // buffers and sorts every member (a test holds the two to the same bytes).
+                // buffers and sorts every member (debug builds check the two give the same bytes).
                 let mut packer = json_document::Packer::new()?;
-                serde_json::to_writer(&mut packer, &calculated)
-                    .map_err(|e| Error::Invariant(format!("snapshot {id} metrics: {e}")))?;
+                write_in_declared_order(&calculated, &mut packer)?;
                 let packed = packer.finish()?;
                 Ok::<_, Error>((calculated, packed))
             })
@@ -192,7 +192,149 @@ async fn fail_snapshot(db: &Database, id: Uuid, message: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+    use entity::company_mark::MarkSource;
+    use entity::distribution::DistributionKind;
+    use entity::investment_lot::LotType;
+    use entity::portfolio_company::{CompanyStatus, Stage};
+    use rust_decimal::Decimal;
+
     use super::*;
+    use crate::calc::money::{Bps, Cents};
+    use crate::calc::terms::{FeeBasis, FundTerms, WaterfallKind};
+    use crate::canonical::{sha256_hex, to_canonical_string};
+    use crate::fund_state::{
+        CompanyState, DistributionState, FundState, LotState, MarkState, PortfolioState,
+    };
+    use crate::reserves::ReservePolicy;
+    use crate::snapshots::model::ManualAllocation;
+
+    /// Inputs with every field present, every option set and a map by stage whose variants' order
+    /// (pre_seed, seed, series_a, growth) is not their names' order.
+    fn every_field() -> SnapshotInputs {
+        let on = |d: u32| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+        let at = DateTime::parse_from_rfc3339("2024-01-02T03:04:05.678Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let bps = |v| Bps::new(v).unwrap();
+        SnapshotInputs {
+            engine_version: "reserves-3".into(),
+            manual_allocations: Some(vec![ManualAllocation {
+                company_id: 7,
+                planned_reserve_cents: 100,
+                rationale: Some("pro rata \"A\"\n".into()),
+            }]),
+            reserve_policy: Some(ReservePolicy {
+                cap_percent_bps: Some(5000),
+                min_check_cents: Some(1),
+                min_expected_multiple_bps: Some(10_000),
+                reserve_ratio_bps: Some(4000),
+                stage_caps_bps: Some(BTreeMap::from([
+                    (Stage::PreSeed, 1),
+                    (Stage::Seed, 2),
+                    (Stage::SeriesA, 3),
+                    (Stage::Growth, 4),
+                ])),
+            }),
+            state: PortfolioState {
+                companies: vec![CompanyState {
+                    allocation_cap_cents: Some(9),
+                    current_share_price_cents: Some(120),
+                    exit_moic_bps: Some(30_000),
+                    exit_probability: Some(Decimal::new(25, 2)),
+                    id: 7,
+                    marks: Some(vec![MarkState {
+                        marked_on: on(2),
+                        share_price_cents: Decimal::new(12_345, 2),
+                        source: MarkSource::Round,
+                    }]),
+                    name: "Acme ☃".into(),
+                    planned_reserves_cents: 500,
+                    reserve_exit_moic_bps: Some(20_000),
+                    stage: Stage::SeriesA,
+                    status: CompanyStatus::Active,
+                }],
+                distributions: vec![DistributionState {
+                    amount_cents: 10,
+                    company_id: 7,
+                    created_at: at,
+                    distributed_on: on(3),
+                    id: 1,
+                    kind: DistributionKind::PartialSale,
+                    shares_sold: Some(Decimal::new(5, 1)),
+                }],
+                fund: FundState {
+                    base_currency: "USD".into(),
+                    id: 1,
+                    reserve_ratio_bps: bps(4000),
+                    size_cents: Cents::new(1_000_000),
+                    terms: Some(FundTerms {
+                        carry: bps(2000),
+                        catch_up: bps(10_000),
+                        commitment_period_years: 5,
+                        committed: Cents::new(1_000_000),
+                        first_close_on: on(1),
+                        hurdle: bps(800),
+                        management_fee: bps(200),
+                        post_period_fee: bps(150),
+                        post_period_fee_basis: FeeBasis::NetInvestedCapital,
+                        term_years: 10,
+                        waterfall: WaterfallKind::American,
+                    }),
+                },
+                lots: vec![LotState {
+                    acquired_on: on(2),
+                    company_id: 7,
+                    cost_basis_cents: 1000,
+                    created_at: at,
+                    id: uuid::Uuid::from_u128(42),
+                    investment_id: 3,
+                    lot_type: LotType::FollowOn,
+                    round_name: "Series A".into(),
+                    shares: Decimal::new(100_000_000, 8),
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn the_inputs_and_metrics_stream_as_their_canonical_bytes_and_hash() {
+        let inputs = every_field();
+        let mut written = Vec::new();
+        let hash = write_in_declared_order(&inputs, &mut written).unwrap();
+        let canonical = to_canonical_string(&inputs).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), canonical);
+        assert_eq!(hash, sha256_hex(canonical.as_bytes()));
+        assert!(
+            canonical
+                .contains(r#""stage_caps_bps":{"growth":4,"pre_seed":1,"seed":2,"series_a":3}"#)
+        );
+
+        let time = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let calculated = calculate(&inputs, time);
+        let mut written = Vec::new();
+        write_in_declared_order(&calculated, &mut written).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            to_canonical_string(&calculated).unwrap()
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_type_declared_out_of_canonical_order_is_refused_in_debug_builds() {
+        #[derive(serde::Serialize)]
+        struct OutOfOrder {
+            b: i32,
+            a: i32,
+        }
+        let refused = write_in_declared_order(&OutOfOrder { b: 1, a: 2 }, &mut Vec::new());
+        assert!(matches!(refused, Err(Error::Invariant(m)) if m.contains("canonical order")));
+    }
 
     #[test]
     fn inputs_captured_before_terms_existed_calculate_without_net_figures_and_write_no_net_key() {

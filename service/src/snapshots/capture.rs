@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::calculate::{CalculateSnapshot, Calculator};
 use super::model::{ManualAllocation, SnapshotInputs, allocation_model, insert_allocations};
 use crate::auth::Principal;
-use crate::canonical::write_canonical_sha256;
+use crate::canonical::write_in_declared_order;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::{ConflictCode, Error, FieldError, ResourceRef, Result, unique};
@@ -151,9 +151,10 @@ async fn capture(
         manual_allocations: input.allocations,
     };
     // One serialization for both uses: its SHA-256 is the source hash, and the same text, packed as it
-    // is written, is the stored document (neither a `serde_json::Value` nor the whole text held).
+    // is written, is the stored document. The inputs' types declare their fields in canonical order, so
+    // the text is streamed: neither a `serde_json::Value` nor the whole text is held.
     let mut packer = json_document::Packer::new()?;
-    let source_hash = write_canonical_sha256(&inputs, &mut packer)?;
+    let source_hash = write_in_declared_order(&inputs, &mut packer)?;
     let packed = packer.finish()?;
 
     // The same state captured before: that snapshot is the answer (a snapshot is a function of its

@@ -19,6 +19,8 @@ pub const JOB_CALCULATE: &str = "snapshot.calculate";
 
 /// A reserve allocation given by hand instead of by the engine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct ManualAllocation {
     pub company_id: i64,
     pub planned_reserve_cents: i64,
@@ -28,11 +30,13 @@ pub struct ManualAllocation {
 /// What a snapshot captures: the whole input of its calculation. Its canonical form's SHA-256 is the
 /// snapshot's `source_hash`; the snapshot's name is not an input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Fields in canonical (RFC 8785) order, so that `serde_json` writes the canonical form itself
+// (`canonical::write_in_declared_order`).
 pub struct SnapshotInputs {
     pub engine_version: String,
-    pub state: PortfolioState,
-    pub reserve_policy: Option<ReservePolicy>,
     pub manual_allocations: Option<Vec<ManualAllocation>>,
+    pub reserve_policy: Option<ReservePolicy>,
+    pub state: PortfolioState,
 }
 
 /// What the worker writes into `calculated_metrics`.
