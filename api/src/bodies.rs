@@ -69,7 +69,7 @@ mod tests {
                 terms: None,
             },
             companies: Vec::new(),
-            lots: Vec::new(),
+            lots: Default::default(),
             distributions: Vec::new(),
         };
         Arc::new(service::metrics::compute(&empty, as_of))

@@ -61,6 +61,9 @@ pub struct Model {
     /// companies, marks, investments, lots and distributions (database triggers, migration
     /// `m20261202_000020`): equal versions mean an unchanged fund state.
     pub state_version: i64,
+    /// Moves with `state_version` by every write to the fund's investments and lots, and by nothing
+    /// else (migration `m20261202_000022`): equal versions mean the same lots.
+    pub holdings_version: i64,
 }
 
 no_relations!();

@@ -31,6 +31,7 @@ mod m20261202_000018_create_fund_forecasts;
 mod m20261202_000019_create_index_scenario_matrices_fund_cursor;
 mod m20261202_000020_add_fund_state_version;
 mod m20261202_000021_store_snapshot_documents_as_zstd;
+mod m20261202_000022_add_fund_holdings_version;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000019_create_index_scenario_matrices_fund_cursor::Migration),
             Box::new(m20261202_000020_add_fund_state_version::Migration),
             Box::new(m20261202_000021_store_snapshot_documents_as_zstd::Migration),
+            Box::new(m20261202_000022_add_fund_holdings_version::Migration),
         ]
     }
 }

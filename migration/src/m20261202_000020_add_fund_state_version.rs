@@ -35,7 +35,7 @@ const TABLES: [&str; 5] = [
     "distributions",
 ];
 
-const PG_MOVE_FUND_STATE: &str = "\
+pub(crate) const PG_MOVE_FUND_STATE: &str = "\
 CREATE FUNCTION updog_move_fund_state() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   fund bigint;

@@ -62,19 +62,21 @@ fn fund() -> PortfolioState {
                 marks: None,
             })
             .collect(),
-        lots: (0..LOTS)
-            .map(|n| LotState {
-                id: Uuid::from_u128(n as u128 + 1),
-                company_id: 1 + n % COMPANIES,
-                investment_id: 1 + n % COMPANIES,
-                round_name: "Seed".into(),
-                lot_type: lot_types[((n / 1_000) % 4) as usize],
-                shares: Decimal::new(10_005, 1),
-                cost_basis_cents: ((100 + n % 500) * 10_005) / 10,
-                acquired_on: day(n % 2_000),
-                created_at: at(n),
-            })
-            .collect(),
+        lots: std::sync::Arc::new(
+            (0..LOTS)
+                .map(|n| LotState {
+                    id: Uuid::from_u128(n as u128 + 1),
+                    company_id: 1 + n % COMPANIES,
+                    investment_id: 1 + n % COMPANIES,
+                    round_name: "Seed".into(),
+                    lot_type: lot_types[((n / 1_000) % 4) as usize],
+                    shares: Decimal::new(10_005, 1),
+                    cost_basis_cents: ((100 + n % 500) * 10_005) / 10,
+                    acquired_on: day(n % 2_000),
+                    created_at: at(n),
+                })
+                .collect::<Vec<_>>(),
+        ),
         distributions: (0..DISTRIBUTIONS)
             .map(|d| DistributionState {
                 id: d + 1,

@@ -8,7 +8,7 @@ use crate::heavy::HeavyGate;
 use crate::idempotency::outcome::Recorder;
 use crate::idempotency::recorded::RecordCache;
 use crate::matrices::{FirstTier, Matrices};
-use crate::metrics::reuse::{MetricsCache, StatesCache};
+use crate::metrics::reuse::{HoldingsCache, MetricsCache, StatesCache};
 use crate::reserves::RankingsCache;
 use crate::returns::figures::ReturnsCache;
 
@@ -26,6 +26,8 @@ pub struct Service {
     pub rankings: RankingsCache,
     /// Fund states read for forecasts' inputs, reused while the fund is unchanged.
     pub states: StatesCache,
+    /// Funds' lots by holdings version, shared by the calculations above (`metrics::reuse`).
+    pub holdings: HoldingsCache,
     /// How many heavy computations run at once, and how many wait (`heavy`).
     pub heavy: HeavyGate,
     /// Recorded replies replayed lately (`idempotency::recorded`).
@@ -51,6 +53,7 @@ impl Service {
             returns: ReturnsCache::default(),
             rankings: RankingsCache::default(),
             states: StatesCache::default(),
+            holdings: HoldingsCache::default(),
             heavy: HeavyGate::default(),
             replays: RecordCache::default(),
             matrices: Arc::new(Matrices::new(first_tier)),

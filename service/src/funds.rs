@@ -308,6 +308,7 @@ pub async fn create_fund(
     // The fund state's first version (the column's default, set here because the one-statement
     // creation answers from this row without reading it back).
     row.state_version = Set(1);
+    row.holdings_version = Set(1);
     idempotency::create_row(
         svc,
         idem,

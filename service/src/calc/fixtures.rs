@@ -62,7 +62,7 @@ pub fn portfolio(
             terms: None,
         },
         companies,
-        lots,
+        lots: lots.into(),
         distributions,
     }
 }

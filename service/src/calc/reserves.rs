@@ -163,7 +163,7 @@ pub struct Ranked<'s> {
 /// last), then invested descending, then id ascending. Written-off and exited companies get nothing.
 pub fn rank(state: &PortfolioState) -> Vec<Ranked<'_>> {
     let mut invested: BTreeMap<i64, i64> = BTreeMap::new();
-    for lot in &state.lots {
+    for lot in state.lots.iter() {
         *invested.entry(lot.company_id).or_default() += lot.cost_basis_cents;
     }
     let mut ranked: Vec<Ranked<'_>> = state

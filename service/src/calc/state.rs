@@ -1,5 +1,7 @@
 //! A fund's state as the calculations read it: exactly what a snapshot captures (SPEC §7.1).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::company_mark::MarkSource;
 use entity::distribution::DistributionKind;
@@ -121,5 +123,6 @@ pub struct PortfolioState {
     pub companies: Vec<CompanyState>,
     pub distributions: Vec<DistributionState>,
     pub fund: FundState,
-    pub lots: Vec<LotState>,
+    /// Shared with the cache of a fund's lots by holdings version (`metrics::reuse`).
+    pub lots: Arc<Vec<LotState>>,
 }

@@ -4,6 +4,8 @@
 //! within SPEC §16's target: docs/DECISIONS.md.)
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::ExactDecimal;
@@ -31,6 +33,19 @@ use crate::error::{Error, Result};
 /// columns used (partial models: much cheaper than whole models for ten thousand lots).
 #[tracing::instrument(skip_all, fields(fund_id = fund_id))]
 pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<PortfolioState> {
+    load_state_with_lots(conn, fund_id, async {
+        Ok(Arc::new(load_lots(conn, fund_id).await?))
+    })
+    .await
+}
+
+/// [`load_state`] with the fund's lots from `lots` (read, or kept from an earlier read of the same
+/// holdings: `metrics::reuse::load_state_reusing`), awaited with the other queries.
+pub async fn load_state_with_lots<C, L>(conn: &C, fund_id: i64, lots: L) -> Result<PortfolioState>
+where
+    C: ConnectionTrait,
+    L: Future<Output = Result<Arc<Vec<LotState>>>>,
+{
     let (fund, companies, lots, distributions, marks) = futures::join!(
         fund::Entity::find_by_id(fund_id)
             .into_partial_model::<FundRow>()
@@ -40,7 +55,7 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
             .order_by_asc(portfolio_company::Column::Id)
             .into_partial_model::<CompanyRow>()
             .all(conn),
-        fund_lots(conn, fund_id),
+        lots,
         distribution::Entity::find()
             .filter(distribution::Column::FundId.eq(fund_id))
             .order_by_asc(distribution::Column::Id)
@@ -62,10 +77,7 @@ pub async fn load_state<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Po
         });
     }
     let fund = fund?.ok_or_else(|| Error::not_found("fund", fund_id))?;
-    let mut lots = lots?;
-    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
-    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
-    lots.sort_unstable_by_key(|l| l.id.as_u128());
+    let lots = lots?;
     Ok(PortfolioState {
         fund: FundState {
             id: fund.id,
@@ -234,7 +246,15 @@ struct LotRow {
     created_at: DateTime<Utc>,
 }
 
-/// A fund's lots with their companies, in two queries (lots, and investment → company).
+/// A fund's lots with their companies, in two queries (lots, and investment → company), in id order.
+pub async fn load_lots<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<LotState>> {
+    let mut lots = fund_lots(conn, fund_id).await?;
+    // Sorted here rather than by the database: an ORDER BY on ten thousand UUIDs costs PostgreSQL more
+    // than the sort costs us, and the order only has to be deterministic (equal states, equal inputs).
+    lots.sort_unstable_by_key(|l| l.id.as_u128());
+    Ok(lots)
+}
+
 async fn fund_lots<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Vec<LotState>> {
     let investments_q = investment::Entity::find()
         .filter(investment::Column::FundId.eq(fund_id))

@@ -15,7 +15,6 @@ use crate::blocking::off_the_async_workers;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::Result;
-use crate::fund_state::load_state;
 use crate::pagination::{Cursor, Page, PageRequest};
 
 /// Lot, company and fund metrics of a fund as of a date (default: today, UTC).
@@ -29,11 +28,12 @@ pub async fn fund_moic(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
-    let version = reuse::state_version(&svc.db, fund_id).await?;
-    let key = (fund_id, as_of, version);
+    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let key = (fund_id, as_of, versions.state);
     svc.metrics
         .get_or_compute(&svc.heavy, "the MOIC calculation", key, || async {
-            let state = load_state(svc.db.connection(), fund_id).await?;
+            let state =
+                reuse::load_state_reusing(&svc.db, &svc.holdings, fund_id, versions).await?;
             off_the_async_workers("the MOIC calculation", move || {
                 let mut metrics = compute(&state, as_of);
                 // In id order, the order of the lot pages (`lot_page`).

@@ -15,10 +15,11 @@ use moka::sync::Cache;
 use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
 
 use crate::calc::moic::PortfolioMetrics;
-use crate::calc::state::PortfolioState;
+use crate::calc::state::{LotState, PortfolioState};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::flight::Flights;
+use crate::fund_state::{load_lots, load_state_with_lots};
 use crate::heavy::HeavyGate;
 
 /// How many lot-and-company units each cache holds (each unit a few hundred bytes of figures).
@@ -143,6 +144,62 @@ impl<T: Send + Sync + 'static> StateCache<T> {
 /// fund's rows): one indexed row, read before the fund's rows; `NotFound` if the fund does not exist.
 pub async fn state_version(db: &Database, fund_id: i64) -> Result<StateVersion> {
     state_version_on(db.connection(), fund_id).await
+}
+
+/// The versions of a fund's state and of its holdings (`funds.holdings_version`, moved with the state
+/// by every write to its investments and lots, and by nothing else), read together from one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versions {
+    pub state: StateVersion,
+    pub holdings: StateVersion,
+}
+
+/// The fund's [`Versions`]: one indexed row, read before the fund's rows; `NotFound` if the fund does
+/// not exist.
+pub async fn versions(db: &Database, fund_id: i64) -> Result<Versions> {
+    fund::Entity::find_by_id(fund_id)
+        .select_only()
+        .column(fund::Column::StateVersion)
+        .column(fund::Column::HoldingsVersion)
+        .into_tuple::<(i64, i64)>()
+        .one(db.connection())
+        .await?
+        .map(|(state, holdings)| Versions {
+            state: StateVersion(state),
+            holdings: StateVersion(holdings),
+        })
+        .ok_or_else(|| Error::not_found("fund", fund_id))
+}
+
+/// A fund's lots by holdings version: a write to a company, a mark or a distribution moves the fund's
+/// state but not its holdings, and the next calculation re-reads the fund's small tables only.
+pub type HoldingsCache = StateCache<Vec<LotState>>;
+
+impl Weigh for Vec<LotState> {
+    fn units(&self) -> u32 {
+        u32::try_from(self.len() + 1).unwrap_or(u32::MAX)
+    }
+}
+
+/// The fund's state for a calculation at `versions` (read before it): its lots kept from an earlier
+/// read at the same holdings version, or read now and kept; the rest read now. As with every entry
+/// here, what is kept under a version is never older than that version.
+pub async fn load_state_reusing(
+    db: &Database,
+    holdings: &HoldingsCache,
+    fund_id: i64,
+    versions: Versions,
+) -> Result<PortfolioState> {
+    let conn = db.connection();
+    load_state_with_lots(conn, fund_id, async {
+        if let Some(lots) = holdings.get(fund_id, UNDATED, versions.holdings) {
+            return Ok(lots);
+        }
+        let lots = Arc::new(load_lots(conn, fund_id).await?);
+        holdings.insert(fund_id, UNDATED, versions.holdings, lots.clone());
+        Ok(lots)
+    })
+    .await
 }
 
 /// [`state_version`] on any connection or transaction.

@@ -10,7 +10,6 @@ use crate::auth::Principal;
 use crate::calc::reserves::rank;
 use crate::context::Service;
 use crate::error::Result;
-use crate::fund_state::load_state;
 use crate::metrics::reuse::{self, StateCache, UNDATED, Weigh};
 
 /// Computed rankings, reused while the fund's rows are unchanged.
@@ -47,11 +46,13 @@ pub async fn reserve_rankings(
     fund_id: i64,
 ) -> Result<Arc<Vec<Ranking>>> {
     principal.require_read(fund_id)?;
-    let version = reuse::state_version(&svc.db, fund_id).await?;
-    let key = (fund_id, UNDATED, version);
+    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let key = (fund_id, UNDATED, versions.state);
     svc.rankings
         .get_or_compute(&svc.heavy, "the reserve rankings", key, || async {
-            Ok(ranked(&load_state(svc.db.connection(), fund_id).await?))
+            let state =
+                reuse::load_state_reusing(&svc.db, &svc.holdings, fund_id, versions).await?;
+            Ok(ranked(&state))
         })
         .await
 }

@@ -21,7 +21,6 @@ use crate::calc::moic::compute;
 use crate::context::Service;
 use crate::db::now;
 use crate::error::Result;
-use crate::fund_state::load_state;
 use crate::metrics::reuse;
 
 /// The fund's net returns as of a date (default: today, UTC).
@@ -35,15 +34,16 @@ pub async fn fund_returns(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `metrics::reuse`): an unchanged fund is answered from the figures.
-    let version = reuse::state_version(&svc.db, fund_id).await?;
-    let key = (fund_id, as_of, version);
+    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let key = (fund_id, as_of, versions.state);
     svc.returns
         .get_or_compute(&svc.heavy, "the net returns calculation", key, || async {
-            let state = load_state(svc.db.connection(), fund_id).await?;
+            let state =
+                reuse::load_state_reusing(&svc.db, &svc.holdings, fund_id, versions).await?;
             // The gross figures of the same state, when `/moic` has computed them already.
             let gross = svc
                 .metrics
-                .get(fund_id, as_of, version)
+                .get(fund_id, as_of, versions.state)
                 .map(|m| m.fund.clone());
             off_the_async_workers("the net returns calculation", move || {
                 let gross = gross.unwrap_or_else(|| compute(&state, as_of).fund);

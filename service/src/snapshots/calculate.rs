@@ -284,7 +284,7 @@ mod tests {
                         waterfall: WaterfallKind::American,
                     }),
                 },
-                lots: vec![LotState {
+                lots: std::sync::Arc::new(vec![LotState {
                     acquired_on: on(2),
                     company_id: 7,
                     cost_basis_cents: 1000,
@@ -294,7 +294,7 @@ mod tests {
                     lot_type: LotType::FollowOn,
                     round_name: "Series A".into(),
                     shares: Decimal::new(100_000_000, 8),
-                }],
+                }]),
             },
         }
     }

@@ -9,15 +9,19 @@ use service::Backend;
 use updog_tests::{TestApp, backends};
 
 async fn state_version(app: &TestApp, fund: i64) -> i64 {
+    versions(app, fund).await.0
+}
+
+/// The fund's state and holdings versions.
+async fn versions(app: &TestApp, fund: i64) -> (i64, i64) {
     let rows = app
         .db
         .query(&format!(
-            "SELECT state_version FROM funds WHERE id = {fund}"
+            "SELECT state_version, holdings_version FROM funds WHERE id = {fund}"
         ))
         .await;
-    rows[0]
-        .try_get::<i64>("", "state_version")
-        .expect("a version")
+    let get = |c: &str| rows[0].try_get::<i64>("", c).expect("a version");
+    (get("state_version"), get("holdings_version"))
 }
 
 /// The resource's `ETag`, for an `If-Match` (none for resources that have no version).
@@ -30,7 +34,8 @@ async fn etag(app: &TestApp, path: &str) -> Option<String> {
         .map(|v| v.to_str().expect("an ASCII ETag").to_owned())
 }
 
-/// Sends one write and asserts it succeeded and moved the fund's version; returns its body.
+/// Sends one write and asserts it succeeded and moved the fund's version, and its holdings version
+/// exactly when `what` names an investment or a lot; returns its body.
 async fn write_moves_the_version(
     app: &TestApp,
     fund: i64,
@@ -39,7 +44,7 @@ async fn write_moves_the_version(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    let before = state_version(app, fund).await;
+    let (before, holdings_before) = versions(app, fund).await;
     let if_match = if method == Method::PATCH || method == Method::DELETE {
         etag(app, path).await
     } else {
@@ -51,10 +56,17 @@ async fn write_moves_the_version(
     let status = response.status();
     let text = response.text().await.expect("a body");
     assert!(status.is_success(), "{what}: {status} {text}");
-    let after = state_version(app, fund).await;
+    let (after, holdings_after) = versions(app, fund).await;
     assert!(
         after > before,
         "{what} moves the state version ({before} → {after})"
+    );
+    let of_holdings = what.contains("investment") || what.contains("lot");
+    assert_eq!(
+        holdings_after > holdings_before,
+        of_holdings,
+        "{what} moves the holdings version ({holdings_before} → {holdings_after}) only if it \
+         writes investments or lots"
     );
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
@@ -237,6 +249,28 @@ async fn a_write_typed_in_sql_moves_the_version_once_per_transaction_on_postgres
             // A trigger per row.
             Backend::Sqlite => assert_eq!(moved, 2),
         }
+        // A company, then two lots, in one transaction: the holdings move (once, on PostgreSQL)
+        // although the state had moved already in that transaction.
+        let company = app.company(fund, "Gamma").await;
+        let investment = app.investment(fund, company).await;
+        for day in ["2024-01-15", "2024-02-15"] {
+            app.lot(fund, investment, &json!({"lot_type": "initial", "share_price_cents": 100, "shares_acquired": "10", "acquired_on": day})).await;
+        }
+        let (state, holdings) = versions(&app, fund).await;
+        app.db
+            .exec(&format!(
+                "BEGIN; UPDATE portfolio_companies SET name = 'Gamma Ltd' WHERE id = {company}; \
+                 UPDATE investment_lots SET cost_basis_cents = cost_basis_cents + 1 \
+                 WHERE fund_id = {fund}; COMMIT;"
+            ))
+            .await
+            .expect("a company and two lots");
+        let (state_after, holdings_after) = versions(&app, fund).await;
+        assert!(state_after > state, "[{backend:?}]");
+        match backend {
+            Backend::Postgres => assert_eq!(holdings_after - holdings, 1),
+            Backend::Sqlite => assert_eq!(holdings_after - holdings, 2),
+        }
     }
 }
 
@@ -400,5 +434,66 @@ async fn a_forecast_of_an_unchanged_fund_takes_its_state_by_version_without_read
         let after: Value = after.json().await.expect("a forecast");
         assert_ne!(after["id"], first["id"]);
         assert_eq!(app.db.count("fund_forecasts").await, 2);
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_leaves_the_holdings_alone_is_computed_with_the_lots_read_before() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let p = app.portfolio().await;
+        let fund_figures = || async {
+            let response = app
+                .get_as(
+                    &format!("/api/v1/funds/{}/moic?as_of=2025-01-01", p.fund),
+                    &app.admin,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let fund = &response.json::<Value>().await.expect("JSON")["fund"];
+            (
+                fund["invested_cents"].as_i64().expect("invested"),
+                fund["realized_cents"].as_i64().expect("realized"),
+            )
+        };
+        assert_eq!(fund_figures().await, (300_000, 0), "[{backend:?}]");
+        let hidden = backend == Backend::Postgres;
+        if hidden {
+            // The lots' cost doubled behind the triggers' back: neither version moves.
+            app.db
+                .exec(&format!(
+                    "BEGIN; SET LOCAL session_replication_role = replica; \
+                     UPDATE investment_lots SET cost_basis_cents = 2 * cost_basis_cents \
+                     WHERE fund_id = {}; COMMIT;",
+                    p.fund
+                ))
+                .await
+                .expect("an update the triggers do not see");
+        }
+        // A distribution moves the state, not the holdings: it is counted, and the lots are those
+        // read before (the doubled cost is not seen).
+        write_moves_the_version(
+            &app,
+            p.fund,
+            "a distribution",
+            Method::POST,
+            &format!("/api/v1/funds/{}/distributions", p.fund),
+            Some(json!({"company_id": p.acme, "distributed_on": "2024-06-01", "amount_cents": 5000, "kind": "dividend"})),
+        )
+        .await;
+        assert_eq!(fund_figures().await, (300_000, 5000), "[{backend:?}]");
+        // A lot moves both: the lots are read again, the hidden change with them.
+        let investment = app.investment(p.fund, p.acme).await;
+        write_moves_the_version(
+            &app,
+            p.fund,
+            "a lot",
+            Method::POST,
+            &format!("/api/v1/funds/{}/investments/{investment}/lots", p.fund),
+            Some(json!({"lot_type": "initial", "share_price_cents": 200, "shares_acquired": "500", "acquired_on": "2024-06-01"})),
+        )
+        .await;
+        let invested = if hidden { 700_000 } else { 400_000 };
+        assert_eq!(fund_figures().await, (invested, 5000), "[{backend:?}]");
     }
 }

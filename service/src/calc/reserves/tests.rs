@@ -53,7 +53,7 @@ fn state(
             terms: None,
         },
         companies,
-        lots,
+        lots: lots.into(),
         distributions: vec![],
     }
 }
@@ -241,7 +241,7 @@ proptest! {
         for i in (1..n).rev() {
             let j = (seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64) % (i as u64 + 1)) as usize;
             shuffled.companies.swap(i, j);
-            shuffled.lots.swap(i, j);
+            std::sync::Arc::make_mut(&mut shuffled.lots).swap(i, j);
         }
         let policy = ReservePolicy::default();
         prop_assert_eq!(allocate(&s, &policy), allocate(&shuffled, &policy));
