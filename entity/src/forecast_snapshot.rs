@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::JsonDocument;
+use crate::{JsonDocument, PackedDocument};
 
 text_enum! {
     pub enum SnapshotStatus in "String(StringLen::N(16))" {
@@ -50,7 +50,8 @@ pub struct Summary {
     pub name: String,
     pub status: SnapshotStatus,
     pub source_hash: String,
-    pub calculated_metrics: Option<JsonDocument>,
+    /// As stored: an answer unpacks it as it sends it.
+    pub calculated_metrics: Option<PackedDocument>,
     pub error_message: Option<String>,
     pub progress_done: i32,
     pub progress_total: i32,
@@ -58,5 +59,23 @@ pub struct Summary {
     pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub version: i64,
+}
+
+/// A snapshot as a list shows it: neither its inputs nor its calculated metrics (megabytes each for a
+/// large fund, for every snapshot of a page); `GET /snapshots/{id}` has the metrics.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Listed {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub name: String,
+    pub status: SnapshotStatus,
+    pub source_hash: String,
+    pub error_message: Option<String>,
+    pub progress_done: i32,
+    pub progress_total: i32,
+    pub snapshot_time: DateTimeUtc,
+    pub created_at: DateTimeUtc,
     pub version: i64,
 }

@@ -105,6 +105,75 @@ pub fn unpack(stored: &[u8]) -> Result<String, DbErr> {
         .map_err(|e| DbErr::Type(format!("a stored JSON document is not UTF-8: {e}")))
 }
 
+/// A stored document as stored, not unpacked: what an answer streams ([`PackedDocument::chunks`]), so
+/// that a large document (the 35 MB of metrics of a 100,000-lot snapshot) is never held whole as text.
+/// Its text is checked as it is unpacked (zstd's checksum at the end of the frame); it was canonical
+/// JSON when packed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedDocument(Arc<[u8]>);
+
+/// How much text a chunk of [`PackedDocument::chunks`] holds at most.
+const CHUNK: usize = 64 * 1024;
+
+impl PackedDocument {
+    /// The document's text, unpacked a chunk at a time; an error ends it (a damaged frame).
+    pub fn chunks(&self) -> impl Iterator<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+        use std::io::Read;
+        let mut decoder = zstd::stream::read::Decoder::new(std::io::Cursor::new(self.0.clone()));
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let decoder = match &mut decoder {
+                Ok(d) => d,
+                Err(e) => {
+                    done = true;
+                    return Some(Err(std::io::Error::new(e.kind(), e.to_string())));
+                }
+            };
+            let mut chunk = Vec::with_capacity(CHUNK);
+            match decoder.by_ref().take(CHUNK as u64).read_to_end(&mut chunk) {
+                Ok(0) => {
+                    done = true;
+                    None
+                }
+                Ok(_) => Some(Ok(chunk)),
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        })
+    }
+}
+
+impl serde::Serialize for PackedDocument {
+    /// The document unpacked whole and embedded as it is (an answer that can stream it streams
+    /// [`PackedDocument::chunks`] instead).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let text = unpack(&self.0).map_err(S::Error::custom)?;
+        let raw = RawValue::from_string(text).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl TryGetable for PackedDocument {
+    fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
+        let stored = Vec::<u8>::try_get_by(res, idx)?;
+        if !stored.starts_with(&ZSTD_MAGIC) {
+            return Err(TryGetError::DbErr(DbErr::Type(format!(
+                "a stored JSON document is not a {CODEC} frame"
+            ))));
+        }
+        Ok(Self(Arc::from(stored)))
+    }
+}
+
+/// The first four bytes of every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 impl TryGetable for JsonDocument {
     fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
         let stored = Vec::<u8>::try_get_by(res, idx)?;
@@ -170,8 +239,26 @@ mod tests {
     fn a_document_unpacks_to_the_text_it_was_packed_from() {
         let text = r#"{"a":[1,"two",null],"b":{"c":true}}"#;
         let stored = pack(text).unwrap();
-        assert_eq!(&stored[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+        assert_eq!(&stored[..4], &ZSTD_MAGIC, "a zstd frame");
         assert_eq!(unpack(&stored).unwrap(), text);
+    }
+
+    #[test]
+    fn a_packed_document_unpacks_chunk_by_chunk_to_its_text() {
+        let text = format!("[{}1]", "1234567890,".repeat(20_000));
+        let packed = PackedDocument(Arc::from(pack(&text).unwrap()));
+        let chunks: Vec<Vec<u8>> = packed.chunks().map(Result::unwrap).collect();
+        assert!(chunks.len() > 1 && chunks.iter().all(|c| c.len() <= CHUNK));
+        assert_eq!(chunks.concat(), text.as_bytes());
+    }
+
+    #[test]
+    fn a_damaged_packed_document_ends_its_chunks_with_an_error() {
+        let mut stored = pack(&"[1,2,3]".repeat(100)).unwrap();
+        let last = stored.len() - 1;
+        stored[last] ^= 0xff;
+        let packed = PackedDocument(Arc::from(stored));
+        assert!(packed.chunks().any(|c| c.is_err()));
     }
 
     #[test]

@@ -57,4 +57,4 @@ pub mod reserve_allocation;
 pub mod scenario_matrix;
 
 pub use exact_decimal::ExactDecimal;
-pub use json_document::JsonDocument;
+pub use json_document::{JsonDocument, PackedDocument};

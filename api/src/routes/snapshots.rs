@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use service::entity::JsonDocument;
+use service::entity::PackedDocument;
 use service::entity::forecast_snapshot;
 use service::snapshots::{self, NewSnapshot};
 use utoipa::{IntoParams, ToSchema};
@@ -45,7 +45,7 @@ pub struct Snapshot {
     pub progress: Progress,
     /// Lot, company and fund metrics and the engine's reserve plan; `null` until complete.
     #[schema(value_type = Option<CalculatedMetrics>)]
-    pub calculated_metrics: Option<JsonDocument>,
+    pub calculated_metrics: Option<PackedDocument>,
     pub error_message: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -65,6 +65,44 @@ impl From<&forecast_snapshot::Summary> for Snapshot {
                 total: m.progress_total,
             },
             calculated_metrics: m.calculated_metrics.clone(),
+            error_message: m.error_message.clone(),
+            version: m.version,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A snapshot as a list shows it: all but its calculated metrics, which `GET /snapshots/{id}` answers
+/// (megabytes for a large fund, for every snapshot of a page).
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotListItem {
+    pub id: Uuid,
+    pub fund_id: i64,
+    pub name: String,
+    pub status: SnapshotStatus,
+    /// SHA-256 (hex) of the canonical captured inputs: equal hashes, equal inputs.
+    pub source_hash: String,
+    /// When the state was captured; its date is the metrics' `as_of`.
+    pub snapshot_time: DateTime<Utc>,
+    pub progress: Progress,
+    pub error_message: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&forecast_snapshot::Listed> for SnapshotListItem {
+    fn from(m: &forecast_snapshot::Listed) -> Self {
+        Self {
+            id: m.id,
+            fund_id: m.fund_id,
+            name: m.name.clone(),
+            status: m.status.into(),
+            source_hash: m.source_hash.clone(),
+            snapshot_time: m.snapshot_time,
+            progress: Progress {
+                done: m.progress_done,
+                total: m.progress_total,
+            },
             error_message: m.error_message.clone(),
             version: m.version,
             created_at: m.created_at,
@@ -120,8 +158,8 @@ pub struct EngineAllocation {
 }
 
 page_of! {
-    /// A page of snapshots, newest first.
-    SnapshotPage of Snapshot
+    /// A page of snapshots, newest first, without their calculated metrics.
+    SnapshotPage of SnapshotListItem
 }
 
 /// A hand-made allocation.
@@ -266,15 +304,62 @@ pub async fn list_snapshots(
     Ok(HttpResponse::Ok().json(SnapshotPage::from(page)))
 }
 
-fn snapshot_response(m: &forecast_snapshot::Summary) -> HttpResponse {
-    let mut response = with_etag(&Snapshot::from(m), m.version);
+fn snapshot_response(m: &forecast_snapshot::Summary) -> Result<HttpResponse, Error> {
+    let mut response = match &m.calculated_metrics {
+        Some(packed) => streamed(m, packed)?,
+        None => with_etag(&Snapshot::from(m), m.version),
+    };
     if matches!(
         SnapshotStatus::from(m.status),
         SnapshotStatus::Pending | SnapshotStatus::Calculating
     ) {
         poll_later(&mut response);
     }
-    response
+    Ok(response)
+}
+
+/// A complete snapshot, its metrics unpacked into their place as the answer is sent, 64 KB at a time:
+/// the 35 MB of metrics of a 100,000-lot snapshot are never held whole (issue #25). The bytes are those
+/// `serde_json` writes for the whole [`Snapshot`]. A frame found damaged while sending ends the
+/// answer early (logged), which a client sees as a broken transfer, never as valid JSON.
+fn streamed(
+    m: &forecast_snapshot::Summary,
+    packed: &PackedDocument,
+) -> Result<HttpResponse, Error> {
+    // Inside a JSON string a quote is escaped, so this member can only be the snapshot's own.
+    const MEMBER: &[u8] = br#""calculated_metrics":null"#;
+    let mut wire = Snapshot::from(m);
+    wire.calculated_metrics = None;
+    let text = serde_json::to_vec(&wire)
+        .map_err(|e| service::Error::Invariant(format!("snapshot body: {e}")))?;
+    let at = text
+        .windows(MEMBER.len())
+        .position(|w| w == MEMBER)
+        .ok_or_else(|| service::Error::Invariant("snapshot body without its metrics".into()))?;
+    let value_at = at + MEMBER.len() - b"null".len();
+    let head = web::Bytes::copy_from_slice(&text[..value_at]);
+    let tail = web::Bytes::copy_from_slice(&text[value_at + b"null".len()..]);
+    let id = m.id;
+    let metrics = packed.chunks().map(move |chunk| {
+        chunk.map(web::Bytes::from).inspect_err(|e| {
+            tracing::error!(snapshot_id = %id, error = %e, "a stored snapshot document is damaged");
+        })
+    });
+    let body = futures::stream::iter(
+        std::iter::once(Ok(head))
+            .chain(metrics)
+            .chain(std::iter::once(Ok(tail))),
+    );
+    let mut response = HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(body);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&format!("\"{}\"", m.version))
+    {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
 }
 
 /// One snapshot (with `Retry-After` while it is being calculated).
@@ -289,7 +374,7 @@ pub async fn get_snapshot(
 ) -> Result<HttpResponse, Error> {
     let snapshot =
         snapshots::get_snapshot(caller.service(), &caller.principal, path.snapshot_id).await?;
-    Ok(snapshot_response(&snapshot))
+    snapshot_response(&snapshot)
 }
 
 /// A snapshot's reserve allocation for one company.
@@ -420,7 +505,7 @@ pub async fn update_snapshot(
         input.name,
     )
     .await?;
-    Ok(snapshot_response(&s))
+    snapshot_response(&s)
 }
 
 /// Delete a snapshot and its allocations (requires `If-Match`).

@@ -7,7 +7,7 @@ mod capture;
 mod complete;
 mod model;
 
-use entity::forecast_snapshot::{self, SnapshotStatus, Summary};
+use entity::forecast_snapshot::{self, Listed, SnapshotStatus, Summary};
 use entity::reserve_allocation;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -55,7 +55,7 @@ pub async fn list_snapshots(
     fund_id: i64,
     status: Option<SnapshotStatus>,
     page: PageRequest,
-) -> Result<Page<Summary>> {
+) -> Result<Page<Listed>> {
     principal.require_read(fund_id)?;
     let mut query =
         forecast_snapshot::Entity::find().filter(forecast_snapshot::Column::FundId.eq(fund_id));
@@ -70,7 +70,7 @@ pub async fn list_snapshots(
         ),
         &page,
         svc.db.connection(),
-        |s: &Summary| (s.snapshot_time, s.id),
+        |s: &Listed| (s.snapshot_time, s.id),
     )
     .await
 }

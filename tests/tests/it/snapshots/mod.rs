@@ -79,6 +79,31 @@ async fn a_client_creates_a_snapshot_polls_it_to_completion_and_reads_its_metric
             done["calculated_metrics"]["metrics"]["fund"]["invested_cents"],
             300_000
         );
+        // The answer, its metrics unpacked into place as it is sent, is the whole snapshot as
+        // `serde_json` writes it (the metrics in their place), with its version as ETag.
+        let answer = app.get_as(&location, &app.admin).await;
+        assert_eq!(answer.headers()["etag"], format!("\"{}\"", done["version"]));
+        assert_eq!(answer.headers()["content-type"], "application/json");
+        let text = answer.text().await.unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), done);
+        assert!(text.starts_with(r#"{"id":"#) && text.ends_with(r#"Z"}"#), "{text}");
+        assert!(
+            text.contains(r#""progress":{"done":"#)
+                && text.contains(r#"},"calculated_metrics":{"metrics":"#)
+        );
+        // A list does not carry them (megabytes each for a large fund).
+        let listed: Value = app
+            .get_as(&format!("/api/v1/funds/{fund}/snapshots"), &app.admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["data"][0]["id"], done["id"]);
+        assert_eq!(listed["data"][0]["progress"], done["progress"]);
+        assert!(
+            listed["data"][0].get("calculated_metrics").is_none(),
+            "{listed}"
+        );
 
         let allocations: Value = app
             .get_as(&format!("{location}/allocations"), &app.admin)
