@@ -86,7 +86,10 @@ async fn a_client_creates_a_snapshot_polls_it_to_completion_and_reads_its_metric
         assert_eq!(answer.headers()["content-type"], "application/json");
         let text = answer.text().await.unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), done);
-        assert!(text.starts_with(r#"{"id":"#) && text.ends_with(r#"Z"}"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"id":"#) && text.ends_with(r#"Z"}"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#""progress":{"done":"#)
                 && text.contains(r#"},"calculated_metrics":{"metrics":"#)
