@@ -349,10 +349,15 @@ impl Creation {
 /// A JSON response with `ETag: "<version>"`.
 pub fn with_etag<T: Serialize>(dto: &T, version: i64) -> HttpResponse {
     let mut response = HttpResponse::Ok().json(dto);
+    set_etag(&mut response, version);
+    response
+}
+
+/// Sets `ETag` to the quoted `version`.
+pub fn set_etag(response: &mut HttpResponse, version: i64) {
     if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(header::ETAG, value);
     }
-    response
 }
 
 #[cfg(test)]

@@ -132,7 +132,8 @@ fn sqlite_down() -> Vec<String> {
     sql
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+/// Runs `statements` in order (shared with `m20261202_000022`, which replaces this one's triggers).
+pub(crate) async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
     let conn = manager.get_connection();
     for sql in statements {
         conn.execute_unprepared(&sql).await?;

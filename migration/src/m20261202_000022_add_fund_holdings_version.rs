@@ -10,9 +10,9 @@
 //! `down` restores the triggers of `m20261202_000020` and drops the column.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::m20261202_000020_add_fund_state_version::PG_MOVE_FUND_STATE;
+use crate::m20261202_000020_add_fund_state_version::{PG_MOVE_FUND_STATE, run};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -102,14 +102,6 @@ fn sqlite_down() -> Vec<String> {
     let mut sql = sqlite_triggers("state_version = state_version + 1");
     sql.push("ALTER TABLE funds DROP COLUMN holdings_version".to_owned());
     sql
-}
-
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    let conn = manager.get_connection();
-    for sql in statements {
-        conn.execute_unprepared(&sql).await?;
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]

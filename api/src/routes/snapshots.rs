@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::extract::{Caller, Creation, if_match, json_body, with_etag};
+use crate::extract::{Caller, Creation, if_match, json_body, set_etag, with_etag};
 use crate::replies::{Written, poll_later};
 use crate::responses::{
     CreateErrors, DeleteErrors, ReadErrors, TableErrors, UpdateErrors, Versioned,
@@ -226,12 +226,7 @@ fn streamed(
     let mut response = HttpResponse::Ok()
         .content_type("application/json")
         .streaming(body);
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&format!("\"{}\"", m.version))
-    {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ETAG, value);
-    }
+    set_etag(&mut response, m.version);
     Ok(response)
 }
 

@@ -19,7 +19,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::fields::{Problems, name_ok};
 use crate::fund_state::{PortfolioState, load_state};
 use crate::matrices::{MatrixRecord, store as matrix_store};
-use crate::metrics::reuse::{StatesCache, UNDATED, state_version_on};
+use crate::metrics::reuse::{StatesCache, UNDATED, versions};
 
 /// Shortest and longest time to an exit, years.
 const EXIT_YEARS: (Decimal, Decimal) = (
@@ -97,7 +97,7 @@ async fn fund_state(
     states: &StatesCache,
     fund_id: i64,
 ) -> Result<Arc<PortfolioState>> {
-    let version = state_version_on(txn, fund_id).await?;
+    let version = versions(txn, fund_id).await?.state;
     if let Some(state) = states.get(fund_id, UNDATED, version) {
         return Ok(state);
     }

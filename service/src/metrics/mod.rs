@@ -28,7 +28,7 @@ pub async fn fund_moic(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `reuse`): an unchanged fund is answered from the computed metrics.
-    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let versions = reuse::versions(svc.db.connection(), fund_id).await?;
     let key = (fund_id, as_of, versions.state);
     svc.metrics
         .get_or_compute(&svc.heavy, "the MOIC calculation", key, || async {

@@ -149,12 +149,6 @@ impl<T: Send + Sync + 'static> StateCache<T> {
     }
 }
 
-/// The fund's state version (`funds.state_version`, moved by the database with every write to the
-/// fund's rows): one indexed row, read before the fund's rows; `NotFound` if the fund does not exist.
-pub async fn state_version(db: &Database, fund_id: i64) -> Result<StateVersion> {
-    state_version_on(db.connection(), fund_id).await
-}
-
 /// The versions of a fund's state and of its holdings (`funds.holdings_version`, moved with the state
 /// by every write to its investments and lots, and by nothing else), read together from one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,15 +157,16 @@ pub struct Versions {
     pub holdings: StateVersion,
 }
 
-/// The fund's [`Versions`]: one indexed row, read before the fund's rows; `NotFound` if the fund does
-/// not exist.
-pub async fn versions(db: &Database, fund_id: i64) -> Result<Versions> {
+/// The fund's [`Versions`] (`funds.state_version`, moved by the database with every write to the
+/// fund's rows, and `funds.holdings_version`), on any connection or transaction: one indexed row, read
+/// before the fund's rows; `NotFound` if the fund does not exist.
+pub async fn versions<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<Versions> {
     fund::Entity::find_by_id(fund_id)
         .select_only()
         .column(fund::Column::StateVersion)
         .column(fund::Column::HoldingsVersion)
         .into_tuple::<(i64, i64)>()
-        .one(db.connection())
+        .one(conn)
         .await?
         .map(|(state, holdings)| Versions {
             state: StateVersion(state),
@@ -209,16 +204,4 @@ pub async fn load_state_reusing(
         Ok(lots)
     })
     .await
-}
-
-/// [`state_version`] on any connection or transaction.
-pub async fn state_version_on<C: ConnectionTrait>(conn: &C, fund_id: i64) -> Result<StateVersion> {
-    fund::Entity::find_by_id(fund_id)
-        .select_only()
-        .column(fund::Column::StateVersion)
-        .into_tuple::<i64>()
-        .one(conn)
-        .await?
-        .map(StateVersion)
-        .ok_or_else(|| Error::not_found("fund", fund_id))
 }

@@ -46,7 +46,7 @@ pub async fn reserve_rankings(
     fund_id: i64,
 ) -> Result<Arc<Vec<Ranking>>> {
     principal.require_read(fund_id)?;
-    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let versions = reuse::versions(svc.db.connection(), fund_id).await?;
     let key = (fund_id, UNDATED, versions.state);
     svc.rankings
         .get_or_compute(&svc.heavy, "the reserve rankings", key, || async {

@@ -34,7 +34,7 @@ pub async fn fund_returns(
     principal.require_read(fund_id)?;
     let as_of = as_of.unwrap_or_else(|| now().date_naive());
     // Read before the rows (see `metrics::reuse`): an unchanged fund is answered from the figures.
-    let versions = reuse::versions(&svc.db, fund_id).await?;
+    let versions = reuse::versions(svc.db.connection(), fund_id).await?;
     let key = (fund_id, as_of, versions.state);
     svc.returns
         .get_or_compute(&svc.heavy, "the net returns calculation", key, || async {
